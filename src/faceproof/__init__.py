@@ -1,0 +1,3 @@
+"""faceproof: self-hosted face biometrics server."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,97 @@
+"""Server settings: the reference deployment's variables plus our own, from env or ``.env``.
+
+Reference-compatible names (``LOG_LEVEL``, ``SERVER_CONFIG_PATH``,
+``TEMPLATE_ENCRYPTION_ENABLED``, ``TEMPLATE_ENCRYPTION_KEY``) are read unprefixed so an
+existing ``.env`` works unchanged; faceproof's own settings use the ``FACEPROOF_`` prefix.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """A configuration problem; its message is one line meant for the operator."""
+
+
+def _alias(name: str) -> AliasChoices:
+    return AliasChoices(name, f"FACEPROOF_{name}")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    # Reference-compatible.
+    log_level: str = Field("INFO", validation_alias=_alias("LOG_LEVEL"))
+    server_config_path: Path | None = Field(None, validation_alias=_alias("SERVER_CONFIG_PATH"))
+    template_encryption_enabled: bool = Field(
+        False, validation_alias=_alias("TEMPLATE_ENCRYPTION_ENABLED")
+    )
+    template_encryption_key: str | None = Field(
+        None, validation_alias=_alias("TEMPLATE_ENCRYPTION_KEY")
+    )
+
+    # faceproof's own.
+    host: str = Field("127.0.0.1", validation_alias="FACEPROOF_HOST")
+    port: int = Field(8080, validation_alias="FACEPROOF_PORT")
+    workers: int = Field(1, validation_alias="FACEPROOF_WORKERS")
+    data_dir: Path = Field(Path("var"), validation_alias="FACEPROOF_DATA_DIR")
+    model_dir: Path | None = Field(None, validation_alias="FACEPROOF_MODEL_DIR")
+    max_upload_bytes: int = Field(15 * 1024 * 1024, validation_alias="FACEPROOF_MAX_UPLOAD_BYTES")
+    max_image_pixels: int = Field(40_000_000, validation_alias="FACEPROOF_MAX_IMAGE_PIXELS")
+    request_expiry_seconds: int = Field(120, validation_alias="FACEPROOF_REQUEST_EXPIRY_SECONDS")
+    allowed_origins: str = Field(
+        "localhost,127.0.0.1", validation_alias="FACEPROOF_ALLOWED_ORIGINS"
+    )
+    allow_no_origin: bool = Field(True, validation_alias="FACEPROOF_ALLOW_NO_ORIGIN")
+    key_grace_seconds: int = Field(7 * 24 * 3600, validation_alias="FACEPROOF_KEY_GRACE_SECONDS")
+    rsa_key_bits: int = Field(3072, validation_alias="FACEPROOF_RSA_KEY_BITS")
+    license_public_key: str | None = Field(None, validation_alias="FACEPROOF_LICENSE_PUBLIC_KEY")
+    ledger_url: str | None = Field(None, validation_alias="FACEPROOF_LEDGER_URL")
+    require_models: bool = Field(True, validation_alias="FACEPROOF_REQUIRE_MODELS")
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        v = v.upper()
+        if v not in {"DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL"}:
+            raise ValueError(f"LOG_LEVEL must be DEBUG/INFO/WARNING/ERROR, got {v!r}")
+        return "WARNING" if v == "WARN" else v
+
+    @field_validator("rsa_key_bits")
+    @classmethod
+    def _bits(cls, v: int) -> int:
+        if v < 3072:
+            raise ValueError("FACEPROOF_RSA_KEY_BITS must be at least 3072")
+        return v
+
+    @property
+    def models_path(self) -> Path:
+        return self.model_dir or (self.data_dir / "models")
+
+    @property
+    def extra_origins(self) -> list[str]:
+        return [d.strip().lower() for d in self.allowed_origins.split(",") if d.strip()]
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from env/.env with explicit overrides; a bad value raises ConfigError."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+        raise ConfigError(f"invalid setting {loc}: {first.get('msg')}") from None
+
+
+@lru_cache(maxsize=1)
+def default_settings() -> Settings:
+    return load_settings()
