@@ -29,7 +29,9 @@ class Err(Enum):
     MATCHING_ERROR = ErrorKind(500, "FEEDBACK_MATCHING_ERROR", 500, "Error thrown in matching API")
     INVALID_JSON = ErrorKind(501, "ERROR_INVALID_JSON", 400, "JSON EXCEPTION")
     INVALID_IMAGE = ErrorKind(503, "ERROR_INVALID_IMAGE", 400, "An invalid image was used")
-    INVALID_FORMAT = ErrorKind(504, "ERROR_INVALID_FORMAT", 400, "Image format unsupported for operation.")
+    INVALID_FORMAT = ErrorKind(
+        504, "ERROR_INVALID_FORMAT", 400, "Image format unsupported for operation."
+    )
     INVALID_MATCH_LEVEL = ErrorKind(
         505, "ERROR_INVALID_MATCH_LEVEL", 400, "Match level is outside supported range"
     )
@@ -37,7 +39,9 @@ class Err(Enum):
     NO_TEMPLATES_SPECIFIED = ErrorKind(
         507, "NO_TEMPLATES_SPECIFIED", 400, "No templates specified in face Blob"
     )
-    MULTIPLE_FACES = ErrorKind(509, "ERROR_MULTIPLE_FACES", 400, "(/image) Multiple faces detected.")
+    MULTIPLE_FACES = ErrorKind(
+        509, "ERROR_MULTIPLE_FACES", 400, "(/image) Multiple faces detected."
+    )
     POOR_ICAO_QUALITY = ErrorKind(510, "ERROR_POOR_ICAO_QUALITY", 400, "Non-compliant quality.")
     DECRYPTION_FAILED = ErrorKind(601, "ERROR_DECRYPTION_FAILED", 400, "Decryption failed")
     REQUEST_EXPIRED = ErrorKind(

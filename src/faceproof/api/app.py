@@ -1,0 +1,66 @@
+"""The ASGI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from faceproof import __version__
+from faceproof.api.deps import Services, build_services
+from faceproof.api.errors import install_error_handlers
+from faceproof.api.middleware import BodySizeLimit, RequestContext
+from faceproof.api.routers import utility
+from faceproof.config import Settings, load_settings
+from faceproof.logging_setup import configure_logging
+
+log = logging.getLogger("faceproof")
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """Builds the app; services are built eagerly so a bad deployment fails at start-up."""
+    settings = settings or (services.settings if services else load_settings())
+    configure_logging(settings.log_level)
+    services = services or build_services(settings)
+    built = services
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        built.close()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="faceproof",
+        version=__version__,
+        description=(
+            "Self-hosted face biometrics: liveness, quality/ICAO, templates and 1:1 matching. "
+            "API-compatible with the reference face web server; see docs/api-decisions.md."
+        ),
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    for router in _routers():
+        app.include_router(router)
+    app.add_middleware(RequestContext)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
+
+    return app
+
+
+def _routers() -> list[APIRouter]:
+    import importlib
+
+    routers = [utility.router]
+    for name in ("process", "templates", "liveness", "match"):
+        module_name = f"faceproof.api.routers.{name}"
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if not exc.name or not module_name.startswith(exc.name):
+                raise
+            continue
+        routers.append(module.router)
+    return routers

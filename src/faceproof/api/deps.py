@@ -1,0 +1,116 @@
+"""Services built once per worker at start-up and injected into routers.
+
+Everything that can be wrong with a deployment (configuration, licence, keys, ledger,
+models) is checked here, before the worker accepts a request, and reported as one line.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+
+from faceproof.config import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+    from faceproof.crypto.envelope import EnvelopeOpener
+    from faceproof.crypto.keystore import KeyStore
+    from faceproof.ledger.base import Ledger
+    from faceproof.license import Deployment
+
+
+@dataclass
+class Services:
+    settings: Settings
+    deployment: Deployment
+    keystore: KeyStore
+    opener: EnvelopeOpener
+    ledger: Ledger
+    template_key: RSAPublicKey | None
+    face: Any = None  # FaceEngine, set when models are required (always, outside unit tests)
+    liveness: Any = None  # LivenessService (faceproof.liveness.service)
+    matcher: Any = None  # Matcher (faceproof.matching.matcher)
+    started_at: float = field(default_factory=time.time)
+
+    def close(self) -> None:
+        self.ledger.close()
+
+
+def build_services(settings: Settings) -> Services:
+    """Builds and checks every service; raises ConfigError with a one-line message."""
+    from faceproof.crypto.envelope import EnvelopeOpener
+    from faceproof.crypto.keystore import KeyStore
+    from faceproof.crypto.replay import SqliteNonceStore
+    from faceproof.crypto.template_encryption import load_public_key
+    from faceproof.ledger import open_ledger
+    from faceproof.license import load_deployment
+
+    deployment = load_deployment(settings.server_config_path, settings)
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create data dir {settings.data_dir}: {exc.strerror}") from None
+
+    template_key = None
+    if settings.template_encryption_enabled:
+        if not settings.template_encryption_key:
+            raise ConfigError(
+                "TEMPLATE_ENCRYPTION_ENABLED=true but TEMPLATE_ENCRYPTION_KEY is not set"
+            )
+        try:
+            template_key = load_public_key(settings.template_encryption_key)
+        except ValueError as exc:
+            raise ConfigError(f"TEMPLATE_ENCRYPTION_KEY: {exc}") from None
+
+    keystore = KeyStore.open(
+        settings.data_dir / "keys",
+        bits=settings.rsa_key_bits,
+        grace_seconds=settings.key_grace_seconds,
+    )
+    nonces = SqliteNonceStore(settings.data_dir / "nonces.sqlite3")
+    opener = EnvelopeOpener(keystore, nonces, expiry_seconds=settings.request_expiry_seconds)
+    ledger = open_ledger(settings.ledger_url, settings.data_dir)
+    services = Services(
+        settings=settings,
+        deployment=deployment,
+        keystore=keystore,
+        opener=opener,
+        ledger=ledger,
+        template_key=template_key,
+    )
+    services.face = _build_face_engine(settings)
+    services.liveness = _optional("faceproof.liveness.service", "LivenessService", settings)
+    services.matcher = _optional("faceproof.matching.matcher", "Matcher", settings)
+    return services
+
+
+def _optional(module_name: str, cls_name: str, settings: Settings) -> Any:
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if not exc.name or not module_name.startswith(exc.name):
+            raise
+        return None
+    return getattr(module, cls_name).from_settings(settings)
+
+
+def _build_face_engine(settings: Settings) -> Any:
+    """The face pipeline, or None when models are not required (foundation-only tests)."""
+    try:
+        from faceproof.pipeline.engine import FaceEngine
+    except ImportError:
+        return None
+    if not settings.require_models:
+        return None
+    return FaceEngine.from_settings(settings)
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services

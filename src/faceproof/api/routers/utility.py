@@ -1,0 +1,87 @@
+"""Utility endpoints the SDK calls: public key, model bundle, server time, health."""
+
+from __future__ import annotations
+
+import json
+import time
+from functools import lru_cache
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+
+from faceproof import __version__
+from faceproof.api.deps import Services, get_services
+from faceproof.api.errors import request_refid
+from faceproof.models.bundle import browser_bundle
+
+router = APIRouter(prefix="/api/v1", tags=["utility"])
+
+OCTET = "application/octet-stream"
+
+# Browser-side models shipped to the SDK; filled by the SDK issue.
+BROWSER_MODELS: tuple[tuple[str, str], ...] = ()
+
+
+def _octet(request: Request, payload: bytes) -> Response:
+    request.state.outcome = (200, "OK")
+    return Response(payload, media_type=OCTET, headers={"refid": request_refid(request)})
+
+
+@router.post(
+    "/pub_key",
+    response_class=Response,
+    responses={200: {"content": {OCTET: {}}, "description": "UTF-8 JSON: kid, jwk, spki"}},
+    summary="Current public key for sealing capture envelopes",
+)
+def pub_key(request: Request, services: Services = Depends(get_services)) -> Response:
+    """`jwk` imports with WebCrypto (`RSA-OAEP`, SHA-256); `spki` is base64 DER."""
+    ks = services.keystore
+    body = {
+        "kid": ks.current_kid,
+        "alg": "RSA-OAEP-256",
+        "enc": "A256CBC-HS512",
+        "jwk": ks.public_jwk(),
+        "spki": ks.public_spki_b64(),
+    }
+    return _octet(request, json.dumps(body).encode())
+
+
+@lru_cache(maxsize=4)
+def _bundle(models_path: Path) -> bytes:
+    return browser_bundle(models_path, BROWSER_MODELS)
+
+
+@router.post(
+    "/models",
+    response_class=Response,
+    responses={200: {"content": {OCTET: {}}, "description": "faceproof model bundle (FPMB)"}},
+    summary="Browser-side model bundle for the SDK",
+)
+def models(request: Request, services: Services = Depends(get_services)) -> Response:
+    return _octet(request, _bundle(services.settings.models_path))
+
+
+@router.post(
+    "/time",
+    response_class=Response,
+    responses={200: {"content": {OCTET: {}}, "description": 'UTF-8 JSON {"epoch_ms": int}'}},
+    summary="Server clock, so the SDK can correct its timestamps",
+)
+def server_time(request: Request) -> Response:
+    return _octet(request, json.dumps({"epoch_ms": int(time.time() * 1000)}).encode())
+
+
+@router.get("/face_health", summary="Liveness probe: OK plus versions, models and key id")
+def face_health(request: Request, services: Services = Depends(get_services)) -> JSONResponse:
+    face = services.face
+    body = {
+        "status": "OK",
+        "refid": request_refid(request),
+        "version": __version__,
+        "kid": services.keystore.current_kid,
+        "models": face.model_status() if face is not None else {"status": "not loaded"},
+        "uptime_s": round(time.time() - services.started_at, 1),
+    }
+    request.state.outcome = (200, "OK")
+    return JSONResponse(body)

@@ -1,0 +1,126 @@
+"""The face engine: the models of one worker and the stage order, built once at start-up.
+
+Routers ask the engine for what they need (``analyse`` for a face record with landmarks and
+pose, ``embedding`` for a recognition vector, ``person_mask`` for background removal); each
+stage module stays independent of HTTP and of the other stages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from faceproof.config import Settings
+from faceproof.pipeline.record import F32, U8, Detection, FaceRecord
+
+Mode = Literal["selfie", "document"]
+
+# Files the server cannot run without (the liveness model is added by its own stage).
+REQUIRED_MODELS = (
+    "face_detection_short_range.tflite",
+    "face_detection_full_range.tflite",
+    "face_landmark.tflite",
+    "iris_landmark.tflite",
+    "MobileFaceNet.tflite",
+    "selfie_segmentation.tflite",
+)
+
+
+@dataclass
+class FaceSearch:
+    """Detector output for one image: every face, the chosen one, and the multi-face flag."""
+
+    faces: list[Detection]
+    main: Detection | None
+    multiple: bool
+
+
+class FaceEngine:
+    def __init__(self, models_path: Path) -> None:
+        from faceproof.models.blazeface import BlazeFaceDetector
+        from faceproof.models.facemesh import FaceMeshModel
+        from faceproof.models.iris import IrisModel
+        from faceproof.models.mobilefacenet import MobileFaceNetEmbedder
+        from faceproof.models.segmenter import SelfieSegmenter
+        from faceproof.pipeline.landmarks import LandmarkStage
+
+        self.models_path = models_path
+        self.short = BlazeFaceDetector(models_path, range="short")
+        self.full = BlazeFaceDetector(models_path, range="full")
+        self.landmark_stage = LandmarkStage(FaceMeshModel(models_path), IrisModel(models_path))
+        self.embedder = MobileFaceNetEmbedder(models_path)
+        self.segmenter = SelfieSegmenter(models_path)
+        self.embedder_digest = hashlib.sha256(
+            (models_path / "MobileFaceNet.tflite").read_bytes()
+        ).digest()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FaceEngine:
+        from faceproof.models.store import require_models
+
+        require_models(settings.models_path, REQUIRED_MODELS)
+        return cls(settings.models_path)
+
+    def model_status(self) -> dict[str, object]:
+        return {
+            "status": "ready",
+            "embedder": self.embedder.model_id,
+            "files": list(REQUIRED_MODELS),
+        }
+
+    # -- stages -------------------------------------------------------------------------
+    def find_faces(self, rgb: U8, mode: Mode) -> FaceSearch:
+        """Selfie captures use the short-range detector; third-party/ID images the full range."""
+        from faceproof.models.blazeface import most_prominent
+
+        faces = self.short.detect(rgb) if mode == "selfie" else self.full.detect(rgb)
+        if not faces and mode == "document":
+            faces = self.short.detect(rgb)
+        if not faces and mode == "selfie":
+            faces = self.full.detect(rgb)
+        main, multiple = most_prominent(faces, (rgb.shape[1], rgb.shape[0]))
+        return FaceSearch(faces, main, multiple)
+
+    def landmarks(self, rgb: U8, detection: Detection) -> FaceRecord:
+        from faceproof.pipeline.pose import estimate_pose
+
+        record = self.landmark_stage.run(rgb, FaceRecord(detection=detection))
+        if record.landmarks is not None:
+            record.pose = estimate_pose(record.landmarks.mesh, (rgb.shape[1], rgb.shape[0]))
+        return record
+
+    def analyse(self, rgb: U8, mode: Mode) -> tuple[FaceRecord | None, FaceSearch]:
+        search = self.find_faces(rgb, mode)
+        if search.main is None:
+            return None, search
+        return self.landmarks(rgb, search.main), search
+
+    def aligned112(self, rgb: U8, record: FaceRecord) -> U8:
+        from faceproof.pipeline.align import similarity_align
+
+        if record.five_points is None:
+            raise ValueError("record has no five points")
+        return similarity_align(rgb, record.five_points, 112)
+
+    def embedding(self, rgb: U8, record: FaceRecord) -> F32:
+        """Flip-averaged, L2-normalised embedding of the record's face (cached on it)."""
+        if record.embedding is None:
+            record.embedding = self.embedder.embed_flip(self.aligned112(rgb, record))
+        return record.embedding
+
+    def person_mask(self, rgb: U8) -> F32:
+        return self.segmenter.segment(rgb)
+
+
+def to_rgb(image: np.ndarray) -> U8:
+    """Guards stage inputs: contiguous uint8 RGB."""
+    arr = np.ascontiguousarray(image)
+    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
+        raise ValueError("expected uint8 HxWx3 RGB")
+    return arr
