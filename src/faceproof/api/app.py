@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from starlette.formparsers import MultiPartParser
 
 from faceproof import __version__
 from faceproof.api.deps import Services, build_services
@@ -31,8 +32,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         yield
         built.close()
 
+    # Uploaded envelopes stay in memory (never spooled to a temp file on disk), and text
+    # fields (base64 images) may be as large as the body limit.
+    MultiPartParser.spool_max_size = settings.max_upload_bytes + 1
     app = FastAPI(
         lifespan=lifespan,
+        form_limits={"max_part_size": settings.max_upload_bytes},
         title="faceproof",
         version=__version__,
         description=(

@@ -6,8 +6,6 @@ frame problems identically (601 / 604 / 507 / 504 / 901).
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 
 import anyio

@@ -72,7 +72,13 @@ def build_services(settings: Settings) -> Services:
         grace_seconds=settings.key_grace_seconds,
     )
     nonces = SqliteNonceStore(settings.data_dir / "nonces.sqlite3")
-    opener = EnvelopeOpener(keystore, nonces, expiry_seconds=settings.request_expiry_seconds)
+    opener = EnvelopeOpener(
+        keystore,
+        nonces,
+        expiry_seconds=settings.request_expiry_seconds,
+        max_token_bytes=settings.max_upload_bytes,
+        max_frame_bytes=settings.max_upload_bytes,
+    )
     ledger = open_ledger(settings.ledger_url, settings.data_dir)
     services = Services(
         settings=settings,

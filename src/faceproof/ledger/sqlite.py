@@ -1,0 +1,242 @@
+"""SQLite ledger: one file shared by every uvicorn worker process on the host.
+
+Durability: WAL journal with ``synchronous=FULL`` fsyncs the WAL on every commit, so a row
+whose ``record`` returned survives a process kill or a power loss. Concurrency: SQLite
+serialises writers with a file lock; ``busy_timeout`` makes a second process wait for it
+instead of failing. Each thread (and each forked process) gets its own connection because a
+sqlite3 connection must not be shared across threads or a ``fork``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from faceproof.config import ConfigError
+from faceproof.ledger.base import Transaction
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 15_000
+
+# _MIGRATIONS[i] upgrades a database from version i to i + 1.
+_MIGRATIONS: list[tuple[str, ...]] = [
+    (
+        """CREATE TABLE transactions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            refid TEXT NOT NULL,
+            action TEXT NOT NULL,
+            ts_ms INTEGER NOT NULL,
+            outcome TEXT NOT NULL,
+            code INTEGER NOT NULL,
+            http_status INTEGER NOT NULL,
+            endpoint TEXT NOT NULL,
+            latency_ms REAL NOT NULL,
+            security_level_requested TEXT,
+            security_level_reached TEXT,
+            quality TEXT,
+            device_type TEXT,
+            request_id TEXT
+        )""",
+        "CREATE INDEX ix_transactions_ts ON transactions (ts_ms)",
+    ),
+]
+assert len(_MIGRATIONS) == SCHEMA_VERSION
+
+_COLUMNS = (
+    "refid",
+    "action",
+    "ts_ms",
+    "outcome",
+    "code",
+    "http_status",
+    "endpoint",
+    "latency_ms",
+    "security_level_requested",
+    "security_level_reached",
+    "quality",
+    "device_type",
+    "request_id",
+)
+_INSERT = (
+    f"INSERT INTO transactions ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
+)
+
+
+class SqliteLedger:
+    """Append-only ledger in one SQLite file (see module docstring for the guarantees)."""
+
+    def __init__(self, path: Path | str, *, must_exist: bool = False) -> None:
+        self.path = Path(path)
+        if must_exist and not self.path.is_file():
+            raise ConfigError(f"{self.path}: no ledger file here (nothing recorded yet?)")
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._conns: list[tuple[int, sqlite3.Connection]] = []
+        self._closed = False
+        self._create_file()
+        self._migrate(self._conn())
+
+    # -- connections ---------------------------------------------------------------------
+
+    def _create_file(self) -> None:
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Create it 0600 ourselves: SQLite would use the umask; -wal/-shm copy this mode.
+            fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
+            os.close(fd)
+        except OSError as exc:
+            raise ConfigError(f"{self.path}: cannot create ledger ({exc.strerror})") from None
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,  # autocommit: each INSERT is its own durable commit
+                check_same_thread=False,  # only so close() may close it from another thread
+            )
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._set_wal(conn)
+            conn.execute("PRAGMA synchronous = FULL")
+        except sqlite3.Error as exc:
+            raise ConfigError(f"{self.path}: cannot open ledger ({exc})") from None
+        return conn
+
+    @staticmethod
+    def _set_wal(conn: sqlite3.Connection) -> None:
+        # Switching to WAL needs a brief exclusive lock; the busy handler is not always
+        # consulted for it, so retry while another process is initialising the same file.
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        if str(mode).lower() != "wal":
+            raise sqlite3.OperationalError(f"journal_mode is {mode}, WAL unavailable")
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._closed:
+            raise RuntimeError("ledger is closed")
+        pid = os.getpid()
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None or getattr(self._local, "pid", None) != pid:
+            # A connection inherited through fork() is never reused (nor closed: it belongs
+            # to the parent's open file description).
+            conn = self._connect()
+            self._local.conn, self._local.pid = conn, pid
+            with self._lock:
+                self._conns.append((pid, conn))
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")  # serialises concurrent first start-ups
+            try:
+                conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
+                row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+                version = int(row[0] or 0)
+                if version > SCHEMA_VERSION:
+                    raise ConfigError(
+                        f"{self.path}: ledger schema version {version} is newer than this "
+                        f"faceproof build supports ({SCHEMA_VERSION})"
+                    )
+                for step in _MIGRATIONS[version:]:
+                    for statement in step:
+                        conn.execute(statement)
+                if version < SCHEMA_VERSION:
+                    conn.execute("DELETE FROM schema_version")
+                    conn.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise ConfigError(f"{self.path}: cannot initialise ledger ({exc})") from None
+
+    # -- Ledger interface ----------------------------------------------------------------
+
+    def record(self, tx: Transaction) -> None:
+        quality = None if tx.quality is None else json.dumps(tx.quality, sort_keys=True)
+        self._conn().execute(
+            _INSERT,
+            (
+                tx.refid,
+                tx.action,
+                tx.ts_ms,
+                tx.outcome,
+                tx.code,
+                tx.http_status,
+                tx.endpoint,
+                float(tx.latency_ms),
+                tx.security_level_requested,
+                tx.security_level_reached,
+                quality,
+                tx.device_type,
+                tx.request_id,
+            ),
+        )
+
+    def query(
+        self, since_ms: int | None, until_ms: int | None, action: str | None = None
+    ) -> Iterator[Transaction]:
+        where: list[str] = []
+        args: list[object] = []
+        if since_ms is not None:
+            where.append("ts_ms >= ?")
+            args.append(since_ms)
+        if until_ms is not None:
+            where.append("ts_ms < ?")
+            args.append(until_ms)
+        if action is not None:
+            where.append("action = ?")
+            args.append(action)
+        sql = f"SELECT {', '.join(_COLUMNS)} FROM transactions"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY ts_ms, id"
+        return self._iter(sql, args)
+
+    def _iter(self, sql: str, args: list[object]) -> Iterator[Transaction]:
+        # A private connection: the generator may be consumed lazily, even on another thread.
+        if self._closed:
+            raise RuntimeError("ledger is closed")
+        conn = self._connect()
+        try:
+            cur = conn.execute(sql, args)
+            while batch := cur.fetchmany(500):
+                for row in batch:
+                    yield _row_to_tx(row)
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self._closed = True
+        with self._lock:
+            conns, self._conns = self._conns, []
+        pid = os.getpid()
+        self._local.conn = None
+        for owner, conn in conns:
+            if owner == pid:  # never close a parent's connection from a forked child
+                conn.close()
+
+    def __enter__(self) -> SqliteLedger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _row_to_tx(row: tuple[object, ...]) -> Transaction:
+    values = dict(zip(_COLUMNS, row, strict=True))
+    raw_quality = values.pop("quality")
+    quality = json.loads(raw_quality) if isinstance(raw_quality, str) else None
+    return Transaction(quality=quality, **values)  # type: ignore[arg-type]
