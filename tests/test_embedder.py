@@ -1,0 +1,153 @@
+"""MobileFaceNet embedder: the contract (shape, norm, batching, flip) and verification quality.
+
+Quality is measured on LFW View-2 fold 1 (first 40 genuine and 40 impostor pairs) through
+detection → mesh + iris five points → similarity alignment → flip-averaged embedding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from faceproof.models.mobilefacenet import MobileFaceNetEmbedder
+
+pytestmark = pytest.mark.models
+
+REPO = Path(__file__).resolve().parents[1]
+LFW = REPO / ".." / "shared" / "data" / "verify"
+NEEDED = (
+    "face_detection_short_range.tflite",
+    "face_detection_full_range.tflite",
+    "face_landmark.tflite",
+    "iris_landmark.tflite",
+    "MobileFaceNet.tflite",
+)
+# insightface's ArcFace 112×112 template: eyes, nose tip, mouth corners (image left first).
+ARCFACE_112 = np.array(
+    [
+        [38.2946, 51.6963],
+        [73.5318, 51.5014],
+        [56.0252, 71.7366],
+        [41.5493, 92.3655],
+        [70.7299, 92.2041],
+    ],
+    dtype=np.float32,
+)
+N_PAIRS = 40
+Aligner = Callable[[str, int], np.ndarray]
+
+
+def _align(rgb: np.ndarray, five: np.ndarray) -> np.ndarray:
+    """Test-only similarity alignment (the real one lives in pipeline/align.py)."""
+    m, _ = cv2.estimateAffinePartial2D(five.astype(np.float32), ARCFACE_112, method=cv2.LMEDS)
+    assert m is not None
+    return np.asarray(cv2.warpAffine(rgb, m, (112, 112), flags=cv2.INTER_LINEAR), np.uint8)
+
+
+@pytest.fixture(scope="module")
+def models(models_path: Path) -> Path:
+    missing = [f for f in NEEDED if not (models_path / f).is_file()]
+    if missing:
+        pytest.skip(f"model files missing in {models_path}: {', '.join(missing)}")
+    return models_path
+
+
+@pytest.fixture(scope="module")
+def embedder(models: Path) -> MobileFaceNetEmbedder:
+    return MobileFaceNetEmbedder(models)
+
+
+@pytest.fixture(scope="module")
+def aligned(models: Path) -> Aligner:
+    """LFW image (person, number) → aligned 112×112 RGB crop."""
+    if not (LFW / "pairs-dev.txt").is_file():
+        pytest.skip("../shared/data/verify (LFW) is not present on this machine")
+    from faceproof.models.blazeface import FaceDetectorSet, most_prominent
+    from faceproof.models.facemesh import FaceMeshModel
+    from faceproof.models.iris import IrisModel
+    from faceproof.pipeline.landmarks import LandmarkStage
+    from faceproof.pipeline.record import FaceRecord
+
+    detector = FaceDetectorSet(models)
+    stage = LandmarkStage(FaceMeshModel(models), IrisModel(models))
+
+    def crop(person: str, number: int) -> np.ndarray:
+        path = LFW / "lfw" / person / f"{person}_{number:04d}.jpg"
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        assert bgr is not None, path
+        rgb = np.ascontiguousarray(bgr[:, :, ::-1], dtype=np.uint8)
+        det, _ = most_prominent(detector.detect(rgb, "document"), (rgb.shape[1], rgb.shape[0]))
+        assert det is not None, f"no face in {path.name}"
+        record = stage.run(rgb, FaceRecord(detection=det))
+        assert record.five_points is not None
+        return _align(rgb, record.five_points)
+
+    return crop
+
+
+def test_contract(embedder: MobileFaceNetEmbedder, aligned: Aligner) -> None:
+    assert embedder.model_id == "mobilefacenet-expo-1.0.24"
+    assert embedder.dimension == 192
+    crops = [aligned("Akhmed_Zakayev", i) for i in (1, 2, 3)]
+    e = embedder.embed(crops[0])
+    assert e.shape == (192,) and e.dtype == np.float32
+    assert np.linalg.norm(e) == pytest.approx(1.0, abs=1e-5)
+    # Batching (pairs, padded) must not change results.
+    batch = embedder.embed_batch(crops)
+    assert batch.shape == (3, 192)
+    single = np.stack([embedder.embed(c) for c in crops])
+    np.testing.assert_allclose(batch, single, atol=1e-5)
+    assert embedder.embed_batch([]).shape == (0, 192)
+    # Flip averaging is the normalised sum of the crop's and its mirror's embeddings.
+    mirror = embedder.embed(np.ascontiguousarray(crops[0][:, ::-1]))
+    expected = (e + mirror) / np.linalg.norm(e + mirror)
+    np.testing.assert_allclose(embedder.embed_flip(crops[0]), expected, atol=1e-5)
+    assert float(e @ mirror) < 0.9999  # the mirror really is a different input
+
+
+def test_rejects_unaligned_input(embedder: MobileFaceNetEmbedder) -> None:
+    with pytest.raises(ValueError):
+        embedder.embed(np.zeros((100, 100, 3), np.uint8))
+
+
+def _fold1_pairs() -> tuple[list[tuple[str, int, str, int]], list[tuple[str, int, str, int]]]:
+    lines = (LFW / "pairs-dev.txt").read_text().splitlines()
+    folds, per_fold = (int(v) for v in lines[0].split())
+    assert folds >= 1
+    genuine, impostor = [], []
+    for line in lines[1 : 1 + per_fold][:N_PAIRS]:
+        name, a, b = line.split("\t")
+        genuine.append((name, int(a), name, int(b)))
+    for line in lines[1 + per_fold : 1 + 2 * per_fold][:N_PAIRS]:
+        n1, a, n2, b = line.split("\t")
+        impostor.append((n1, int(a), n2, int(b)))
+    return genuine, impostor
+
+
+def test_lfw_fold1_separates_genuine_from_impostor(
+    embedder: MobileFaceNetEmbedder, aligned: Aligner
+) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    genuine, impostor = _fold1_pairs()
+    cache: dict[tuple[str, int], np.ndarray] = {}
+
+    def emb(person: str, number: int) -> np.ndarray:
+        key = (person, number)
+        if key not in cache:
+            cache[key] = embedder.embed_flip(aligned(person, number))
+        return cache[key]
+
+    def score(pair: tuple[str, int, str, int]) -> float:
+        return float(emb(pair[0], pair[1]) @ emb(pair[2], pair[3]))
+
+    gen = np.array([score(p) for p in genuine])
+    imp = np.array([score(p) for p in impostor])
+    assert len(gen) == len(imp) == N_PAIRS
+    assert gen.mean() - imp.mean() > 0.3, (gen.mean(), imp.mean())
+    auc = roc_auc_score(np.r_[np.ones_like(gen), np.zeros_like(imp)], np.r_[gen, imp])
+    assert auc >= 0.95, auc
