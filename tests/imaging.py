@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -60,3 +61,19 @@ def encode(rgb: np.ndarray, fmt: str = "JPEG", quality: int = 92) -> bytes:
 
 def decode(data: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def empty_capture(client: Any) -> bytes:
+    """A well-formed, correctly sealed envelope that holds no frame (the SDK never sends
+    one; the server must still answer it in the documented way)."""
+    import time
+
+    from faceproof.crypto.envelope import CaptureOptions, CapturePayload, new_nonce, seal
+
+    payload = CapturePayload(
+        nonce=new_nonce(),
+        ts=int(time.time() * 1000),
+        frames=[],
+        options=CaptureOptions(enableAs=False),
+    )
+    return seal(payload, client.app.state.services.keystore.public_jwk())

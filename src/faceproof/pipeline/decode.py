@@ -128,14 +128,16 @@ def decode_image(
     """Decode JPEG, PNG or an ISO/IEC 19794-5 record into upright 8-bit RGB.
 
     Every failure is ``ERROR_INVALID_FORMAT`` with the reference's "(/image) Could not decode
-    image." wording (the field name substituted); an image over ``max_pixels`` says so instead.
+    image." wording (the field name substituted), except an image over ``max_pixels`` (a
+    decompression bomb, or just too big to process): that is a valid image we refuse, so it
+    gets the reference's ``INVALID_IMAGE`` (900) with its own message.
     """
     try:
         return _decode(data, max_pixels, allow_iso)
     except _DecodeFailure as exc:
         if exc.too_large:
             raise ApiError(
-                Err.INVALID_FORMAT, f"({field}) Image dimensions exceed the supported maximum."
+                Err.INVALID_IMAGE_900, f"({field}) Image dimensions exceed the supported maximum."
             ) from None
         raise ApiError(Err.INVALID_FORMAT, f"({field}) Could not decode image.") from None
 
