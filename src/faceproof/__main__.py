@@ -1,0 +1,3 @@
+from faceproof.cli import main
+
+main()
