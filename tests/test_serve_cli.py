@@ -1,4 +1,4 @@
-"""`faceproof serve` as an operator runs it: a real uvicorn process, and one-line start-up errors."""
+"""`faceproof serve` as an operator runs it: a real uvicorn process; one-line start-up errors."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
 from conftest import model_dir
 
 FACEPROOF = [sys.executable, "-m", "faceproof"]
