@@ -1,0 +1,200 @@
+"""1:1 match endpoints: /matchWithSelfie, /matchWithPictureId and /verifyWithPictureId.
+
+Checks run cheapest first and answer with the reference's codes: schema (501), level (505),
+image formats and decoding (504), then faces (503). /verifyWithPictureId validates its own
+fields before it opens the capture (opening consumes the capture's single-use nonce) and
+runs liveness before any matching: an unchecked capture is never matched.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from faceproof.api.capture import Capture, open_capture
+from faceproof.api.deps import Services, get_services
+from faceproof.api.errors import request_refid
+from faceproof.api.middleware import json_ok
+from faceproof.api.schemas import ERROR_RESPONSES
+from faceproof.errors import ApiError, Err
+from faceproof.matching.levels import LEVELS, NONE, Kind, parse_level
+from faceproof.matching.matcher import Embedded, Matcher, MatchResult
+from faceproof.pipeline.decode import TEMPLATE_FORMATS, decode_template
+from faceproof.pipeline.record import FaceRecord
+
+router = APIRouter(prefix="/api/v1", tags=["match"])
+
+MATCHED = "FEEDBACK_MATCHED"
+_LEVEL_DOC: dict[str, Any] = {"enum": list(LEVELS)}
+_FORMAT_DOC: dict[str, Any] = {"enum": list(TEMPLATE_FORMATS)}
+
+
+class TemplateIn(BaseModel):
+    template: str = Field(description="base64 of the image (standard or URL-safe alphabet)")
+    format: str = Field(
+        description="JPEG, PNG or ISO_19794_5 (the JPEG inside a 19794-5 record); "
+        "others answer 504",
+        json_schema_extra=_FORMAT_DOC,
+    )
+
+
+class MatchRequest(BaseModel):
+    image: TemplateIn = Field(description="The selfie (640×480 recommended, not cropped)")
+    imageToVerifyAgainst: TemplateIn = Field(
+        description="The second selfie, or the portrait extracted from an ID card"
+    )
+    level: str = Field(
+        description="LOW, MEDIUM, HIGH, VERY_HIGH or HIGHEST (FARs in docs/matching.md); "
+        "anything else answers 505",
+        json_schema_extra=_LEVEL_DOC,
+    )
+
+
+class MatchResponse(BaseModel):
+    code: int = Field(200)
+    feedbackCode: Literal["FEEDBACK_MATCHED"]
+    refid: str
+    score: float = Field(description="Distance 1 − cosine similarity; closer to 0 = same person")
+    similarityScore: int = Field(
+        ge=0, le=100, description="Calibrated: selfie 80↔1:1k … 98↔1:1M; ID 60↔1:200 … 90↔1:10k"
+    )
+    possibleMatch: bool = Field(description="The requested level's threshold is met")
+    multipleFacesImage: bool
+    multipleFacesImageToVerifyAgainst: bool | None = Field(
+        None, description="/matchWithSelfie only"
+    )
+    matchHighestSecurityLevelReached: str = Field(
+        description="Highest level met, or NONE", json_schema_extra={"enum": [*LEVELS, NONE]}
+    )
+
+
+def _ready(services: Services) -> tuple[Any, Matcher]:
+    if services.face is None:
+        raise ApiError(Err.SERVER_INTERNAL, "face models are not loaded")
+    if services.matcher is None:
+        raise ApiError(Err.SERVER_INTERNAL, "matcher is not available")
+    matcher: Matcher = services.matcher
+    return services.face, matcher
+
+
+def _answer(request: Request, result: MatchResult, *, id_reference: bool) -> JSONResponse:
+    request.state.ledger["level_reached"] = result.decision.level_reached
+    body: dict[str, Any] = {
+        "code": 200,
+        "feedbackCode": MATCHED,
+        "refid": request_refid(request),
+        **result.body(id_reference=id_reference),
+    }
+    return json_ok(request, body, MATCHED)
+
+
+def _match_json(
+    body: MatchRequest, request: Request, services: Services, kind: Kind
+) -> JSONResponse:
+    request.state.ledger = {}
+    level = parse_level(body.level)
+    request.state.ledger["level_requested"] = level
+    engine, matcher = _ready(services)
+    a = decode_template(body.image.template, body.image.format, "/image")
+    b = decode_template(
+        body.imageToVerifyAgainst.template,
+        body.imageToVerifyAgainst.format,
+        "/imageToVerifyAgainst",
+    )
+    result = matcher.compare(engine, a.rgb, b.rgb, kind, level)
+    return _answer(request, result, id_reference=kind == "id")
+
+
+@router.post(
+    "/matchWithSelfie",
+    response_model=MatchResponse,
+    response_model_exclude_none=True,
+    responses=ERROR_RESPONSES,
+    summary="1:1 match of two selfies (levels at FAR 1:100 … 1:1M)",
+)
+def match_with_selfie(
+    body: MatchRequest, request: Request, services: Services = Depends(get_services)
+) -> JSONResponse:
+    return _match_json(body, request, services, "selfie")
+
+
+@router.post(
+    "/matchWithPictureId",
+    response_model=MatchResponse,
+    response_model_exclude_none=True,
+    responses=ERROR_RESPONSES,
+    summary="1:1 match of a selfie against an ID-card portrait (levels at FAR 1:100 … 1:10k)",
+)
+def match_with_picture_id(
+    body: MatchRequest, request: Request, services: Services = Depends(get_services)
+) -> JSONResponse:
+    return _match_json(body, request, services, "id")
+
+
+def _open(services: Services, token: bytes) -> Capture:
+    """The capture; a frame that does not decode means the blob has no usable template (507)."""
+    try:
+        return open_capture(services, token)
+    except ApiError as exc:
+        if exc.kind == Err.INVALID_FORMAT.value:
+            raise ApiError(
+                Err.NO_TEMPLATES_SPECIFIED, "(/file) No usable frame in the capture"
+            ) from None
+        raise
+
+
+def _check_liveness(services: Services, capture: Capture, record: FaceRecord) -> None:
+    """Raises the /process spoof answer for an attack; a missing liveness stage is a 500."""
+    if services.liveness is None:
+        raise ApiError(Err.SERVER_INTERNAL, "liveness not available")
+    result = services.liveness.evaluate_capture(services, capture, record=record)
+    if result.insecure or result.is_spoof:
+        from faceproof.pipeline.outputs import jpeg_b64
+
+        raise ApiError(
+            Err.FEEDBACK_RETRY_INSECURE if result.insecure else Err.FEEDBACK_RETRY,
+            data={"image": jpeg_b64(capture.main.rgb)},
+            extra={"quality": bool(result.quality_ok)},
+        )
+
+
+@router.post(
+    "/verifyWithPictureId",
+    response_model=MatchResponse,
+    response_model_exclude_none=True,
+    responses=ERROR_RESPONSES,
+    summary="SDK capture → liveness → 1:1 match against an ID-card portrait",
+)
+def verify_with_picture_id(
+    request: Request,
+    file: UploadFile = File(..., description="The encrypted capture (JWE) from the SDK"),
+    picID: str = Form(..., description="base64 of the portrait extracted from the ID card"),
+    template: str = Form(..., description="Format of picID: JPEG, PNG or ISO_19794_5"),
+    level: str = Form(..., description="LOW, MEDIUM, HIGH, VERY_HIGH or HIGHEST"),
+    services: Services = Depends(get_services),
+) -> JSONResponse:
+    request.state.ledger = {}
+    lv = parse_level(level)
+    request.state.ledger["level_requested"] = lv
+    engine, matcher = _ready(services)
+    # "(/template) …" is how the reference names picID problems (its documented messages).
+    picture = decode_template(picID, template, "")
+    token = file.file.read(services.settings.max_upload_bytes + 1)
+    if len(token) > services.settings.max_upload_bytes:
+        raise ApiError(Err.PAYLOAD_TOO_LARGE)
+    capture = _open(services, token)
+    request.state.ledger["device_type"] = capture.payload.device.type
+    selfie = capture.main.rgb
+    record, search = engine.analyse(selfie, mode="selfie")
+    if record is None or record.five_points is None:
+        raise ApiError(Err.INVALID_IMAGE, "(/file) No face detected")
+    _check_liveness(services, capture, record)  # before any matching
+    probe = Embedded(engine.embedding(selfie, record), search.multiple)
+    reference = matcher.embed(engine, picture.rgb, "document")
+    if reference is None:
+        raise ApiError(Err.INVALID_IMAGE, "(/template) No face detected")
+    result = matcher.compare_embedded(probe, reference, "id", lv)
+    return _answer(request, result, id_reference=True)

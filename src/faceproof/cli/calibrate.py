@@ -1,0 +1,262 @@
+"""``faceproof calibrate``: fit the match thresholds of every level from identity folders."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+import numpy as np
+
+from faceproof.config import ConfigError, load_settings
+
+if TYPE_CHECKING:
+    from faceproof.pipeline.engine import FaceEngine
+
+AUDIT_PAIRS = 1000  # most similar impostor pairs checked for being the same photograph
+
+
+def build_engine(models: Path | None) -> tuple[FaceEngine, Path]:
+    """The server's face engine on the given (or configured) model store."""
+    from faceproof.models.store import require_models
+    from faceproof.pipeline.engine import REQUIRED_MODELS, FaceEngine
+
+    path = models or load_settings().models_path
+    try:
+        require_models(path, REQUIRED_MODELS)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    return FaceEngine(path), path
+
+
+def _subset_pairs(pairs: set[tuple[int, int]], mask: np.ndarray) -> frozenset[tuple[int, int]]:
+    """Global image-index pairs → indices within ``mask``'s selected rows."""
+    pos = np.cumsum(mask) - 1
+    return frozenset((int(pos[i]), int(pos[j])) for i, j in pairs if mask[i] and mask[j])
+
+
+@click.command()
+@click.option(
+    "--root",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Identity folders: one sub-folder of images per person.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("match_calibration.json"),
+    show_default=True,
+    help="Calibration file to write.",
+)
+@click.option(
+    "--label-fixes",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Ground-truth corrections (aliases, mislabelled images), TSV; "
+    "src/faceproof/matching/lfw_label_fixes.tsv for LFW.",
+)
+@click.option(
+    "--models",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Model store (default: the configured one).",
+)
+@click.option(
+    "--cache",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Embedding cache (.npz) OUTSIDE the project tree, e.g. /tmp/lfw.npz.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="ID-proxy seed.")
+def calibrate(
+    root: Path,
+    out: Path,
+    label_fixes: Path | None,
+    models: Path | None,
+    cache: Path | None,
+    seed: int,
+) -> None:
+    """Fit selfie-vs-selfie and selfie-vs-ID thresholds from genuine/impostor pairs.
+
+    Genuine pairs: every pair of images of one person. Impostor pairs: every pair across
+    people, except pairs that are one photograph filed under two names. The selfie-vs-ID
+    side degrades the reference image like an ID-card portrait (faceproof.matching.id_proxy).
+    Each level states how many impostor pairs lie beyond its threshold and whether the data
+    can support its FAR at all.
+    """
+    from faceproof.matching import calibration as cal
+    from faceproof.matching.dataset import (
+        cache_key,
+        embed_folder,
+        load_cached,
+        same_photograph_pairs,
+        save_cached,
+    )
+    from faceproof.matching.id_proxy import describe
+    from faceproof.matching.levels import KINDS, Kind
+
+    engine, models_path = build_engine(models)
+    people = cal.identity_images(root)
+    if len(people) < 2:
+        raise click.ClickException("need at least two identity folders")
+    relpaths = [p for files in people.values() for p in files]
+    folder = [p.split("/", 1)[0] for p in relpaths]
+    fixes = cal.read_label_fixes(label_fixes.read_text(encoding="utf-8")) if label_fixes else []
+    names = cal.apply_label_fixes(relpaths, folder, fixes)
+    click.echo(
+        f"{len(people)} identities, {len(relpaths)} images under {root}; {len(fixes)} label fixes",
+        err=True,
+    )
+    digest = cal.data_digest(root, relpaths)
+    model_sha = cal.file_sha256(models_path / "MobileFaceNet.tflite")
+    key = cache_key(model_sha, seed)
+    cache_path = None if cache is None else cache.with_suffix(".npz")
+    data = load_cached(cache_path, key, root, relpaths) if cache_path else None
+    if data is None:
+        started = time.perf_counter()
+        data = embed_folder(engine, root, relpaths, id_proxy_seed=seed)
+        click.echo(f"embedded in {time.perf_counter() - started:.0f} s", err=True)
+        if cache_path:
+            save_cached(cache_path, key, root, data)
+    else:
+        click.echo(f"embeddings from cache {cache_path}", err=True)
+    if data.id_ref is None or data.id_ok is None:
+        raise click.ClickException("embedding cache has no ID-proxy vectors")
+
+    id_ref = data.id_ref
+    ids = {n: i for i, n in enumerate(dict.fromkeys(names))}
+    labels = np.array([ids[n] for n in names], dtype=np.int64)
+    raw_ids = {n: i for i, n in enumerate(dict.fromkeys(folder))}
+    raw_labels = np.array([raw_ids[n] for n in folder], dtype=np.int64)
+    ok = data.selfie_ok
+    both = ok & data.id_ok
+    glob = np.flatnonzero(ok)
+    top = cal.top_impostor_pairs(data.selfie[ok], labels[ok], AUDIT_PAIRS)
+    candidates = [(int(glob[i]), int(glob[j])) for _, i, j in top]
+    duplicates = same_photograph_pairs(engine, root, relpaths, candidates)
+    click.echo(
+        f"{len(duplicates)} of the {len(top)} most similar impostor pairs are one "
+        "photograph under two names: excluded",
+        err=True,
+    )
+
+    def scores(kind: str, lab: np.ndarray, drop: set[tuple[int, int]]) -> tuple[Any, Any]:
+        if kind == "selfie":
+            return cal.pair_scores(
+                data.selfie[ok],
+                data.selfie[ok],
+                lab[ok],
+                symmetric=True,
+                exclude=_subset_pairs(drop, ok),
+            )
+        return cal.pair_scores(
+            data.selfie[both],
+            id_ref[both],
+            lab[both],
+            symmetric=False,
+            exclude=_subset_pairs(drop, both),
+        )
+
+    shared = (
+        "pairs are not independent (each image takes part in thousands), so the "
+        "effective sample is smaller than the pair count; TAR is measured on the "
+        "calibration data itself (optimistic)"
+    )
+    described = {
+        "selfie": [
+            "genuine: every same-identity pair; impostor: every cross-identity pair "
+            "(no subsampling)",
+            shared,
+        ],
+        "id": [
+            "probe: original image (selfie mode); reference: the same images degraded by "
+            "the ID proxy (document mode); every ordered pair (i, j), i != j",
+            shared,
+        ],
+    }
+    extras: dict[str, dict[str, Any]] = {
+        "selfie": {"images_used": int(ok.sum()), "images_without_face": int((~ok).sum())},
+        "id": {
+            "images_used": int(both.sum()),
+            "reference_without_face": int((ok & ~data.id_ok).sum()),
+            "reference_proxy": describe() | {"seed": seed},
+        },
+    }
+    kinds: dict[Kind, cal.KindCalibration] = {}
+    for kind in KINDS:
+        raw = cal.fit_kind(kind, *scores(kind, raw_labels, set()))
+        gen, imp = scores(kind, labels, duplicates)
+        extras[kind] |= {
+            "excluded_same_photograph_pairs": len(duplicates) * (1 if kind == "selfie" else 2),
+            "uncorrected_thresholds": {lv: p.similarity for lv, p in raw.levels.items()},
+            "uncorrected_tar": {lv: p.tar for lv, p in raw.levels.items()},
+        }
+        kinds[kind] = cal.fit_kind(kind, gen, imp, described[kind], extras[kind])
+
+    calibration = cal.Calibration(
+        kinds=kinds,
+        model={
+            "id": engine.embedder.model_id,
+            "file": "MobileFaceNet.tflite",
+            "sha256": model_sha,
+            "dimension": int(engine.embedder.dimension),
+        },
+        data={
+            "root": root.name,
+            "digest": digest,
+            "digest_method": "sha256 over sorted 'relative_path<TAB>sha1(file)' lines",
+            "identities": len(people),
+            "images": len(relpaths),
+            "label_fixes": [{"kind": k, "a": a, "b": b, "reason": r} for k, a, b, r in fixes],
+        },
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        pipeline=(
+            "decode_image -> analyse (BlazeFace short range, full range fallback; "
+            "document mode full range first) -> face mesh + iris five points -> "
+            "similarity alignment to the ArcFace 112x112 template -> MobileFaceNet, "
+            "flip-averaged, L2-normalised -> cosine similarity"
+        ),
+        notes=(
+            "accept iff cosine similarity >= the level's threshold",
+            "empirical threshold: at most floor(FAR*N) impostor pairs at or above it; "
+            "supported when N >= 3/FAR (rule of three), else extrapolated by an exponential "
+            "tail fit and never below the highest impostor seen",
+            "far_upper95: one-sided 95% Clopper-Pearson bound of the FAR at the threshold",
+            f"label noise: {len(fixes)} ground-truth corrections applied and "
+            f"{len(duplicates)} same-photograph pairs (aligned-crop NCC >= 0.9 among the "
+            f"{AUDIT_PAIRS} most similar impostor pairs) excluded; the thresholds without "
+            "them are kept as uncorrected_thresholds",
+        ),
+    )
+    calibration.validate()
+    out.write_text(json.dumps(calibration.to_json(), indent=2) + "\n", encoding="utf-8")
+    _print_table(calibration)
+    click.echo(f"\nwrote {out}", err=True)
+
+
+def _print_table(calibration: Any) -> None:
+    from faceproof.matching.calibration import SUPPORT_FACTOR
+    from faceproof.matching.levels import LEVELS, far_label
+
+    for kind, c in calibration.kinds.items():
+        click.echo(f"\n{kind}: {c.genuine_pairs} genuine, {c.impostor_pairs} impostor pairs")
+        click.echo(
+            f"  {'level':<10}{'FAR':>8}{'cosine':>10}{'beyond':>9}{'FAR<=95%':>11}"
+            f"{'TAR':>8}{'uncorr.':>9}  confidence"
+        )
+        raw = c.extra.get("uncorrected_thresholds", {})
+        for lv in LEVELS:
+            p = c.levels[lv]
+            conf = (
+                "measured"
+                if p.supported
+                else f"EXTRAPOLATED: needs {int(SUPPORT_FACTOR / p.far_target)} pairs"
+            )
+            click.echo(
+                f"  {lv:<10}{far_label(p.far_target):>8}{p.similarity:>10.4f}"
+                f"{p.impostor_pairs_beyond:>9}{p.far_upper95:>11.2e}"
+                f"{(p.tar or 0):>8.4f}{raw.get(lv, float('nan')):>9.4f}  {conf}"
+            )

@@ -1,0 +1,216 @@
+"""``faceproof eval verify``: LFW-format pairs → accuracy, TAR@FAR, level confusion, DET plot."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from faceproof.config import ConfigError
+
+FARS = (1e-2, 1e-3, 1e-4)
+
+
+@click.command("verify")
+@click.option(
+    "--pairs",
+    "pairs_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="LFW-format pairs file (e.g. ../shared/data/verify/pairs-dev.txt).",
+)
+@click.option(
+    "--root",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Image root: <root>/<Name>/<Name>_NNNN.jpg.",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["selfie", "id"]),
+    default="selfie",
+    show_default=True,
+    help="id: the second image of each pair is degraded by the ID proxy.",
+)
+@click.option("--folds", type=int, default=10, show_default=True)
+@click.option(
+    "--calibration",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Calibration file (default: the shipped one).",
+)
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("verify-report.json"),
+    show_default=True,
+)
+@click.option(
+    "--det",
+    "det_png",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("verify-det.png"),
+    show_default=True,
+)
+@click.option("--models", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option(
+    "--cache",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Embedding cache (.npz) OUTSIDE the project tree; the calibrate cache works.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="ID-proxy seed.")
+def verify(
+    pairs_file: Path,
+    root: Path,
+    kind: str,
+    folds: int,
+    calibration: Path | None,
+    report: Path,
+    det_png: Path,
+    models: Path | None,
+    cache: Path | None,
+    seed: int,
+) -> None:
+    """Evaluate 1:1 verification on a pairs file with the server's pipeline and calibration."""
+    from faceproof.cli.calibrate import build_engine
+    from faceproof.matching import evaluation as ev
+    from faceproof.matching.calibration import file_sha256, load_calibration
+    from faceproof.matching.dataset import cache_key, embed_folder, load_cached, save_cached
+    from faceproof.matching.levels import LEVELS, far_label
+    from faceproof.matching.pairs import read_pairs, stratified_folds
+
+    try:
+        pairs = read_pairs(pairs_file)
+        cal = load_calibration(calibration)
+    except (ValueError, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from None
+    engine, models_path = build_engine(models)
+    relpaths = sorted({p.a for p in pairs} | {p.b for p in pairs})
+    missing = [p for p in relpaths if not (root / p).is_file()]
+    if missing:
+        raise click.ClickException(
+            f"{len(missing)} images of the pairs file are missing, e.g. {missing[0]}"
+        )
+    model_sha = file_sha256(models_path / "MobileFaceNet.tflite")
+    proxy_seed = seed if kind == "id" else None
+    # A calibrate cache carries both embeddings; accept it for either kind.
+    key = cache_key(model_sha, seed)
+    cache_path = None if cache is None else cache.with_suffix(".npz")
+    data = load_cached(cache_path, key, root, relpaths) if cache_path else None
+    if data is None and cache_path and proxy_seed is None:
+        data = load_cached(cache_path, cache_key(model_sha, None), root, relpaths)
+    if data is None:
+        data = embed_folder(engine, root, relpaths, id_proxy_seed=proxy_seed)
+        if cache_path:
+            save_cached(cache_path, cache_key(model_sha, proxy_seed), root, data)
+    idx = data.index()
+    a = np.array([idx[p.a] for p in pairs])
+    b = np.array([idx[p.b] for p in pairs])
+    same = np.array([p.same for p in pairs], dtype=bool)
+    if kind == "id":
+        if data.id_ref is None or data.id_ok is None:
+            raise click.ClickException("cache has no ID-proxy embeddings; drop --cache")
+        ref, ref_ok = data.id_ref, data.id_ok
+    else:
+        ref, ref_ok = data.selfie, data.selfie_ok
+    usable = data.selfie_ok[a] & ref_ok[b]
+    # A pair with no usable face is a rejection (what the API answers: no match is possible).
+    sims = np.where(usable, np.einsum("ij,ij->i", data.selfie[a], ref[b]), -1.0).astype(np.float64)
+    genuine, impostor = sims[same], sims[~same]
+
+    fold_ids = stratified_folds(same, folds)
+    kf = ev.kfold_accuracy(sims, same, fold_ids)
+    tars = [ev.tar_at_far(genuine, impostor, f) for f in FARS]
+    kc = cal.kinds[kind]  # type: ignore[index]
+    levels: dict[str, Any] = {}
+    for lv in LEVELS:
+        levels[lv] = {
+            "far_target": kc.levels[lv].far_target,
+            **ev.confusion(sims, same, kc.threshold(lv)),
+        }
+    from sklearn.metrics import roc_auc_score
+
+    out: dict[str, Any] = {
+        "pairs_file": pairs_file.name,
+        "kind": kind,
+        "pairs": len(pairs),
+        "genuine_pairs": int(same.sum()),
+        "impostor_pairs": int((~same).sum()),
+        "pairs_without_face": int((~usable).sum()),
+        "model": {"id": engine.embedder.model_id, "sha256": model_sha},
+        "calibration": {"data_digest": cal.data.get("digest"), "created": cal.created},
+        "accuracy": {
+            "folds": folds,
+            "mean": kf.mean,
+            "std": kf.std,
+            "per_fold": kf.per_fold,
+            "thresholds": kf.thresholds,
+            "protocol": "same and different pairs each cut into contiguous blocks in "
+            "file order; threshold maximising accuracy on the other folds",
+        },
+        "roc_auc": float(roc_auc_score(same, sims)),
+        "tar_at_far": tars,
+        "levels": levels,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    report.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    _plot_det(det_png, genuine, impostor, kc, kind)
+
+    click.echo(
+        f"{kind}: {len(pairs)} pairs ({out['genuine_pairs']} same, "
+        f"{out['impostor_pairs']} different), {out['pairs_without_face']} without a face"
+    )
+    click.echo(
+        f"{folds}-fold accuracy {kf.mean * 100:.2f}% ± {kf.std * 100:.2f}   "
+        f"ROC AUC {out['roc_auc']:.4f}"
+    )
+    for t in tars:
+        note = "" if t["supported"] else f"  (UNSUPPORTED: {t['impostor_pairs']} impostor pairs)"
+        click.echo(
+            f"TAR@FAR={t['far_target']:.0e}: {t['tar'] * 100:.2f}% "
+            f"(threshold {t['threshold']:.4f}, {t['impostors_accepted']} impostors "
+            f"accepted){note}"
+        )
+    click.echo(f"{'level':<10}{'FAR':>8}{'TA':>6}{'FR':>6}{'FA':>6}{'TR':>6}{'TAR':>8}")
+    for lv, c in levels.items():
+        click.echo(
+            f"{lv:<10}{far_label(c['far_target']):>8}{c['true_accept']:>6}"
+            f"{c['false_reject']:>6}{c['false_accept']:>6}{c['true_reject']:>6}"
+            f"{c['tar'] * 100:>7.2f}%"
+        )
+    click.echo(f"wrote {report} and {det_png}", err=True)
+
+
+def _plot_det(path: Path, genuine: np.ndarray, impostor: np.ndarray, kc: Any, kind: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from faceproof.matching import evaluation as ev
+    from faceproof.matching.levels import LEVELS
+
+    far, frr = ev.det_curve(genuine, impostor)
+    floor = 0.5 / max(len(impostor), 1)
+    fig, ax = plt.subplots(figsize=(6, 5))
+    ax.step(np.maximum(far, floor), np.maximum(frr, 0.5 / max(len(genuine), 1)), where="post")
+    for lv in LEVELS:
+        t = kc.threshold(lv)
+        x = max(float(np.mean(impostor >= t)), floor)
+        y = max(float(np.mean(genuine < t)), 0.5 / max(len(genuine), 1))
+        ax.plot([x], [y], "o")
+        ax.annotate(lv, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"false accept rate (0 drawn at 1/(2·{len(impostor)}))")
+    ax.set_ylabel("false reject rate")
+    ax.set_title(f"DET ({kind}); dots: calibrated levels")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
