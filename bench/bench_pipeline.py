@@ -84,23 +84,25 @@ def main() -> None:
             w, c, dec = timed(lambda d=data: decode_image(d))
             table.add("decode JPEG", w, c)
             rgb = dec.rgb
-            w, c, search = timed(lambda: engine.find_faces(rgb, "selfie"))
+            w, c, search = timed(lambda im=rgb: engine.find_faces(im, "selfie"))
             table.add("detect (selfie: short + full range)", w, c)
             if search.main is None:
                 continue
-            w, c, rec = timed(lambda s=search: engine.landmarks(rgb, s.main))
+            w, c, rec = timed(lambda s=search, im=rgb: engine.landmarks(im, s.main))
             table.add("landmarks (mesh x2 + iris) + pose", w, c)
-            w, c, _ = timed(lambda r=rec: engine.embedding(rgb, r))
+            w, c, _ = timed(lambda r=rec, im=rgb: engine.embedding(im, r))
             table.add("align 112 + embed (flip)", w, c)
-            w, c, out = timed(lambda r=rec, s=search: outputs.measure(engine, rgb, r, s,
-                                                                       need_mask=True))
+            w, c, out = timed(
+                lambda r=rec, s=search, im=rgb: outputs.measure(engine, im, r, s, need_mask=True)
+            )
             table.add("segmentation + quality session", w, c)
             w, c, _ = timed(lambda o=out: outputs.quality_block(o))
             table.add("quality block", w, c)
             w, c, _ = timed(lambda o=out: outputs.icao_report(o))
             table.add("ICAO metrics", w, c)
-            w, c, _ = timed(lambda r=rec: outputs.encode_templates(rgb, ["JPEG"], r,
-                                                                   image_type="BASIC"))
+            w, c, _ = timed(
+                lambda r=rec, im=rgb: outputs.encode_templates(im, ["JPEG"], r, image_type="BASIC")
+            )
             table.add("JPEG template", w, c)
 
     jwk = app.state.services.keystore.public_jwk()
@@ -108,19 +110,29 @@ def main() -> None:
         for _ in range(args.repeat):
             for data in jpegs:
                 body = {"image": base64.b64encode(data).decode(), "qualityMode": "DISABLED"}
-                w, c, r = timed(lambda b=body: client.post(
-                    "/api/v1/face/generateTemplateFromImage", json=b))
+                w, c, r = timed(
+                    lambda b=body: client.post("/api/v1/face/generateTemplateFromImage", json=b)
+                )
                 if r.status_code == 200:
                     table.add("endpoint generateTemplateFromImage", w, c)
                 for name, opts in (
-                    ("endpoint /process (no liveness, JPEG)",
-                     {"enableAs": False, "requiredTemplates": ["JPEG"]}),
-                    ("endpoint /process (no liveness, JPEG, ICAO)",
-                     {"enableAs": False, "requiredTemplates": ["JPEG"], "enableICAOChecks": True}),
+                    (
+                        "endpoint /process (no liveness, JPEG)",
+                        {"enableAs": False, "requiredTemplates": ["JPEG"]},
+                    ),
+                    (
+                        "endpoint /process (no liveness, JPEG, ICAO)",
+                        {
+                            "enableAs": False,
+                            "requiredTemplates": ["JPEG"],
+                            "enableICAOChecks": True,
+                        },
+                    ),
                 ):
                     token = build_envelope([data], jwk, options=opts)
-                    w, c, r = timed(lambda t=token: client.post(
-                        "/api/v1/process", files={"file": ("bdata", t)}))
+                    w, c, r = timed(
+                        lambda t=token: client.post("/api/v1/process", files={"file": ("bdata", t)})
+                    )
                     if r.status_code == 200:
                         table.add(name, w, c)
     print(f"{len(imgs)} images of 640x480, {args.repeat} repeats, one worker, models 1 thread")

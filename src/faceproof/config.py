@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     license_public_key: str | None = Field(None, validation_alias="FACEPROOF_LICENSE_PUBLIC_KEY")
     ledger_url: str | None = Field(None, validation_alias="FACEPROOF_LEDGER_URL")
     require_models: bool = Field(True, validation_alias="FACEPROOF_REQUIRE_MODELS")
+    liveness_require_challenge: bool = Field(
+        False, validation_alias="FACEPROOF_LIVENESS_REQUIRE_CHALLENGE"
+    )
     match_calibration_path: Path | None = Field(
         None, validation_alias="FACEPROOF_MATCH_CALIBRATION"
     )

@@ -25,6 +25,7 @@ def _register() -> None:
         ("faceproof.cli.models", "models"),
         ("faceproof.cli.eval", "eval_group"),
         ("faceproof.cli.calibrate", "calibrate"),
+        ("faceproof.cli.liveness_train", "liveness_group"),
     ]
     import importlib
 

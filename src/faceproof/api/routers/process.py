@@ -17,6 +17,7 @@ from faceproof.api.schemas import ERROR_RESPONSES, ProcessResponse
 from faceproof.errors import ApiError, Err
 from faceproof.pipeline import outputs
 from faceproof.pipeline.background import parse_colour
+from faceproof.pipeline.record import FaceRecord
 
 router = APIRouter(prefix="/api/v1", tags=["capture"])
 
@@ -27,7 +28,9 @@ def capture_date(ts_ms: int) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d} +0000"
 
 
-def liveness_decision(services: Services, capture: Capture, request: Request) -> dict[str, Any]:
+def liveness_decision(
+    services: Services, capture: Capture, request: Request, record: FaceRecord
+) -> dict[str, Any]:
     """Runs liveness when the capture asks for it; raises FEEDBACK_RETRY* on an attack.
 
     Returns the two documented fields. When the capture disabled liveness the level is null
@@ -43,7 +46,7 @@ def liveness_decision(services: Services, capture: Capture, request: Request) ->
             "spoof_score": None,
             "as_status": "NOT_EVALUATED",
         }
-    result = services.liveness.evaluate_capture(services, capture)
+    result = services.liveness.evaluate_capture(services, capture, record=record)
     request.state.ledger.update(
         {"level_requested": result.threshold, "level_reached": result.level_reached}
     )
@@ -95,7 +98,7 @@ def process(
     if record is None or record.landmarks is None:
         raise ApiError(Err.INVALID_IMAGE, "Image has no face on it.")
 
-    live = liveness_decision(services, capture, request)
+    live = liveness_decision(services, capture, request, record)
     out = outputs.measure(
         engine,
         main.rgb,

@@ -1,0 +1,172 @@
+"""Liveness endpoints: third-party images (/face/as), SDK envelopes (/secure/face/as) and the
+challenge for challenge-bound captures (/challenge).
+
+Endpoints are sync ``def`` so the CPU work runs in FastAPI's thread pool.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from faceproof.api.capture import open_capture
+from faceproof.api.deps import Services, get_services
+from faceproof.api.errors import request_refid
+from faceproof.api.middleware import json_ok
+from faceproof.api.schemas import ERROR_RESPONSES
+from faceproof.errors import ApiError, Err
+from faceproof.liveness.levels import LEVELS
+from faceproof.liveness.service import LivenessResult, LivenessService, parse_threshold
+from faceproof.pipeline.decode import decode_base64, decode_image
+
+router = APIRouter(prefix="/api/v1", tags=["liveness"])
+
+
+class LivenessInput(BaseModel):
+    image: str = Field(description="base64 of the image that was evaluated")
+
+
+class LivenessResponse(BaseModel):
+    as_highest_security_level_reached: str | None = Field(
+        description="Highest level whose threshold the score reaches; null below LOW",
+        examples=["VERY_HIGH"],
+    )
+    is_spoof: bool = Field(description="score below the requested level's threshold")
+    score: float = Field(description="liveness score in [0, 1], 1 = bona fide", examples=[0.91])
+    error: int = Field(0, description="always 0 on success")
+    refid: str
+    input: LivenessInput
+
+
+class ChallengeBody(BaseModel):
+    id: str
+    nonce: str = Field(description="use as the envelope's `nonce`; send `challenge: {id}`")
+    type: str = Field(examples=["move_closer"])
+    order: list[str] = Field(
+        description='the two distances in the order to capture them, "far"/"near" (frame roles)',
+        examples=[["far", "near"]],
+    )
+    issued_at_ms: int
+    expires_at_ms: int = Field(description="answer before this (≤ 2 min after issue)")
+    min_scale_ratio: float = Field(description="near/far face size ratio needed")
+    min_step_ms: int
+    max_step_ms: int
+
+
+class ChallengeResponse(BaseModel):
+    code: int = 200
+    message: str = "CHALLENGE_ISSUED"
+    refid: str
+    challenge: ChallengeBody
+
+
+def _service(services: Services) -> LivenessService:
+    if services.liveness is None or services.face is None:
+        raise ApiError(Err.SERVER_INTERNAL, "liveness not available")
+    service: LivenessService = services.liveness
+    return service
+
+
+def _answer(request: Request, result: LivenessResult, image_b64: str) -> JSONResponse:
+    request.state.ledger = {
+        "level_requested": result.threshold,
+        "level_reached": result.level_reached,
+        "quality": {"qc_passed": result.quality_ok},
+    }
+    body: dict[str, Any] = {
+        "as_highest_security_level_reached": result.level_reached,
+        "is_spoof": result.is_spoof,
+        "score": round(float(result.score), 7),
+        "error": 0,
+        "refid": request_refid(request),
+        "input": {"image": image_b64},
+    }
+    return json_ok(request, body, "FEEDBACK_SPOOF" if result.is_spoof else "FEEDBACK_LIVE")
+
+
+@router.post(
+    "/face/as",
+    response_model=LivenessResponse,
+    responses=ERROR_RESPONSES,
+    summary="Passive liveness of a third-party face image",
+)
+def face_as(
+    request: Request,
+    image: str = Form(..., description="base64 face image (JPEG or PNG, any size)"),
+    threshold: str = Form(..., description=f"security level: {', '.join(LEVELS)}"),
+    services: Services = Depends(get_services),
+) -> JSONResponse:
+    """Errors: 501 threshold NONE, 506 unknown threshold, 504 undecodable image, 503 no face."""
+    request.state.ledger = {}
+    level = parse_threshold(threshold)
+    request.state.ledger["level_requested"] = level
+    service = _service(services)
+    raw = decode_base64(image, "/image")
+    decoded = decode_image(raw, "/image", max_pixels=services.settings.max_image_pixels)
+    search = services.face.find_faces(decoded.rgb, "document")
+    if search.main is None:
+        raise ApiError(Err.INVALID_IMAGE, "(/image) No face detected")
+    result = service.evaluate_image(services.face, decoded.rgb, search.main, level)
+    return _answer(request, result, base64.b64encode(raw).decode("ascii"))
+
+
+@router.post(
+    "/secure/face/as",
+    response_model=LivenessResponse,
+    responses=ERROR_RESPONSES,
+    summary="Liveness of an encrypted SDK capture (threshold: the capture's options.asThreshold)",
+)
+def secure_face_as(
+    request: Request,
+    file: UploadFile = File(..., description="The encrypted capture (JWE) from the SDK"),
+    services: Services = Depends(get_services),
+) -> JSONResponse:
+    """The level requested is the capture's ``options.asThreshold`` (default
+    BALANCED_VERY_HIGH). A virtual camera answers FEEDBACK_RETRY_INSECURE; a spoof is
+    reported in the body (``is_spoof``), as documented for this endpoint."""
+    request.state.ledger = {}
+    service = _service(services)
+    token = file.file.read(services.settings.max_upload_bytes + 1)
+    if len(token) > services.settings.max_upload_bytes:
+        raise ApiError(Err.PAYLOAD_TOO_LARGE)
+    capture = open_capture(services, token)
+    request.state.ledger["device_type"] = capture.payload.device.type
+    result = service.evaluate_capture(services, capture)
+    if result.insecure:
+        from faceproof.pipeline.outputs import jpeg_b64
+
+        request.state.ledger.update({"level_requested": result.threshold, "level_reached": None})
+        raise ApiError(
+            Err.FEEDBACK_RETRY_INSECURE,
+            data={"image": jpeg_b64(capture.main.rgb)},
+            extra={"quality": bool(result.quality_ok)},
+        )
+    image_b64 = base64.b64encode(capture.payload.frames[0].data).decode("ascii")
+    response = _answer(request, result, image_b64)
+    request.state.ledger["device_type"] = capture.payload.device.type  # _answer resets it
+    return response
+
+
+@router.post(
+    "/challenge",
+    response_model=ChallengeResponse,
+    responses=ERROR_RESPONSES,
+    summary="Issue a single-use move-closer challenge for a challenge-bound capture",
+)
+def issue_challenge(request: Request, services: Services = Depends(get_services)) -> JSONResponse:
+    """Seal the capture with the returned ``nonce`` as the envelope nonce and
+    ``challenge: {"id": …}``; frames carry ``role`` "far"/"near" in the returned ``order``."""
+    if services.liveness is None:
+        raise ApiError(Err.SERVER_INTERNAL, "liveness not available")
+    ch = services.liveness.issue_challenge()
+    body = {
+        "code": 200,
+        "message": "CHALLENGE_ISSUED",
+        "refid": request_refid(request),
+        "challenge": ch.public(),
+    }
+    return json_ok(request, body, "CHALLENGE_ISSUED")

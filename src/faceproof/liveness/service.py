@@ -1,0 +1,296 @@
+"""The liveness stage: passive score, levels, device and challenge checks, in one service.
+
+Decision for an SDK capture (docs/liveness.md, "How the decision is made"):
+
+1. A virtual/file camera or automated browser in the device report → ``insecure``
+   (FEEDBACK_RETRY_INSECURE), whatever the image shows.
+2. The **passive score** of the main frame: the fusion's liveness score (1 − P(attack)).
+3. If the capture answers a **challenge** (or the deployment requires one), the challenge is
+   a gate: any failed check (binding, order, timing, identity, splice, planarity) sets the
+   combined score to 0, so no level is reached and the capture is a spoof. A passed
+   challenge leaves the passive score as it is: the two defend against different attacks
+   (texture of a screen or print vs. flat or pre-recorded footage) and both must hold.
+4. ``as_highest_security_level_reached`` is the highest level whose threshold the combined
+   score reaches; the capture is a spoof when the score is below the requested level's.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+
+from faceproof.config import ConfigError, Settings
+from faceproof.errors import ApiError, Err
+from faceproof.liveness import challenge as chl
+from faceproof.liveness.device import check_device
+from faceproof.liveness.fusion import FusionModel, PassiveModels, extract, load_fusion
+from faceproof.liveness.levels import DEFAULT_LEVEL, LEVELS, Calibration, load_calibration
+from faceproof.pipeline.record import U8, Detection, FaceRecord
+
+if TYPE_CHECKING:
+    from faceproof.api.capture import Capture
+
+log = logging.getLogger(__name__)
+
+MODEL_FILES = ("FaceAntiSpoofing.tflite", "antispoof.json", "antispoof.bin")
+
+# Capture quality good enough that a spoof verdict is not explained by a poor picture.
+MIN_FACE_WIDTH_PX = 90
+LUMA_RANGE = (45.0, 215.0)
+MAX_CLIPPED = 0.15
+MAX_YAW, MAX_PITCH = 30.0, 25.0
+
+
+@dataclass
+class LivenessResult:
+    """What the endpoints need from the liveness stage."""
+
+    is_spoof: bool
+    insecure: bool
+    level_reached: str | None
+    score: float  # combined liveness score (the documented spoof_score/score), 1 = live
+    quality_ok: bool
+    threshold: str
+    passive_score: float | None = None
+    challenge: chl.ChallengeOutcome | None = None
+    reasons: list[str] = field(default_factory=list)
+
+
+def parse_threshold(value: str | None, field_name: str = "/threshold") -> str:
+    """The requested level: absent → default; NONE → 501; unknown → 506 (reference wording)."""
+    if value is None or not value.strip():
+        return DEFAULT_LEVEL
+    name = value.strip().upper()
+    if name == "NONE":
+        raise ApiError(Err.INVALID_JSON, f"({field_name}) AS level can not be NONE")
+    if name not in LEVELS:
+        raise ApiError(Err.INVALID_AS_LEVEL)
+    return name
+
+
+def quality_ok(rgb: U8, record: FaceRecord | Detection) -> bool:
+    """Is the face big, exposed and frontal enough for a liveness verdict to be trusted?
+
+    False tells the user to retake rather than calling them an attacker (reference:
+    "quality" on a FEEDBACK_RETRY).
+    """
+    det = record.detection if isinstance(record, FaceRecord) else record
+    if det.width < MIN_FACE_WIDTH_PX:
+        return False
+    x0, y0, x1, y1 = (round(v) for v in det.box)
+    h, w = rgb.shape[:2]
+    face = rgb[max(0, y0) : min(h, y1), max(0, x0) : min(w, x1)]
+    if face.size == 0:
+        return False
+    luma = cv2.cvtColor(np.ascontiguousarray(face), cv2.COLOR_RGB2GRAY)
+    if not LUMA_RANGE[0] <= float(luma.mean()) <= LUMA_RANGE[1]:
+        return False
+    if float(np.mean((luma <= 5) | (luma >= 250))) > MAX_CLIPPED:
+        return False
+    pose = record.pose if isinstance(record, FaceRecord) else None
+    return not (pose is not None and (abs(pose.yaw) > MAX_YAW or abs(pose.pitch) > MAX_PITCH))
+
+
+class LivenessService:
+    """Built once per worker; models load on first use so start-up stays fast."""
+
+    def __init__(
+        self,
+        models_path: Path,
+        fusion: FusionModel,
+        calibration: Calibration,
+        challenges: chl.ChallengeStore | None,
+        *,
+        require_challenge: bool = False,
+    ) -> None:
+        if calibration.meta.get("fusion_sha256") not in (None, "", fusion.digest):
+            raise ConfigError("liveness calibration was made for another fusion model")
+        self.models_path = Path(models_path)
+        self.fusion = fusion
+        self.calibration = calibration
+        self.challenges = challenges
+        self.require_challenge = require_challenge
+        self._models: PassiveModels | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LivenessService:
+        path = settings.models_path
+        missing = [f for f in MODEL_FILES if not (path / f).is_file()]
+        if missing and settings.require_models:
+            raise ConfigError(
+                f"liveness model files missing in {path}: {', '.join(missing)} "
+                "(run `faceproof models fetch`)"
+            )
+        try:
+            fusion, calibration = load_fusion(), load_calibration()
+        except (OSError, ValueError, KeyError) as exc:
+            raise ConfigError(f"liveness parameters unreadable: {type(exc).__name__}") from None
+        store = chl.ChallengeStore(settings.data_dir / "challenges.sqlite3")
+        return cls(
+            path,
+            fusion,
+            calibration,
+            store,
+            require_challenge=settings.liveness_require_challenge,
+        )
+
+    def close(self) -> None:
+        if self.challenges is not None:
+            self.challenges.close()
+
+    def models(self) -> PassiveModels:
+        with self._lock:
+            if self._models is None:
+                missing = [f for f in MODEL_FILES if not (self.models_path / f).is_file()]
+                if missing:
+                    raise ApiError(Err.SERVER_INTERNAL, "liveness models are not installed")
+                self._models = PassiveModels(self.models_path)
+            return self._models
+
+    # -- passive ------------------------------------------------------------------------
+    def passive_score(self, rgb: U8, detection: Detection) -> float:
+        values = extract(rgb, detection, self.fusion.features, self.models())
+        return self.fusion.liveness_score(values)
+
+    def decide(self, score: float, threshold: str) -> tuple[bool, str | None]:
+        """(is_spoof, highest level reached) for a combined score."""
+        return not self.calibration.passes(score, threshold), self.calibration.highest_level(score)
+
+    def evaluate_image(
+        self,
+        engine: Any,
+        rgb: U8,
+        record: FaceRecord | Detection,
+        threshold: str = DEFAULT_LEVEL,
+    ) -> LivenessResult:
+        """Passive liveness of one face (third-party images, /face/as)."""
+        det = record.detection if isinstance(record, FaceRecord) else record
+        score = self.passive_score(rgb, det)
+        spoof, level = self.decide(score, threshold)
+        return LivenessResult(
+            is_spoof=spoof,
+            insecure=False,
+            level_reached=level,
+            score=score,
+            quality_ok=quality_ok(rgb, record),
+            threshold=threshold,
+            passive_score=score,
+        )
+
+    # -- SDK captures -------------------------------------------------------------------
+    def evaluate_capture(
+        self, services: Any, capture: Capture, record: FaceRecord | None = None
+    ) -> LivenessResult:
+        """The full decision for an SDK capture (module docstring). ``record``: the main
+        frame's face if the caller already analysed it (saves one landmark pass)."""
+        payload = capture.payload
+        threshold = parse_threshold(payload.options.asThreshold, "/options/asThreshold")
+        engine = services.face
+        if engine is None:
+            raise ApiError(Err.SERVER_INTERNAL, "face models are not loaded")
+        main = capture.main.rgb
+        if record is None:
+            record, _ = engine.analyse(main, "selfie")
+        if record is None:
+            raise ApiError(Err.INVALID_IMAGE, "Image has no face on it.")
+        q_ok = quality_ok(main, record)
+        verdict = check_device(payload.device)
+        if verdict.insecure:
+            return LivenessResult(
+                True,
+                True,
+                None,
+                0.0,
+                q_ok,
+                threshold,
+                reasons=[verdict.reason or "insecure_device"],
+            )
+        passive = self.passive_score(main, record.detection)
+        score = passive
+        outcome: chl.ChallengeOutcome | None = None
+        if payload.challenge is not None or self.require_challenge:
+            outcome = self.verify_challenge(engine, capture)
+            if not outcome.passed:
+                score = 0.0
+        spoof, level = self.decide(score, threshold)
+        reasons = list(outcome.reasons) if outcome else []
+        log.info(
+            "liveness decision: level=%s spoof=%s challenge=%s reasons=%s",
+            level,
+            spoof,
+            None if outcome is None else outcome.passed,
+            ",".join(reasons),
+        )
+        return LivenessResult(
+            spoof, False, level, score, q_ok, threshold, passive, outcome, reasons
+        )
+
+    def verify_challenge(
+        self, engine: Any, capture: Capture, now_ms: int | None = None
+    ) -> chl.ChallengeOutcome:
+        """All challenge checks; every failure is listed (for logs), any one fails it."""
+        from faceproof.crypto.envelope import CapturePayload
+
+        payload: CapturePayload = capture.payload
+        if self.challenges is None:
+            return chl.ChallengeOutcome(False, ["challenges_unavailable"])
+        ch, reasons = chl.check_binding(self.challenges, payload, now_ms)
+        if ch is None:
+            return chl.ChallengeOutcome(False, reasons)
+        out = chl.ChallengeOutcome(False, reasons)
+        # Frames must come from one capture: same size, same JPEG encoder tables.
+        sizes = {(f.width, f.height) for f in capture.frames}
+        tables = [chl.jpeg_tables(f.data) for f in payload.frames]
+        if len(sizes) != 1 or any(t != tables[0] for t in tables[1:]):
+            out.reasons.append("frames_spliced")
+        idx = {r: [i for i, f in enumerate(payload.frames) if f.role == r] for r in chl.ROLES}
+        if not all(1 <= len(v) <= chl.MAX_FRAMES_PER_ROLE for v in idx.values()):
+            out.reasons.append("challenge_frames_missing")
+            return out
+        records: dict[int, FaceRecord] = {}
+        for i, frame in enumerate(capture.frames):
+            rec, _ = engine.analyse(frame.rgb, "selfie")
+            if rec is None or rec.landmarks is None:
+                out.reasons.append("no_face_in_frame")
+                return out
+            records[i] = rec
+        from faceproof.liveness.geometry3d import photometric_residual, planarity
+
+        # Every far × near pair; medians damp the landmark model's per-frame jitter.
+        stats, ratios, photo = [], [], []
+        for i in idx["far"]:
+            for j in idx["near"]:
+                fa, fb = capture.frames[i], capture.frames[j]
+                mesh_i = records[i].landmarks.mesh  # type: ignore[union-attr]
+                mesh_j = records[j].landmarks.mesh  # type: ignore[union-attr]
+                geo = planarity(mesh_i, mesh_j, (fa.width, fa.height))
+                stats.append(geo.statistic if math.isfinite(geo.statistic) else -10.0)
+                ratios.append(geo.scale_ratio)
+                photo.append(photometric_residual(fa.rgb, mesh_i, fb.rgb, mesh_j))
+        out.planarity, out.scale_ratio = float(np.median(stats)), float(np.median(ratios))
+        out.photometric = float(np.median(photo))
+        if not chl.strength_ok(out.scale_ratio):
+            out.reasons.append("not_closer_enough")
+        if out.planarity < chl.PLANARITY_MIN or out.photometric < chl.PHOTOMETRIC_MIN:
+            out.reasons.append("planar_motion")
+        embs = [engine.embedding(capture.frames[i].rgb, rec) for i, rec in records.items()]
+        sims = [chl.cosine(a, b) for k, a in enumerate(embs) for b in embs[k + 1 :]]
+        out.min_identity = min(sims) if sims else 1.0
+        if out.min_identity < chl.IDENTITY_MIN:
+            out.reasons.append("identity_changed")
+        out.passed = not out.reasons
+        return out
+
+    def issue_challenge(self, now_ms: int | None = None) -> chl.Challenge:
+        if self.challenges is None:
+            raise ApiError(Err.SERVER_INTERNAL, "challenges unavailable")
+        return self.challenges.issue(int(time.time() * 1000) if now_ms is None else now_ms)

@@ -1,0 +1,209 @@
+"""Liveness endpoints end to end with real images: /face/as, /secure/face/as and the
+documented error paths."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from faceproof.api.app import create_app
+from faceproof.config import Settings
+from faceproof.crypto.envelope import build_envelope
+from faceproof.liveness.levels import LEVELS
+from imaging import DATA, LIVE_VIDEO, encode, fit, load_rgb, video_frames
+
+pytestmark = pytest.mark.models
+
+PAD = DATA / "pad"
+LIVE = PAD / "live" / "silentface__image_T1.jpg"  # full-frame selfie (Apache-2.0 source)
+REPLAY = PAD / "spoof" / "replay_screen_crop" / "apfol__100.png"  # phone replay, re-filmed
+NO_FACE = DATA / "misc" / "no_face" / "skimage__brick.png"
+
+
+@pytest.fixture
+def app_client(
+    make_settings: Callable[..., Settings], models_path: Path, data_root: Path
+) -> Iterator[TestClient]:
+    if not (models_path / "antispoof.json").is_file():
+        pytest.skip("liveness models not installed")
+    app = create_app(make_settings(require_models=True, model_dir=models_path))
+    with TestClient(app) as c:
+        yield c
+
+
+def face_as(client: TestClient, image: bytes | str, threshold: str | None) -> Any:
+    data = {"image": image if isinstance(image, str) else base64.b64encode(image).decode()}
+    if threshold is not None:
+        data["threshold"] = threshold
+    return client.post("/api/v1/face/as", data=data)
+
+
+def _need(path: Path) -> bytes:
+    if not path.is_file():
+        pytest.skip(f"{path.name} not present")
+    return path.read_bytes()
+
+
+def test_live_image_passes_at_low(app_client: TestClient) -> None:
+    raw = _need(LIVE)
+    r = face_as(app_client, raw, "LOW")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == {
+        "as_highest_security_level_reached",
+        "is_spoof",
+        "score",
+        "error",
+        "refid",
+        "input",
+    }
+    assert body["is_spoof"] is False and body["error"] == 0
+    assert body["as_highest_security_level_reached"] in LEVELS
+    assert 0.0 <= body["score"] <= 1.0
+    assert base64.b64decode(body["input"]["image"]) == raw
+    assert body["refid"].startswith("W-face-antispoof-")
+
+
+def test_screen_replay_is_refused_at_the_default_level(app_client: TestClient) -> None:
+    r = face_as(app_client, _need(REPLAY), "BALANCED_VERY_HIGH")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["is_spoof"] is True
+    level = body["as_highest_security_level_reached"]
+    assert level is None or LEVELS.index(level) < LEVELS.index("BALANCED_VERY_HIGH")
+
+
+def test_level_reached_is_independent_of_the_level_asked(app_client: TestClient) -> None:
+    raw = _need(LIVE)
+    low, highest = (
+        face_as(app_client, raw, "LOW").json(),
+        face_as(app_client, raw, "HIGHEST").json(),
+    )
+    assert low["as_highest_security_level_reached"] == highest["as_highest_security_level_reached"]
+    assert low["score"] == highest["score"]
+    reached = low["as_highest_security_level_reached"]
+    assert highest["is_spoof"] == (reached != "HIGHEST")
+
+
+def test_most_dev_samples_are_classified_as_labelled(app_client: TestClient) -> None:
+    """A stride through the dev data (in-sample: a regression guard, not an accuracy claim)."""
+    lives = sorted((PAD / "live").glob("apfol__*.png"))[::30]
+    replays = sorted((PAD / "spoof" / "replay_screen_crop").glob("*.png"))[::60]
+    if not lives or not replays:
+        pytest.skip("pad data not present")
+    live_ok = [not face_as(app_client, p.read_bytes(), "LOW").json()["is_spoof"] for p in lives]
+    caught = [
+        face_as(app_client, p.read_bytes(), "BALANCED_VERY_HIGH").json()["is_spoof"]
+        for p in replays
+    ]
+    assert sum(live_ok) >= 0.8 * len(live_ok), live_ok
+    assert sum(caught) >= 0.85 * len(caught), caught
+
+
+@pytest.mark.parametrize(
+    ("threshold", "code", "description"),
+    [
+        ("NONE", 501, "(/threshold) AS level can not be NONE"),
+        ("none", 501, "(/threshold) AS level can not be NONE"),
+        ("ULTRA", 506, "AS level not supported"),
+        ("", 506, None),
+    ],
+)
+def test_threshold_errors(
+    app_client: TestClient, threshold: str, code: int, description: str | None
+) -> None:
+    r = face_as(app_client, b"not even an image", threshold)
+    body = r.json()
+    if threshold == "":  # an empty form field is "missing": the schema error
+        assert body["code"] == 501
+        return
+    assert r.status_code == 400 and body["code"] == code
+    assert body["description"] == description
+
+
+def test_missing_threshold_is_a_schema_error(app_client: TestClient) -> None:
+    r = face_as(app_client, _need(LIVE), None)
+    assert r.status_code == 400 and r.json()["code"] == 501
+
+
+def test_undecodable_image_is_504(app_client: TestClient) -> None:
+    r = face_as(app_client, base64.b64encode(b"GIF89a....").decode(), "LOW")
+    assert r.status_code == 400 and r.json()["code"] == 504
+    r = face_as(app_client, "%%% not base64 %%%", "LOW")
+    assert r.json()["code"] == 504
+
+
+def test_image_without_face_is_503(app_client: TestClient) -> None:
+    r = face_as(app_client, _need(NO_FACE), "LOW")
+    assert r.status_code == 400 and r.json()["code"] == 503
+
+
+# -- /secure/face/as --------------------------------------------------------------------------
+def seal(client: TestClient, images: list[bytes], **kw: Any) -> bytes:
+    jwk = client.app.state.services.keystore.public_jwk()  # type: ignore[attr-defined]
+    return build_envelope(images, jwk, **kw)
+
+
+def secure(client: TestClient, token: bytes) -> Any:
+    return client.post("/api/v1/secure/face/as", files={"file": ("bdata", token)})
+
+
+def webcam_frame() -> bytes:
+    if not LIVE_VIDEO.is_file():
+        pytest.skip("live video not present")
+    return encode(video_frames()[3])
+
+
+def test_secure_capture_answers_in_the_documented_schema(app_client: TestClient) -> None:
+    frame = webcam_frame()
+    r = secure(app_client, seal(app_client, [frame], options={"asThreshold": "LOW"}))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == {
+        "as_highest_security_level_reached",
+        "is_spoof",
+        "score",
+        "error",
+        "refid",
+        "input",
+    }
+    assert body["is_spoof"] is False
+    assert base64.b64decode(body["input"]["image"]) == frame
+
+
+def test_secure_capture_threshold_errors(app_client: TestClient) -> None:
+    frame = webcam_frame()
+    r = secure(app_client, seal(app_client, [frame], options={"asThreshold": "NONE"}))
+    assert r.json()["code"] == 501
+    r = secure(app_client, seal(app_client, [frame], options={"asThreshold": "MAXIMUM"}))
+    assert r.json()["code"] == 506
+
+
+def test_virtual_camera_is_feedback_retry_insecure(app_client: TestClient) -> None:
+    token = seal(app_client, [webcam_frame()], device={"cameraLabel": "OBS Virtual Camera"})
+    r = secure(app_client, token)
+    body = r.json()
+    assert r.status_code == 400 and body["code"] == 401
+    assert body["message"] == "FEEDBACK_RETRY_INSECURE"
+    assert body["data"]["image"] and isinstance(body["quality"], bool)
+
+
+def test_secure_capture_without_face_is_503(app_client: TestClient) -> None:
+    blank = encode(fit(load_rgb(_need_path(NO_FACE)), 640, 480))
+    r = secure(app_client, seal(app_client, [blank]))
+    assert r.status_code == 400 and r.json()["code"] == 503
+
+
+def _need_path(path: Path) -> Path:
+    _need(path)
+    return path
+
+
+def test_garbage_envelope_is_601(app_client: TestClient) -> None:
+    r = secure(app_client, b"not.a.jwe.token.at-all")
+    assert r.status_code == 400 and r.json()["code"] == 601
