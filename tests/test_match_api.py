@@ -430,3 +430,34 @@ def test_verify_errors(
         data={"template": "JPEG", "level": "LOW"},
     )
     assert err(r, 501)["feedbackCode"] == "ERROR_INVALID_JSON"
+
+
+@pytest.mark.models
+def test_verify_with_the_real_liveness_stage(face_client: TestClient) -> None:
+    """No test double: a live webcam capture against an ID-like portrait of the same person
+    (another frame of the clip, cropped, shrunk and re-compressed) matches; a phone-replay
+    capture of the same kind is refused before any matching."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from imaging import DATA, encode, video_frames
+
+    live = video_frames()
+    engine = face_client.app.state.services.face  # type: ignore[attr-defined]
+    portrait = live[8]
+    det = engine.find_faces(portrait, "document").main
+    assert det is not None
+    x0, y0, x1, y1 = (int(v) for v in det.box)
+    w, h = x1 - x0, y1 - y0
+    crop = portrait[max(0, y0 - h // 2) : y1 + h // 3, max(0, x0 - w // 3) : x1 + w // 3]
+    small = Image.fromarray(crop).resize((120, 150))
+    buf = io.BytesIO()
+    small.save(buf, format="JPEG", quality=60)
+    r = verify(face_client, envelope(face_client, [encode(live[3])]), buf.getvalue())
+    j = r.json()
+    assert r.status_code == 200, j
+    assert j["feedbackCode"] == "FEEDBACK_MATCHED" and j["possibleMatch"] is True
+    replay = video_frames(DATA / "video/apfol__fake2__replay_attack_phone.webm", 15, 1)[0]
+    r = verify(face_client, envelope(face_client, [encode(replay)]), buf.getvalue())
+    assert r.status_code == 400 and r.json()["message"] == "FEEDBACK_RETRY"
