@@ -101,6 +101,9 @@ def warp(
     scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
     src: np.ndarray = rgb
     if scale < 0.5:
+        # Only the source region the output sees is worth resizing (the face, not the frame).
+        src, m = _crop_to_footprint(rgb, m, size)
+        rgb = src
         f = 2.0 * scale
         src = cv2.resize(rgb, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
         fx, fy = src.shape[1] / rgb.shape[1], src.shape[0] / rgb.shape[0]
@@ -112,6 +115,28 @@ def warp(
     value = (0, 0, 0) if fill is None else tuple(int(c) for c in fill)
     out = cv2.warpAffine(src, m, size, flags=cv2.INTER_LINEAR, borderMode=border, borderValue=value)
     return np.ascontiguousarray(out, dtype=np.uint8)
+
+
+def _crop_to_footprint(rgb: U8, m: F64, size: tuple[int, int]) -> tuple[U8, F64]:
+    """The part of ``rgb`` that output pixels map to (plus a margin), and the matrix for it.
+
+    Pixels outside the image are still produced by the border mode: the crop is clipped to
+    the image, so the same edge pixels are replicated as without it.
+    """
+    w, h = size
+    inv = cv2.invertAffineTransform(m)
+    corners = np.array([[0, 0], [w, 0], [0, h], [w, h]], dtype=np.float64)
+    src_pts = corners @ inv[:, :2].T + inv[:, 2]
+    margin = 2.0 / max(float(np.sqrt(abs(np.linalg.det(m[:, :2])))), 1e-6)
+    x0 = max(int(np.floor(src_pts[:, 0].min() - margin)), 0)
+    y0 = max(int(np.floor(src_pts[:, 1].min() - margin)), 0)
+    x1 = min(int(np.ceil(src_pts[:, 0].max() + margin)) + 1, rgb.shape[1])
+    y1 = min(int(np.ceil(src_pts[:, 1].max() + margin)) + 1, rgb.shape[0])
+    if x1 - x0 < 2 or y1 - y0 < 2 or (x0 == 0 and y0 == 0 and (x1, y1) == rgb.shape[1::-1]):
+        return rgb, m
+    shifted = m.copy()
+    shifted[:, 2] += m[:, :2] @ np.array([x0, y0], dtype=np.float64)
+    return rgb[y0:y1, x0:x1], shifted
 
 
 def similarity_align(rgb: U8, five_points: ArrayLike, size: int = 112) -> U8:
