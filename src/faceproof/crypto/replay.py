@@ -9,12 +9,13 @@ A nonce only has to be kept until its envelope would be refused as expired anywa
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Protocol
+
+from faceproof.storage.sqlite_file import ProcessLocalSqlite
 
 PURGE_EVERY_MS = 60_000
 
@@ -58,33 +59,22 @@ class SqliteNonceStore:
 
     def __init__(self, path: Path, purge_every_ms: int = PURGE_EVERY_MS) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.purge_every_ms = purge_every_ms
         self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
-        self._pid = -1
+        self._db = ProcessLocalSqlite(
+            self.path,
+            (
+                "CREATE TABLE IF NOT EXISTS nonces ("
+                " nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID",
+                "CREATE INDEX IF NOT EXISTS nonces_exp ON nonces(expires_at)",
+            ),
+        )
         self._last_purge_ms = int(time.time() * 1000)  # wall clock of the last purge
         with self._lock:
             self._connection()
 
     def _connection(self) -> sqlite3.Connection:
-        """The connection of this process; a forked child opens its own (never share one)."""
-        if self._conn is None or self._pid != os.getpid():
-            if not self.path.exists():
-                # Created 0600 up front: nonces are not secret, but nothing else needs them.
-                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-            conn = sqlite3.connect(
-                self.path, timeout=10.0, isolation_level=None, check_same_thread=False
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS nonces ("
-                " nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID"
-            )
-            conn.execute("CREATE INDEX IF NOT EXISTS nonces_exp ON nonces(expires_at)")
-            self._conn, self._pid = conn, os.getpid()
-        return self._conn
+        return self._db.connection()
 
     def claim(self, nonce: str, expires_at_ms: int) -> bool:
         """Insert-or-fail on the primary key; every ``purge_every_ms`` also drop expired rows."""
@@ -115,6 +105,4 @@ class SqliteNonceStore:
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
+            self._db.close()

@@ -28,7 +28,6 @@ import io
 import itertools
 import json
 import math
-import os
 import secrets
 import sqlite3
 import threading
@@ -40,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from faceproof.crypto.envelope import CapturePayload, new_nonce
+from faceproof.storage.sqlite_file import ProcessLocalSqlite
 
 TTL_MS = 120_000  # a challenge must be answered within 2 minutes of issue
 CLOCK_SKEW_MS = 5_000  # tolerance between the SDK's corrected clock and ours
@@ -85,27 +85,20 @@ class ChallengeStore:
 
     def __init__(self, path: Path, ttl_ms: int = TTL_MS) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.ttl_ms = min(ttl_ms, TTL_MS)
         self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
-        self._pid = -1
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None or self._pid != os.getpid():
-            if not self.path.exists():
-                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-            conn = sqlite3.connect(
-                self.path, timeout=10.0, isolation_level=None, check_same_thread=False
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(
+        self._db = ProcessLocalSqlite(
+            self.path,
+            (
                 "CREATE TABLE IF NOT EXISTS challenges (id TEXT PRIMARY KEY, nonce TEXT NOT NULL,"
                 " params TEXT NOT NULL, issued_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,"
-                " used INTEGER NOT NULL DEFAULT 0)"
-            )
-            self._conn, self._pid = conn, os.getpid()
-        return self._conn
+                " used INTEGER NOT NULL DEFAULT 0)",
+            ),
+            synchronous="FULL",
+        )
+
+    def _connection(self) -> sqlite3.Connection:
+        return self._db.connection()
 
     def issue(self, now_ms: int | None = None) -> Challenge:
         now = int(time.time() * 1000) if now_ms is None else now_ms
@@ -141,9 +134,7 @@ class ChallengeStore:
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
+            self._db.close()
 
 
 @dataclass

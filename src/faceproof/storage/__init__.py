@@ -1,0 +1,1 @@
+"""Small storage helpers shared by the stores (nonces, challenges)."""
