@@ -29,9 +29,12 @@ def data_root() -> Path:
 
 @pytest.fixture(scope="session")
 def models_path() -> Path:
+    from faceproof.models.store import load_manifest
+
     path = model_dir()
-    if not (path / "face_detection_short_range.tflite").is_file():
-        pytest.skip(f"model store {path} is empty: run `faceproof models fetch`")
+    missing = [m.name for m in load_manifest().models if not (path / m.name).is_file()]
+    if missing:
+        pytest.skip(f"model store {path} lacks {missing[0]}: run `faceproof models fetch`")
     return path
 
 
@@ -64,4 +67,16 @@ def client(make_settings: Callable[..., Settings]) -> Iterator[TestClient]:
 
     app = create_app(make_settings())
     with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def face_app(
+    make_settings: Callable[..., Settings], models_path: Path, data_root: Path
+) -> Iterator[TestClient]:
+    """The whole app with every model, on a temp data dir."""
+    from faceproof.api.app import create_app
+
+    app = create_app(make_settings(require_models=True, model_dir=models_path))
+    with TestClient(app) as c:
         yield c

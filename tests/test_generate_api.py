@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from faceproof.api.app import create_app
-from faceproof.config import Settings
 from faceproof.pipeline.embedding_template import TEMPLATE_NAME, decode_embedding
 from imaging import encode, fit, load_rgb
 
@@ -20,13 +17,6 @@ pytestmark = pytest.mark.models
 URL = "/api/v1/face/generateTemplateFromImage"
 
 
-@pytest.fixture
-def face_app(
-    make_settings: Callable[..., Settings], models_path: Path, data_root: Path
-) -> Iterator[TestClient]:
-    app = create_app(make_settings(require_models=True, model_dir=models_path))
-    with TestClient(app) as c:
-        yield c
 
 
 def b64(path: Path) -> str:

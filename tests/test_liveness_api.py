@@ -4,15 +4,12 @@ documented error paths."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from faceproof.api.app import create_app
-from faceproof.config import Settings
 from faceproof.crypto.envelope import build_envelope
 from faceproof.liveness.levels import LEVELS
 from imaging import DATA, LIVE_VIDEO, encode, fit, load_rgb, video_frames
@@ -25,15 +22,6 @@ REPLAY = PAD / "spoof" / "replay_screen_crop" / "apfol__100.png"  # phone replay
 NO_FACE = DATA / "misc" / "no_face" / "skimage__brick.png"
 
 
-@pytest.fixture
-def app_client(
-    make_settings: Callable[..., Settings], models_path: Path, data_root: Path
-) -> Iterator[TestClient]:
-    if not (models_path / "antispoof.json").is_file():
-        pytest.skip("liveness models not installed")
-    app = create_app(make_settings(require_models=True, model_dir=models_path))
-    with TestClient(app) as c:
-        yield c
 
 
 def face_as(client: TestClient, image: bytes | str, threshold: str | None) -> Any:
@@ -49,9 +37,9 @@ def _need(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def test_live_image_passes_at_low(app_client: TestClient) -> None:
+def test_live_image_passes_at_low(face_app: TestClient) -> None:
     raw = _need(LIVE)
-    r = face_as(app_client, raw, "LOW")
+    r = face_as(face_app, raw, "LOW")
     assert r.status_code == 200, r.text
     body = r.json()
     assert set(body) == {
@@ -69,8 +57,8 @@ def test_live_image_passes_at_low(app_client: TestClient) -> None:
     assert body["refid"].startswith("W-face-antispoof-")
 
 
-def test_screen_replay_is_refused_at_the_default_level(app_client: TestClient) -> None:
-    r = face_as(app_client, _need(REPLAY), "BALANCED_VERY_HIGH")
+def test_screen_replay_is_refused_at_the_default_level(face_app: TestClient) -> None:
+    r = face_as(face_app, _need(REPLAY), "BALANCED_VERY_HIGH")
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["is_spoof"] is True
@@ -78,11 +66,11 @@ def test_screen_replay_is_refused_at_the_default_level(app_client: TestClient) -
     assert level is None or LEVELS.index(level) < LEVELS.index("BALANCED_VERY_HIGH")
 
 
-def test_level_reached_is_independent_of_the_level_asked(app_client: TestClient) -> None:
+def test_level_reached_is_independent_of_the_level_asked(face_app: TestClient) -> None:
     raw = _need(LIVE)
     low, highest = (
-        face_as(app_client, raw, "LOW").json(),
-        face_as(app_client, raw, "HIGHEST").json(),
+        face_as(face_app, raw, "LOW").json(),
+        face_as(face_app, raw, "HIGHEST").json(),
     )
     assert low["as_highest_security_level_reached"] == highest["as_highest_security_level_reached"]
     assert low["score"] == highest["score"]
@@ -90,15 +78,15 @@ def test_level_reached_is_independent_of_the_level_asked(app_client: TestClient)
     assert highest["is_spoof"] == (reached != "HIGHEST")
 
 
-def test_most_dev_samples_are_classified_as_labelled(app_client: TestClient) -> None:
+def test_most_dev_samples_are_classified_as_labelled(face_app: TestClient) -> None:
     """A stride through the dev data (in-sample: a regression guard, not an accuracy claim)."""
     lives = sorted((PAD / "live").glob("apfol__*.png"))[::30]
     replays = sorted((PAD / "spoof" / "replay_screen_crop").glob("*.png"))[::60]
     if not lives or not replays:
         pytest.skip("pad data not present")
-    live_ok = [not face_as(app_client, p.read_bytes(), "LOW").json()["is_spoof"] for p in lives]
+    live_ok = [not face_as(face_app, p.read_bytes(), "LOW").json()["is_spoof"] for p in lives]
     caught = [
-        face_as(app_client, p.read_bytes(), "BALANCED_VERY_HIGH").json()["is_spoof"]
+        face_as(face_app, p.read_bytes(), "BALANCED_VERY_HIGH").json()["is_spoof"]
         for p in replays
     ]
     assert sum(live_ok) >= 0.8 * len(live_ok), live_ok
@@ -115,9 +103,9 @@ def test_most_dev_samples_are_classified_as_labelled(app_client: TestClient) -> 
     ],
 )
 def test_threshold_errors(
-    app_client: TestClient, threshold: str, code: int, description: str | None
+    face_app: TestClient, threshold: str, code: int, description: str | None
 ) -> None:
-    r = face_as(app_client, b"not even an image", threshold)
+    r = face_as(face_app, b"not even an image", threshold)
     body = r.json()
     if threshold == "":  # an empty form field is "missing": the schema error
         assert body["code"] == 501
@@ -126,20 +114,20 @@ def test_threshold_errors(
     assert body["description"] == description
 
 
-def test_missing_threshold_is_a_schema_error(app_client: TestClient) -> None:
-    r = face_as(app_client, _need(LIVE), None)
+def test_missing_threshold_is_a_schema_error(face_app: TestClient) -> None:
+    r = face_as(face_app, _need(LIVE), None)
     assert r.status_code == 400 and r.json()["code"] == 501
 
 
-def test_undecodable_image_is_504(app_client: TestClient) -> None:
-    r = face_as(app_client, base64.b64encode(b"GIF89a....").decode(), "LOW")
+def test_undecodable_image_is_504(face_app: TestClient) -> None:
+    r = face_as(face_app, base64.b64encode(b"GIF89a....").decode(), "LOW")
     assert r.status_code == 400 and r.json()["code"] == 504
-    r = face_as(app_client, "%%% not base64 %%%", "LOW")
+    r = face_as(face_app, "%%% not base64 %%%", "LOW")
     assert r.json()["code"] == 504
 
 
-def test_image_without_face_is_503(app_client: TestClient) -> None:
-    r = face_as(app_client, _need(NO_FACE), "LOW")
+def test_image_without_face_is_503(face_app: TestClient) -> None:
+    r = face_as(face_app, _need(NO_FACE), "LOW")
     assert r.status_code == 400 and r.json()["code"] == 503
 
 
@@ -159,9 +147,9 @@ def webcam_frame() -> bytes:
     return encode(video_frames()[3])
 
 
-def test_secure_capture_answers_in_the_documented_schema(app_client: TestClient) -> None:
+def test_secure_capture_answers_in_the_documented_schema(face_app: TestClient) -> None:
     frame = webcam_frame()
-    r = secure(app_client, seal(app_client, [frame], options={"asThreshold": "LOW"}))
+    r = secure(face_app, seal(face_app, [frame], options={"asThreshold": "LOW"}))
     assert r.status_code == 200, r.text
     body = r.json()
     assert set(body) == {
@@ -176,26 +164,26 @@ def test_secure_capture_answers_in_the_documented_schema(app_client: TestClient)
     assert base64.b64decode(body["input"]["image"]) == frame
 
 
-def test_secure_capture_threshold_errors(app_client: TestClient) -> None:
+def test_secure_capture_threshold_errors(face_app: TestClient) -> None:
     frame = webcam_frame()
-    r = secure(app_client, seal(app_client, [frame], options={"asThreshold": "NONE"}))
+    r = secure(face_app, seal(face_app, [frame], options={"asThreshold": "NONE"}))
     assert r.json()["code"] == 501
-    r = secure(app_client, seal(app_client, [frame], options={"asThreshold": "MAXIMUM"}))
+    r = secure(face_app, seal(face_app, [frame], options={"asThreshold": "MAXIMUM"}))
     assert r.json()["code"] == 506
 
 
-def test_virtual_camera_is_feedback_retry_insecure(app_client: TestClient) -> None:
-    token = seal(app_client, [webcam_frame()], device={"cameraLabel": "OBS Virtual Camera"})
-    r = secure(app_client, token)
+def test_virtual_camera_is_feedback_retry_insecure(face_app: TestClient) -> None:
+    token = seal(face_app, [webcam_frame()], device={"cameraLabel": "OBS Virtual Camera"})
+    r = secure(face_app, token)
     body = r.json()
     assert r.status_code == 400 and body["code"] == 401
     assert body["message"] == "FEEDBACK_RETRY_INSECURE"
     assert body["data"]["image"] and isinstance(body["quality"], bool)
 
 
-def test_secure_capture_without_face_is_503(app_client: TestClient) -> None:
+def test_secure_capture_without_face_is_503(face_app: TestClient) -> None:
     blank = encode(fit(load_rgb(_need_path(NO_FACE)), 640, 480))
-    r = secure(app_client, seal(app_client, [blank]))
+    r = secure(face_app, seal(face_app, [blank]))
     assert r.status_code == 400 and r.json()["code"] == 503
 
 
@@ -204,6 +192,6 @@ def _need_path(path: Path) -> Path:
     return path
 
 
-def test_garbage_envelope_is_601(app_client: TestClient) -> None:
-    r = secure(app_client, b"not.a.jwe.token.at-all")
+def test_garbage_envelope_is_601(face_app: TestClient) -> None:
+    r = secure(face_app, b"not.a.jwe.token.at-all")
     assert r.status_code == 400 and r.json()["code"] == 601

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -18,9 +16,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from faceproof.api.app import create_app
 from faceproof.api.capture import open_capture
-from faceproof.config import Settings
 from faceproof.crypto.envelope import CapturePayload, Frame, new_nonce, seal
 from faceproof.liveness.service import LivenessService
 from imaging import DATA, LIVE_VIDEO, encode, fit, load_rgb, video_frames
@@ -32,15 +28,6 @@ pytestmark = pytest.mark.models
 FAR, NEAR = 38, 3
 
 
-@pytest.fixture
-def app_client(
-    make_settings: Callable[..., Settings], models_path: Path, data_root: Path
-) -> Iterator[TestClient]:
-    if not (models_path / "antispoof.json").is_file():
-        pytest.skip("liveness models not installed")
-    app = create_app(make_settings(require_models=True, model_dir=models_path))
-    with TestClient(app) as c:
-        yield c
 
 
 def frames() -> tuple[np.ndarray, ...]:
@@ -103,12 +90,12 @@ def genuine_shots() -> dict[str, bytes]:
     return {"far": encode(f[FAR]), "near": encode(f[NEAR])}
 
 
-def test_genuine_far_near_frames_pass(app_client: TestClient) -> None:
-    ch = issue(app_client)
+def test_genuine_far_near_frames_pass(face_app: TestClient) -> None:
+    ch = issue(face_app)
     token = envelope(
-        app_client, genuine_shots(), tuple(ch["order"]), nonce=ch["nonce"], challenge_id=ch["id"]
+        face_app, genuine_shots(), tuple(ch["order"]), nonce=ch["nonce"], challenge_id=ch["id"]
     )
-    r = app_client.post("/api/v1/secure/face/as", files={"file": ("bdata", token)})
+    r = face_app.post("/api/v1/secure/face/as", files={"file": ("bdata", token)})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["is_spoof"] is False and body["as_highest_security_level_reached"] is not None
@@ -122,12 +109,12 @@ def test_genuine_far_near_frames_pass(app_client: TestClient) -> None:
     }
 
 
-def test_genuine_outcome_details(app_client: TestClient) -> None:
-    ch = issue(app_client)
+def test_genuine_outcome_details(face_app: TestClient) -> None:
+    ch = issue(face_app)
     token = envelope(
-        app_client, genuine_shots(), tuple(ch["order"]), nonce=ch["nonce"], challenge_id=ch["id"]
+        face_app, genuine_shots(), tuple(ch["order"]), nonce=ch["nonce"], challenge_id=ch["id"]
     )
-    result = evaluate(app_client, token)
+    result = evaluate(face_app, token)
     assert result.challenge is not None and result.challenge.passed, result.challenge
     assert result.challenge.scale_ratio > 1.2
     assert result.challenge.min_identity > 0.5
@@ -142,15 +129,15 @@ def test_genuine_outcome_details(app_client: TestClient) -> None:
     ],
 )
 def test_frames_rendered_on_a_plane_fail(
-    app_client: TestClient, index: int, scale: float, tilt: float
+    face_app: TestClient, index: int, scale: float, tilt: float
 ) -> None:
     far = frames()[index]
     shots = {"far": encode(far), "near": encode(render_on_plane(far, scale, tilt))}
-    ch = issue(app_client)
+    ch = issue(face_app)
     token = envelope(
-        app_client, shots, tuple(ch["order"]), nonce=ch["nonce"], challenge_id=ch["id"]
+        face_app, shots, tuple(ch["order"]), nonce=ch["nonce"], challenge_id=ch["id"]
     )
-    result = evaluate(app_client, token)
+    result = evaluate(face_app, token)
     assert result.challenge is not None and not result.challenge.passed
     assert "planar_motion" in result.challenge.reasons
     # Everything else about the answer was right: only the geometry gave it away.
@@ -158,85 +145,85 @@ def test_frames_rendered_on_a_plane_fail(
     assert result.is_spoof and result.level_reached is None and result.score == 0.0
 
 
-def test_wrong_order_fails(app_client: TestClient) -> None:
-    ch = issue(app_client)
+def test_wrong_order_fails(face_app: TestClient) -> None:
+    ch = issue(face_app)
     reverse = tuple(reversed(ch["order"]))
-    token = envelope(app_client, genuine_shots(), reverse, nonce=ch["nonce"], challenge_id=ch["id"])
-    result = evaluate(app_client, token)
+    token = envelope(face_app, genuine_shots(), reverse, nonce=ch["nonce"], challenge_id=ch["id"])
+    result = evaluate(face_app, token)
     assert "wrong_order" in result.challenge.reasons and result.is_spoof
 
 
-def test_reused_challenge_and_nonce_fail(app_client: TestClient) -> None:
-    ch = issue(app_client)
+def test_reused_challenge_and_nonce_fail(face_app: TestClient) -> None:
+    ch = issue(face_app)
     shots = genuine_shots()
     token = envelope(
-        app_client, shots, tuple(ch["order"]), nonce=ch["nonce"], challenge_id=ch["id"]
+        face_app, shots, tuple(ch["order"]), nonce=ch["nonce"], challenge_id=ch["id"]
     )
-    assert evaluate(app_client, token).challenge.passed
+    assert evaluate(face_app, token).challenge.passed
     # The same envelope again: its nonce was claimed → 601 before any liveness work.
-    r = app_client.post("/api/v1/secure/face/as", files={"file": ("bdata", token)})
+    r = face_app.post("/api/v1/secure/face/as", files={"file": ("bdata", token)})
     assert r.status_code == 400 and r.json()["code"] == 601
     # A fresh envelope answering the used challenge.
     again = envelope(
-        app_client, shots, tuple(ch["order"]), nonce=new_nonce(), challenge_id=ch["id"]
+        face_app, shots, tuple(ch["order"]), nonce=new_nonce(), challenge_id=ch["id"]
     )
-    result = evaluate(app_client, again)
+    result = evaluate(face_app, again)
     assert result.challenge.reasons == ["challenge_unknown_or_used"] and result.is_spoof
 
 
-def test_nonce_not_bound_to_challenge_fails(app_client: TestClient) -> None:
-    ch = issue(app_client)
+def test_nonce_not_bound_to_challenge_fails(face_app: TestClient) -> None:
+    ch = issue(face_app)
     token = envelope(
-        app_client, genuine_shots(), tuple(ch["order"]), nonce=new_nonce(), challenge_id=ch["id"]
+        face_app, genuine_shots(), tuple(ch["order"]), nonce=new_nonce(), challenge_id=ch["id"]
     )
-    assert "nonce_not_bound" in evaluate(app_client, token).challenge.reasons
+    assert "nonce_not_bound" in evaluate(face_app, token).challenge.reasons
 
 
-def test_stale_frames_fail(app_client: TestClient) -> None:
-    ch = issue(app_client)
+def test_stale_frames_fail(face_app: TestClient) -> None:
+    ch = issue(face_app)
     # Captured a minute before the challenge existed (still fresh for the envelope check).
     token = envelope(
-        app_client,
+        face_app,
         genuine_shots(),
         tuple(ch["order"]),
         nonce=ch["nonce"],
         challenge_id=ch["id"],
         ts_ms=ch["issued_at_ms"] - 60_000,
     )
-    result = evaluate(app_client, token)
+    result = evaluate(face_app, token)
     assert "frames_outside_challenge_window" in result.challenge.reasons and result.is_spoof
 
 
-def test_implausible_timing_fails(app_client: TestClient) -> None:
-    ch = issue(app_client)
+def test_implausible_timing_fails(face_app: TestClient) -> None:
+    ch = issue(face_app)
     token = envelope(
-        app_client,
+        face_app,
         genuine_shots(),
         tuple(ch["order"]),
         nonce=ch["nonce"],
         challenge_id=ch["id"],
         step_ms=40,
     )
-    assert "implausible_timing" in evaluate(app_client, token).challenge.reasons
+    assert "implausible_timing" in evaluate(face_app, token).challenge.reasons
 
 
-def test_spliced_frames_fail(app_client: TestClient) -> None:
+def test_spliced_frames_fail(face_app: TestClient) -> None:
     f = frames()
     shots = {"far": encode(f[FAR]), "near": encode(f[NEAR], quality=70)}  # another encoder
-    ch = issue(app_client)
+    ch = issue(face_app)
     token = envelope(
-        app_client, shots, tuple(ch["order"]), nonce=ch["nonce"], challenge_id=ch["id"]
+        face_app, shots, tuple(ch["order"]), nonce=ch["nonce"], challenge_id=ch["id"]
     )
-    assert "frames_spliced" in evaluate(app_client, token).challenge.reasons
+    assert "frames_spliced" in evaluate(face_app, token).challenge.reasons
 
 
-def test_another_person_fails(app_client: TestClient) -> None:
+def test_another_person_fails(face_app: TestClient) -> None:
     other = DATA / "pad" / "live" / "silentface__image_T1.jpg"
     if not other.is_file():
         pytest.skip("pad data not present")
     shots = {"far": encode(frames()[FAR]), "near": encode(fit(load_rgb(other), 640, 480))}
-    ch = issue(app_client)
+    ch = issue(face_app)
     token = envelope(
-        app_client, shots, tuple(ch["order"]), nonce=ch["nonce"], challenge_id=ch["id"]
+        face_app, shots, tuple(ch["order"]), nonce=ch["nonce"], challenge_id=ch["id"]
     )
-    assert "identity_changed" in evaluate(app_client, token).challenge.reasons
+    assert "identity_changed" in evaluate(face_app, token).challenge.reasons

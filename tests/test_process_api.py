@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +23,6 @@ pytestmark = pytest.mark.models
 NO_LIVENESS = {"enableAs": False}
 
 
-@pytest.fixture
-def face_app(
-    make_settings: Callable[..., Settings], models_path: Path, data_root: Path
-) -> Iterator[TestClient]:
-    app = create_app(make_settings(require_models=True, model_dir=models_path))
-    with TestClient(app) as c:
-        yield c
 
 
 def seal(client: TestClient, images: list[bytes], **kw: Any) -> bytes:
