@@ -6,6 +6,8 @@ server answers in the documented error format and never with a 5xx.
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +28,7 @@ def _app() -> object:
     models = model_dir()
     require = (models / "face_detection_short_range.tflite").is_file()
     data = Path(tempfile.mkdtemp(prefix="faceproof-fuzz-"))
+    atexit.register(shutil.rmtree, data, True)
     return create_app(load_settings(data_dir=data, model_dir=models, require_models=require))
 
 
