@@ -67,6 +67,15 @@ def test_every_response_carries_a_refid_for_its_action(client: TestClient) -> No
     assert parsed is not None and parsed[0] == "time"
 
 
+def test_every_response_carries_server_timing(client: TestClient) -> None:
+    import re
+
+    for r in (client.post("/api/v1/time"), client.get("/api/v1/nope")):
+        m = re.fullmatch(r"app;dur=(\d+\.\d\d), cpu;dur=(\d+\.\d\d)", r.headers["Server-Timing"])
+        assert m is not None, r.headers["Server-Timing"]
+        assert float(m.group(1)) >= 0 and float(m.group(2)) >= 0
+
+
 def test_unknown_path_and_method_use_the_error_body(client: TestClient) -> None:
     r = client.get("/api/v1/nope")
     assert r.status_code == 404

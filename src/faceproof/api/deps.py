@@ -117,6 +117,8 @@ def _build_face_engine(settings: Settings) -> Any:
     return FaceEngine.from_settings(settings)
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: FastAPI would run a plain ``def`` dependency on the thread pool, one thread
+    # hand-off per request for an attribute read.
     services: Services = request.app.state.services
     return services

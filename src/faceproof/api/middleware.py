@@ -1,8 +1,8 @@
 """Cross-cutting request handling: size limit, origin allow-list, request log, ledger, 500s.
 
 Order (outermost first): body size limit → request context (refid, origin check, catch-all,
-log line, ledger row). The ledger row is written before the response leaves, so an
-acknowledged request is always on record.
+log line, ledger row, ``Server-Timing``). The ledger row is written before the response
+leaves, so an acknowledged request is always on record.
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ class RequestContext(BaseHTTPMiddleware):
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         started = time.perf_counter()
+        cpu_started = time.process_time()
         info = route_info(request.url.path)
         request_refid(request)
         services = request.app.state.services
@@ -105,6 +106,7 @@ class RequestContext(BaseHTTPMiddleware):
                 response.headers["X-Refid"] = request.state.refid
                 outcome = (Err.SERVER_INTERNAL.value.code, Err.SERVER_INTERNAL.value.name)
         self._log(request, outcome, response.status_code, latency_ms)
+        response.headers["Server-Timing"] = server_timing(started, cpu_started)
         return response
 
     @staticmethod
@@ -194,6 +196,21 @@ class RequestContext(BaseHTTPMiddleware):
             "latency_ms": round(latency_ms, 2),
         }
         log.log(logging.INFO if (trigger or request_id) else logging.DEBUG, json.dumps(line))
+
+
+def server_timing(started: float, cpu_started: float) -> str:
+    """``Server-Timing`` value: ``app`` wall ms and ``cpu`` process CPU ms since the start.
+
+    Both cover the request from this middleware's entry to its ledger row: body read and
+    parse, handler, JSON rendering, ledger write; not the socket I/O and HTTP framing around
+    it. ``cpu`` is the worker process's CPU time (every thread) over that interval, so it is
+    this request's CPU only while requests do not overlap in the worker, as in
+    ``bench/bench_pipeline.py`` (sequential requests, one worker). Under concurrent load it
+    includes the other requests' work and is an upper bound.
+    """
+    wall_ms = (time.perf_counter() - started) * 1000
+    cpu_ms = (time.process_time() - cpu_started) * 1000
+    return f"app;dur={wall_ms:.2f}, cpu;dur={cpu_ms:.2f}"
 
 
 def _find_api_error(exc: BaseException) -> ApiError | None:

@@ -22,8 +22,10 @@ import math
 import cv2
 import numpy as np
 
+from faceproof.pipeline.record import PersonMask
 from faceproof.quality.config import MEASURES
 from faceproof.quality.measure import MeasureResult
+from faceproof.quality.order_stats import median, pixels
 from faceproof.quality.session import QualitySession
 
 WORK_SIDE = 256
@@ -35,8 +37,11 @@ ERODE = 5  # pixels at WORK_SIDE
 def background_mask(s: QualitySession, size: tuple[int, int]) -> np.ndarray:
     """Background pixels of the downscaled photo (``size`` = (w, h))."""
     w, h = size
-    if s.person_mask is not None:
-        person = cv2.resize(s.person_mask, (w, h), interpolation=cv2.INTER_AREA) >= 0.5
+    mask = s.person_mask
+    if isinstance(mask, PersonMask):
+        person = mask.resized((w, h)) >= 0.5
+    elif mask is not None:
+        person = cv2.resize(mask, (w, h), interpolation=cv2.INTER_AREA) >= 0.5
     else:
         fx, fy = w / s.image_size[0], h / s.image_size[1]
         lo, hi = s.mesh.min(axis=0), s.mesh.max(axis=0)
@@ -56,16 +61,19 @@ class BackgroundContinuity:
         size = (max(1, round(w0 * k)), max(1, round(h0 * k)))
         small = cv2.resize(s.rgb, size, interpolation=cv2.INTER_AREA)
         bg = background_mask(s, size)
-        if bg.sum() < MIN_SHARE * bg.size:
+        if np.count_nonzero(bg) < MIN_SHARE * bg.size:
             return MeasureResult(float("nan"), 0.0)
         grey = cv2.GaussianBlur(
             cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32), (0, 0), 1.0
         )
         gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3) / 8.0
         gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3) / 8.0
-        edges = float(np.mean(np.hypot(gx, gy)[bg] > EDGE_LUMA))
-        lab = cv2.cvtColor(small.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)[bg]
-        mad = np.median(np.abs(lab - np.median(lab, axis=0)), axis=0)
+        edges = float(np.mean(np.hypot(gx[bg], gy[bg]) > EDGE_LUMA))
+        # CIELAB of the background pixels only (a per-pixel conversion), one row per channel
+        # for the medians.
+        px = pixels(small, bg).astype(np.float32) / 255.0
+        lab = cv2.cvtColor(px[None], cv2.COLOR_RGB2Lab)[0].T.copy()  # one long row
+        mad = median(np.abs(lab - median(lab)[:, None]))
         spread = float(np.mean(1.4826 * mad))
         score = math.sqrt(
             MEASURES["background_edges"](edges) * MEASURES["background_spread"](spread)

@@ -22,12 +22,11 @@ from faceproof.quality.session import QualitySession
 def glare_share(s: QualitySession, side: str) -> float:
     """Share of one eye's surroundings (lids included) in colourless highlight."""
     region = s.region(f"periocular_{side}")
-    n = int(region.sum())
+    n = int(np.count_nonzero(region))
     if n == 0:
         return 0.0
-    lab = s.lab
-    hot = (lab[:, :, 0] >= GLARE_LIGHTNESS) & (np.hypot(lab[:, :, 1], lab[:, :, 2]) < GLARE_CHROMA)
-    return float((hot & region).sum()) / n
+    hot = (s.lab[:, :, 0][region] >= GLARE_LIGHTNESS) & (s.chroma[region] < GLARE_CHROMA)
+    return float(np.count_nonzero(hot)) / n
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Pre- and post-processing follow MediaPipe's selfie-segmentation graph: the whole image is
 resized to the square input without keeping the aspect ratio (that is how the model was
 trained, so a letterbox would shrink the person and waste input pixels), RGB scaled to
-[0, 1]; the model ends in a sigmoid, and the mask is resized back bilinearly.
+[0, 1]; the model ends in a sigmoid, and the mask is resized back bilinearly
+(:class:`~faceproof.pipeline.record.PersonMask` keeps the model's map and resizes on demand).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import cv2
 import numpy as np
 
 from faceproof.models.runtime import TFLiteModel
-from faceproof.pipeline.record import F32, U8
+from faceproof.pipeline.record import F32, U8, PersonMask
 
 MODEL_FILE = "selfie_segmentation.tflite"
 
@@ -30,6 +31,10 @@ class SelfieSegmenter:
 
     def segment(self, rgb: U8) -> F32:
         """Person probability per pixel, (H, W) float32 in [0, 1], same size as ``rgb``."""
+        return self.person(rgb).full
+
+    def person(self, rgb: U8) -> PersonMask:
+        """The model's person probability for ``rgb``, resized to the photo on demand."""
         if rgb.ndim == 2:
             rgb = np.repeat(rgb[:, :, None], 3, axis=2)
         elif rgb.shape[2] == 4:
@@ -43,5 +48,4 @@ class SelfieSegmenter:
         )
         tensor = small.astype(np.float32)[None] / 255.0
         mask = self._model.run(tensor)[self._model.output(0).name][0, :, :, 0]
-        full = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
-        return np.clip(full, 0.0, 1.0).astype(np.float32)
+        return PersonMask(np.ascontiguousarray(mask, dtype=np.float32), (w, h))

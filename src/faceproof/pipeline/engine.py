@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import cv2
 import numpy as np
 
 from faceproof.config import Settings
-from faceproof.pipeline.record import F32, U8, Detection, FaceRecord
+from faceproof.pipeline.record import F32, U8, Detection, FaceRecord, PersonMask
 
 Mode = Literal["selfie", "document"]
 
@@ -49,6 +50,11 @@ class FaceEngine:
         from faceproof.models.segmenter import SelfieSegmenter
         from faceproof.pipeline.landmarks import LandmarkStage
 
+        # Scaling is by worker processes (one per core) and the models run one LiteRT
+        # thread each; OpenCV's own thread pool (as many threads as cores by default) only
+        # adds synchronisation CPU on these small images, for no faster wall time.
+        # A process-wide setting.
+        cv2.setNumThreads(1)
         self.models_path = models_path
         self.detectors = FaceDetectorSet(models_path)
         self.landmark_stage = LandmarkStage(FaceMeshModel(models_path), IrisModel(models_path))
@@ -110,8 +116,8 @@ class FaceEngine:
             record.embedding = self.embedder.embed_flip(self.aligned112(rgb, record))
         return record.embedding
 
-    def person_mask(self, rgb: U8) -> F32:
-        return self.segmenter.segment(rgb)
+    def person_mask(self, rgb: U8) -> PersonMask:
+        return self.segmenter.person(rgb)
 
 
 def to_rgb(image: np.ndarray) -> U8:

@@ -16,7 +16,7 @@ from faceproof.pipeline import iso19794
 from faceproof.pipeline.align import aligned_crop, token_frontal, transform_points
 from faceproof.pipeline.background import replace_background
 from faceproof.pipeline.engine import FaceEngine, FaceSearch
-from faceproof.pipeline.record import F32, U8, FaceRecord
+from faceproof.pipeline.record import U8, FaceRecord, PersonMask
 from faceproof.pipeline.templates import TEMPLATE_NAMES, encode_jpeg
 from faceproof.pipeline.templates import encode_templates as _encode
 
@@ -33,7 +33,7 @@ class FaceOutputs:
     rgb: U8
     record: FaceRecord
     search: FaceSearch
-    mask: F32 | None  # person probability, computed only when needed
+    mask: PersonMask | None  # person probability, computed only when needed
     session: Any  # faceproof.quality.session.QualitySession
     quality: Any = None  # faceproof.quality.QualityReport once quality_block ran
 
@@ -115,7 +115,7 @@ def protect(templates: dict[str, str], key: RSAPublicKey | None) -> dict[str, An
 def background_applied(out: FaceOutputs, colour: tuple[int, int, int] | None) -> U8:
     if out.mask is None:
         raise ValueError("person mask was not computed")
-    return replace_background(out.rgb, out.mask, colour)
+    return replace_background(out.rgb, out.mask.full, colour)
 
 
 def aligned(rgb: U8, record: FaceRecord) -> U8:

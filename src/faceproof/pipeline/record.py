@@ -11,6 +11,7 @@ Coordinates are always pixels of the decoded, EXIF-upright RGB image, x to the r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -78,6 +79,43 @@ class FaceRecord:
     inter_eye_distance: float | None = None
     embedding: F32 | None = None  # L2-normalised
     attrs: dict[str, object] = field(default_factory=dict)
+
+
+class PersonMask:
+    """The segmenter's person probability for one photo, kept at the model's resolution.
+
+    ``full`` is the probability per photo pixel, (H, W) float32 in [0, 1]; it is made on
+    first use, since only background replacement needs it. Measures that work on a smaller
+    copy of the photo take :meth:`resized` instead, computed straight from the model output.
+    """
+
+    def __init__(self, prob: F32, size: tuple[int, int]) -> None:
+        self.prob = prob  # the model's own (h, w) map; the photo was stretched onto it
+        self.size = size  # photo (width, height)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(height, width) of the photo, like ``full.shape``."""
+        return self.size[1], self.size[0]
+
+    @cached_property
+    def full(self) -> F32:
+        """Bilinear upsampling to the photo, as MediaPipe's graph does."""
+        import cv2
+
+        up = cv2.resize(self.prob, self.size, interpolation=cv2.INTER_LINEAR)
+        return np.clip(up, 0.0, 1.0).astype(np.float32)
+
+    def resized(self, size: tuple[int, int]) -> F32:
+        """``cv2.resize(full, size, INTER_AREA)`` for a ``size`` (w, h) within the photo's,
+        equal up to float rounding but without the photo-sized map."""
+        from faceproof.pipeline.resample import upsample_then_area
+
+        if size[0] > self.size[0] or size[1] > self.size[1]:
+            import cv2
+
+            return np.asarray(cv2.resize(self.full, size, interpolation=cv2.INTER_AREA))
+        return upsample_then_area(self.prob, self.size, size)
 
 
 class FaceDetector(Protocol):

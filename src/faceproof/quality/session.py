@@ -18,14 +18,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from faceproof.pipeline.record import F32, U8, FaceRecord, Pose
+from faceproof.pipeline.record import F32, U8, FaceRecord, PersonMask, Pose
 from faceproof.quality import mesh_regions as mr
 from faceproof.quality.config import SKIN, RegionParams, SkinParams
+from faceproof.quality.order_stats import median
 
 F64 = NDArray[np.float64]
 BoolMap = NDArray[np.bool_]
@@ -60,15 +62,16 @@ def _as_rgb(image: U8) -> U8:
 class QualitySession:
     """One face in one image; measures read its cached properties.
 
-    ``person_mask`` is the segmenter's person probability, (H, W) like ``rgb``; background
-    measures need it and fall back to a geometric estimate without it.
+    ``person_mask`` is the segmenter's person probability, (H, W) like ``rgb`` (an array, or
+    a :class:`~faceproof.pipeline.record.PersonMask`, resized only as far as a measure needs);
+    background measures need it and fall back to a geometric estimate without it.
     """
 
     def __init__(
         self,
         rgb: U8,
         record: FaceRecord,
-        person_mask: F32 | None = None,
+        person_mask: F32 | PersonMask | None = None,
         *,
         crop_size: int = CROP_SIZE,
         skin: SkinParams = SKIN,
@@ -83,6 +86,7 @@ class QualitySession:
         self.crop_size = crop_size
         self.skin_params = skin
         self._regions: dict[str, BoolMap] = {}
+        self._passes: dict[tuple[object, ...], BoolMap] = {}
 
     # -- geometry ----------------------------------------------------------------------
     @property
@@ -198,10 +202,20 @@ class QualitySession:
         """Crop pixels that come from inside the photo."""
         n = self.crop_size
         inv = cv2.invertAffineTransform(self._transform[0])
-        ys, xs = np.mgrid[0:n, 0:n].astype(np.float64) + 0.5
+        w, h = self.image_size
+        # The map is affine, so its extremes over the pixel-centre grid are at the corner
+        # pixels: when those are inside the photo by a margin far above the rounding error,
+        # every pixel is (the usual case, a face with room around it).
+        c = np.array([0.5, n - 0.5])
+        cx = inv[0, 0] * c[None, :] + inv[0, 1] * c[:, None] + inv[0, 2]
+        cy = inv[1, 0] * c[None, :] + inv[1, 1] * c[:, None] + inv[1, 2]
+        eps = 1e-6 * (1.0 + w + h)
+        if cx.min() >= eps and cx.max() < w - eps and cy.min() >= eps and cy.max() < h - eps:
+            return np.ones((n, n), dtype=bool)
+        xs = np.arange(n, dtype=np.float64)[None, :] + 0.5  # pixel centres, broadcast
+        ys = np.arange(n, dtype=np.float64)[:, None] + 0.5
         x = inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2]
         y = inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]
-        w, h = self.image_size
         return np.asarray((x >= 0) & (x < w) & (y >= 0) & (y < h))
 
     @cached_property
@@ -218,6 +232,12 @@ class QualitySession:
         )
 
     @cached_property
+    def chroma(self) -> F32:
+        """CIELAB chroma √(a*² + b*²) of the crop."""
+        lab = self.lab
+        return np.asarray(np.hypot(lab[:, :, 1], lab[:, :, 2]), dtype=np.float32)
+
+    @cached_property
     def luma(self) -> F32:
         """BT.601 luma of the crop, 0–255 (the unit of OFIQ's exposure measures)."""
         rgb = self.crop.astype(np.float32)
@@ -227,8 +247,9 @@ class QualitySession:
     def gradient(self) -> F32:
         """Local texture: |∇L*| averaged over a 5×5 window."""
         lum = self.lab[:, :, 0]
-        gx = np.asarray(cv2.Sobel(lum, cv2.CV_32F, 1, 0, ksize=3), dtype=np.float32) / 8.0
-        gy = np.asarray(cv2.Sobel(lum, cv2.CV_32F, 0, 1, ksize=3), dtype=np.float32) / 8.0
+        # scale = 1/8 is a power of two: the same values as dividing the result by 8.
+        gx = np.asarray(cv2.Sobel(lum, cv2.CV_32F, 1, 0, ksize=3, scale=0.125), dtype=np.float32)
+        gy = np.asarray(cv2.Sobel(lum, cv2.CV_32F, 0, 1, ksize=3, scale=0.125), dtype=np.float32)
         return np.asarray(cv2.blur(np.hypot(gx, gy), (5, 5)), dtype=np.float32)
 
     # -- regions -----------------------------------------------------------------------
@@ -246,7 +267,7 @@ class QualitySession:
             cv2.fillConvexPoly(canvas, cv2.convexHull(fixed), 1, cv2.LINE_8, 2)
         else:
             cv2.fillPoly(canvas, [fixed], 1, cv2.LINE_8, 2)
-        return canvas.astype(bool)
+        return canvas.view(bool)  # 0/1 bytes: a valid bool array as is
 
     def scaled_region(self, name: str, factor: float) -> BoolMap:
         """A region's points scaled about their centroid (e.g. lips plus a margin)."""
@@ -266,9 +287,14 @@ class QualitySession:
         return cv2.dilate(out.astype(np.uint8), np.ones((k, k), np.uint8)).astype(bool)
 
     @cached_property
+    def plain_valid(self) -> BoolMap:
+        """Crop pixels inside the photo that are not a face feature."""
+        return np.asarray(self.valid & ~self.features)
+
+    @cached_property
     def face_skin(self) -> BoolMap:
         """Face oval minus the features, inside the photo: where skin is expected."""
-        return self.region("face") & ~self.features & self.valid
+        return self.region("face") & self.plain_valid
 
     @cached_property
     def face_luma(self) -> F32:
@@ -290,15 +316,16 @@ class QualitySession:
         decides.
         """
         p = self.skin_params
-        lab = self.lab
-        grad = self.gradient
+        lab = self.lab.reshape(-1, 3)  # pixels by flat index
+        plain = self.plain_valid
         names, stats, areas, priors, masks = [], [], [], [], []
         for name in mr.SKIN_REFERENCE_PATCHES:
-            mask = self.region(name) & self.valid & ~self.features
-            n = int(mask.sum())
+            mask = self.region(name) & plain
+            idx = np.flatnonzero(mask)
+            n = idx.size
             if n < p.min_patch_pixels:
                 continue
-            med = np.median(lab[mask], axis=0)
+            med = _column_medians(np.take(lab, idx, axis=0))
             names.append(name)
             stats.append(med)
             areas.append(n)
@@ -308,7 +335,7 @@ class QualitySession:
             pool = self.region("face") & self.valid
             if not pool.any():
                 pool = self.valid
-            return self._reference_from(pool, ())
+            return self._reference_from(np.flatnonzero(pool), ())
         st = np.array(stats, dtype=np.float64)
         w = np.array(areas, dtype=np.float64) * (np.array(priors) + 0.02)
         d = _patch_distance(st[:, None, :], st[None, :, :])
@@ -319,34 +346,36 @@ class QualitySession:
         for i in chosen:
             pool |= masks[i]
         # Drop the pool's own outliers (a stray lock of hair, a specular spot) before fitting.
-        lum = lab[:, :, 0][pool]
+        # Only pool pixels can stay in it, so the tests run on those alone.
+        idx = np.flatnonzero(pool)
+        lum = np.take(lab, idx, axis=0)[:, 0]
+        g = np.take(self.gradient.reshape(-1), idx)
         lo, hi = np.percentile(lum, [5, 95])
-        pool &= (
-            (lab[:, :, 0] >= lo) & (lab[:, :, 0] <= hi) & (grad <= np.percentile(grad[pool], 90))
-        )
-        return self._reference_from(pool, tuple(names[i] for i in chosen))
+        keep = (lum >= lo) & (lum <= hi) & (g <= np.percentile(g, 90))
+        return self._reference_from(idx[keep], tuple(names[i] for i in chosen))
 
-    def _reference_from(self, pool: BoolMap, patches: tuple[str, ...]) -> SkinReference:
-        px = self.lab[pool]
-        if px.shape[0] < 3:
-            pool = np.ones_like(pool)
-            px = self.lab.reshape(-1, 3)
+    def _reference_from(self, pool: NDArray[np.intp], patches: tuple[str, ...]) -> SkinReference:
+        """The reference from the crop pixels at flat indices ``pool`` (ascending)."""
+        lab = self.lab.reshape(-1, 3)
+        if pool.size < 3:
+            pool = np.arange(lab.shape[0])
+        px = np.take(lab, pool, axis=0)
         ab = px[:, 1:].astype(np.float64)
-        centre = np.median(ab, axis=0)
+        centre = _column_medians(ab)
         c = float(np.hypot(*centre))
         if c >= self.skin_params.min_reference_chroma:
             u = centre / c
             axes = np.stack([ab @ u, ab @ np.array([-u[1], u[0]])], axis=1)
         else:
             axes = ab
-        mad = np.median(np.abs(axes - np.median(axes, axis=0)), axis=0)
+        mad = _column_medians(np.abs(axes - _column_medians(axes)))
         spread = np.maximum(1.4826 * mad, self.skin_params.chroma_floor)
         return SkinReference(
             mean_ab=centre,
             spread=spread.astype(np.float64),
-            lightness=max(float(np.median(px[:, 0])), 1.0),
-            gradient=float(np.median(self.gradient[pool])),
-            pixels=int(pool.sum()),
+            lightness=max(float(median(px[:, 0])), 1.0),
+            gradient=float(median(np.take(self.gradient.reshape(-1), pool))),
+            pixels=int(pool.size),
             patches=patches,
         )
 
@@ -371,12 +400,11 @@ class QualitySession:
         c = ref.chroma
         ra, rb = float(ref.mean_ab[0]), float(ref.mean_ab[1])
         if c >= p.min_reference_chroma:
-            sr, st = float(ref.spread[0]), float(ref.spread[1])
-            chroma = np.hypot(a, b)
+            sr = float(ref.spread[0])
+            chroma = self.chroma
             hi = (p.lip_chroma_high if lips else p.chroma_high) * c + p.chroma_k * sr
             lo = max(p.chroma_low * c - sr, p.chroma_min_share * c)
-            dhue = np.degrees(np.arctan2(b * ra - a * rb, a * ra + b * rb))  # > 0: yellower
-            tol = p.hue_base + np.degrees(np.arctan2(p.chroma_k * st, chroma))
+            dhue, tol = self._hue_terms
             red = p.lip_hue_shift if lips else 0.0
             colour = (chroma >= lo) & (chroma <= hi) & (dhue >= -tol - red) & (dhue <= tol)
         else:
@@ -384,6 +412,19 @@ class QualitySession:
             colour = (np.abs(a - ra) <= p.chroma_k * sa) & (np.abs(b - rb) <= p.chroma_k * sb)
         self._regions[key] = np.asarray(colour & self.valid)
         return self._regions[key]
+
+    @cached_property
+    def _hue_terms(self) -> tuple[F32, F32]:
+        """Per pixel: hue change from the reference skin (degrees, > 0: yellower) and the
+        hue tolerance at the pixel's chroma; shared by both :meth:`skin_colour` variants."""
+        p = self.skin_params
+        ref = self.skin_reference
+        a, b = self.lab[:, :, 1], self.lab[:, :, 2]
+        ra, rb = float(ref.mean_ab[0]), float(ref.mean_ab[1])
+        st = float(ref.spread[1])
+        dhue = np.degrees(np.arctan2(b * ra - a * rb, a * ra + b * rb))
+        tol = p.hue_base + np.degrees(np.arctan2(p.chroma_k * st, self.chroma))
+        return np.asarray(dhue), np.asarray(tol)
 
     @cached_property
     def lightness_ratio(self) -> F32:
@@ -398,18 +439,25 @@ class QualitySession:
         cheeks; dark lenses and hair are much darker) and it is not much more textured than
         the reference skin (hair, fabric weave, printed patterns).
         """
-        n = int(mask.sum())
+        n = int(np.count_nonzero(mask))
         if n == 0:
             return 0.0
-        ref = self.skin_reference
-        ratio = self.lightness_ratio[mask]
-        ok = (
-            self.skin_colour(rp.lips)[mask]
-            & (ratio >= rp.lightness_low)
-            & (ratio <= rp.lightness_high)
-            & (self.gradient[mask] <= rp.texture_factor * ref.gradient + rp.texture_offset)
-        )
-        return float(ok.sum()) / n
+        return float(np.count_nonzero(mask & self._skin_pass(rp))) / n
+
+    def _skin_pass(self, rp: RegionParams) -> BoolMap:
+        """Crop pixels passing :meth:`skin_fraction`'s test for ``rp`` (shared by the regions
+        judged with the same parameters)."""
+        key = (rp.lips, rp.lightness_low, rp.lightness_high, rp.texture_factor, rp.texture_offset)
+        if key not in self._passes:
+            ref = self.skin_reference
+            ratio = self.lightness_ratio
+            self._passes[key] = np.asarray(
+                self.skin_colour(rp.lips)
+                & (ratio >= rp.lightness_low)
+                & (ratio <= rp.lightness_high)
+                & (self.gradient <= rp.texture_factor * ref.gradient + rp.texture_offset)
+            )
+        return self._passes[key]
 
 
 def skin_prior(a: float, b: float, p: SkinParams) -> float:
@@ -427,6 +475,11 @@ def skin_prior(a: float, b: float, p: SkinParams) -> float:
 
 def _ramp(x: float, at: float, width: float) -> float:
     return float(1.0 / (1.0 + math.exp(-(x - at) / width)))
+
+
+def _column_medians(x: NDArray[Any]) -> NDArray[Any]:
+    """``np.median(x, axis=0)`` for an (N, k) array."""
+    return np.asarray(median(x.T, axis=-1))
 
 
 def _patch_distance(p: F64, q: F64) -> F64:
