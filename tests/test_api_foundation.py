@@ -178,3 +178,20 @@ def test_openapi_lists_every_endpoint(client: TestClient) -> None:
     paths = set(spec["paths"])
     assert {"/api/v1/pub_key", "/api/v1/models", "/api/v1/time", "/api/v1/face_health"} <= paths
     assert client.get("/docs").status_code == 200
+
+
+def test_billed_request_is_not_acknowledged_when_the_ledger_write_fails(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = client.app.state.services.ledger  # type: ignore[attr-defined]
+    url = "/api/v1/matchWithSelfie"
+    assert client.post(url, content=b"{").json()["code"] == 501  # recorded normally
+
+    def broken(_: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ledger, "record", broken)
+    r = client.post(url, content=b"{")
+    assert r.status_code == 500 and r.json()["code"] == 500
+    assert "disk" not in r.text
+    assert r.headers["X-Refid"] == r.json()["refid"]

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import anyio
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -72,42 +72,72 @@ class BodySizeLimit:
         await response(scope, receive, send)
 
 
-class RequestContext(BaseHTTPMiddleware):
-    """Refid, origin check, catch-all error, structured log line and ledger row."""
+class RequestContext:
+    """Refid, origin check, catch-all error, structured log line, ledger row, timing headers.
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+    Plain ASGI (no per-request task group or body streams): the handler's response start is
+    intercepted, the ledger row written and the headers added before anything is sent.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
         cpu_started = time.process_time()
+        request = Request(scope, receive)
         info = route_info(request.url.path)
         request_refid(request)
         services = request.app.state.services
-        response: Response
+        state = {"started": False, "replaced": False}
+
+        async def send_wrapper(message: Message) -> None:
+            if state["replaced"]:
+                return  # the original response was swapped for an error; drop its body
+            if message["type"] != "http.response.start":
+                await send(message)
+                return
+            status = int(message["status"])
+            latency_ms = (time.perf_counter() - started) * 1000
+            outcome = getattr(request.state, "outcome", None) or (status, "OK")
+            if info.billed and request.method == "POST":
+                recorded = await self._record(
+                    request, services, info.action, outcome, status, latency_ms
+                )
+                if not recorded:
+                    state["replaced"] = True
+                    outcome = (Err.SERVER_INTERNAL.value.code, Err.SERVER_INTERNAL.value.name)
+                    failure = error_response(request, ApiError(Err.SERVER_INTERNAL))
+                    failure.headers["X-Refid"] = request.state.refid
+                    failure.headers["Server-Timing"] = server_timing(started, cpu_started)
+                    self._log(request, outcome, failure.status_code, latency_ms)
+                    state["started"] = True
+                    await failure(scope, receive, send)
+                    return
+            self._log(request, outcome, status, latency_ms)
+            headers = MutableHeaders(scope=message)
+            headers["X-Refid"] = request.state.refid
+            headers["Server-Timing"] = server_timing(started, cpu_started)
+            state["started"] = True
+            await send(message)
+
         try:
             if request.url.path.startswith("/api/"):
                 self._check_origin(request, services)
-            response = await call_next(request)
-        except ApiError as exc:
-            response = error_response(request, exc)
+            await self.app(scope, receive, send_wrapper)
         except Exception as exc:
+            if state["started"]:
+                raise  # headers already left: nothing sensible can be sent any more
             api_error = _find_api_error(exc)
-            if api_error is not None:
-                response = error_response(request, api_error)
-            else:
-                response = self._internal(request, exc)
-        latency_ms = (time.perf_counter() - started) * 1000
-        response.headers["X-Refid"] = request.state.refid
-        outcome = getattr(request.state, "outcome", None) or (response.status_code, "OK")
-        if info.billed and request.method == "POST":
-            recorded = await self._record(
-                request, services, info.action, outcome, response, latency_ms
+            response = (
+                error_response(request, api_error)
+                if api_error is not None
+                else self._internal(request, exc)
             )
-            if not recorded:
-                response = error_response(request, ApiError(Err.SERVER_INTERNAL))
-                response.headers["X-Refid"] = request.state.refid
-                outcome = (Err.SERVER_INTERNAL.value.code, Err.SERVER_INTERNAL.value.name)
-        self._log(request, outcome, response.status_code, latency_ms)
-        response.headers["Server-Timing"] = server_timing(started, cpu_started)
-        return response
+            await response(scope, receive, send_wrapper)
 
     @staticmethod
     def _internal(request: Request, exc: BaseException) -> Response:
@@ -141,7 +171,7 @@ class RequestContext(BaseHTTPMiddleware):
         services: Any,
         action: str,
         outcome: tuple[int, str],
-        response: Response,
+        status: int,
         latency_ms: float,
     ) -> bool:
         from faceproof.ledger.base import Transaction
@@ -153,7 +183,7 @@ class RequestContext(BaseHTTPMiddleware):
             ts_ms=int(time.time() * 1000),
             outcome=outcome[1],
             code=outcome[0],
-            http_status=response.status_code,
+            http_status=status,
             endpoint=request.url.path,
             latency_ms=round(latency_ms, 2),
             security_level_requested=extra.get("level_requested"),
