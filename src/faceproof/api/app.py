@@ -56,16 +56,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
 
 def _routers() -> list[APIRouter]:
-    import importlib
+    from faceproof.api.routers import liveness, match, process, templates
 
-    routers = [utility.router]
-    for name in ("process", "templates", "liveness", "match"):
-        module_name = f"faceproof.api.routers.{name}"
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if not exc.name or not module_name.startswith(exc.name):
-                raise
-            continue
-        routers.append(module.router)
-    return routers
+    return [utility.router, process.router, templates.router, liveness.router, match.router]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 
@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from faceproof.crypto.keystore import KeyStore
     from faceproof.ledger.base import Ledger
     from faceproof.license import Deployment
+    from faceproof.liveness.service import LivenessService
+    from faceproof.matching.matcher import Matcher
+    from faceproof.pipeline.engine import FaceEngine
 
 
 @dataclass
@@ -31,9 +34,9 @@ class Services:
     opener: EnvelopeOpener
     ledger: Ledger
     template_key: RSAPublicKey | None
-    face: Any = None  # FaceEngine, set when models are required (always, outside unit tests)
-    liveness: Any = None  # LivenessService (faceproof.liveness.service)
-    matcher: Any = None  # Matcher (faceproof.matching.matcher)
+    face: FaceEngine | None = None  # None only when models are not required
+    liveness: LivenessService | None = None
+    matcher: Matcher | None = None
     started_at: float = field(default_factory=time.time)
 
     def close(self) -> None:
@@ -48,6 +51,9 @@ def build_services(settings: Settings) -> Services:
     from faceproof.crypto.template_encryption import load_public_key
     from faceproof.ledger import open_ledger
     from faceproof.license import load_deployment
+    from faceproof.liveness.service import LivenessService
+    from faceproof.matching.matcher import Matcher
+    from faceproof.pipeline.engine import FaceEngine
 
     deployment = load_deployment(settings.server_config_path, settings)
     try:
@@ -88,33 +94,12 @@ def build_services(settings: Settings) -> Services:
         ledger=ledger,
         template_key=template_key,
     )
-    services.face = _build_face_engine(settings)
-    services.liveness = _optional("faceproof.liveness.service", "LivenessService", settings)
-    services.matcher = _optional("faceproof.matching.matcher", "Matcher", settings)
+    # Without required models (FACEPROOF_REQUIRE_MODELS=false: foundation-only deployments
+    # and tests) the face endpoints answer 500 "face models are not loaded".
+    services.face = FaceEngine.from_settings(settings) if settings.require_models else None
+    services.liveness = LivenessService.from_settings(settings)
+    services.matcher = Matcher.from_settings(settings)
     return services
-
-
-def _optional(module_name: str, cls_name: str, settings: Settings) -> Any:
-    import importlib
-
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if not exc.name or not module_name.startswith(exc.name):
-            raise
-        return None
-    return getattr(module, cls_name).from_settings(settings)
-
-
-def _build_face_engine(settings: Settings) -> Any:
-    """The face pipeline, or None when models are not required (foundation-only tests)."""
-    try:
-        from faceproof.pipeline.engine import FaceEngine
-    except ImportError:
-        return None
-    if not settings.require_models:
-        return None
-    return FaceEngine.from_settings(settings)
 
 
 async def get_services(request: Request) -> Services:

@@ -14,29 +14,28 @@ def main() -> None:
 
 
 def _register() -> None:
+    from faceproof.cli.calibrate import calibrate
+    from faceproof.cli.envelope import envelope
+    from faceproof.cli.eval import eval_group
+    from faceproof.cli.keys import keys
+    from faceproof.cli.license import license_group
+    from faceproof.cli.liveness_train import liveness_group
+    from faceproof.cli.models import models
     from faceproof.cli.serve import serve
+    from faceproof.cli.transactions import transactions
 
-    main.add_command(serve)
-    optional = [
-        ("faceproof.cli.keys", "keys"),
-        ("faceproof.cli.envelope", "envelope"),
-        ("faceproof.cli.transactions", "transactions"),
-        ("faceproof.cli.license", "license_group"),
-        ("faceproof.cli.models", "models"),
-        ("faceproof.cli.eval", "eval_group"),
-        ("faceproof.cli.calibrate", "calibrate"),
-        ("faceproof.cli.liveness_train", "liveness_group"),
-    ]
-    import importlib
-
-    for module_name, attr in optional:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue
-            raise
-        main.add_command(getattr(module, attr))
+    for command in (
+        serve,
+        keys,
+        envelope,
+        models,
+        transactions,
+        license_group,
+        calibrate,
+        eval_group,
+        liveness_group,
+    ):
+        main.add_command(command)
 
 
 _register()

@@ -107,10 +107,12 @@ def face_as(
     service = _service(services)
     raw = decode_base64(image, "/image")
     decoded = decode_image(raw, "/image", max_pixels=services.settings.max_image_pixels)
-    search = services.face.find_faces(decoded.rgb, "document")
+    engine = services.face
+    assert engine is not None  # checked by _service
+    search = engine.find_faces(decoded.rgb, "document")
     if search.main is None:
         raise ApiError(Err.INVALID_IMAGE, "(/image) No face detected")
-    result = service.evaluate_image(services.face, decoded.rgb, search.main, level)
+    result = service.evaluate_image(engine, decoded.rgb, search.main, level)
     return _answer(request, result, base64.b64encode(raw).decode("ascii"))
 
 
