@@ -176,7 +176,32 @@ def test_no_log_line_without_trigger(client: TestClient, capfd: pytest.CaptureFi
 def test_openapi_lists_every_endpoint(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     paths = set(spec["paths"])
-    assert {"/api/v1/pub_key", "/api/v1/models", "/api/v1/time", "/api/v1/face_health"} <= paths
+    assert {
+        "/api/v1/pub_key",
+        "/api/v1/models",
+        "/api/v1/time",
+        "/api/v1/face_health",
+        "/api/v1/process",
+        "/api/v1/face/generateTemplateFromImage",
+        "/api/v1/face/as",
+        "/api/v1/secure/face/as",
+        "/api/v1/challenge",
+        "/api/v1/matchWithSelfie",
+        "/api/v1/matchWithPictureId",
+        "/api/v1/verifyWithPictureId",
+    } <= paths
+    # Multipart endpoints are documented as multipart (the reference's content type).
+    for path in (
+        "/api/v1/process",
+        "/api/v1/face/as",
+        "/api/v1/secure/face/as",
+        "/api/v1/verifyWithPictureId",
+    ):
+        assert list(spec["paths"][path]["post"]["requestBody"]["content"]) == [
+            "multipart/form-data"
+        ], path
+    # Validation failures are answered 400 with code 501, never 422: the document says so.
+    assert '"422"' not in json.dumps(spec)
     assert client.get("/docs").status_code == 200
 
 

@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     install_error_handlers(app)
     for router in _routers():
         app.include_router(router)
+    _document_errors_as_answered(app)
     app.add_middleware(RequestContext)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
 
@@ -59,3 +60,30 @@ def _routers() -> list[APIRouter]:
     from faceproof.api.routers import liveness, match, process, templates
 
     return [utility.router, process.router, templates.router, liveness.router, match.router]
+
+
+def _document_errors_as_answered(app: FastAPI) -> None:
+    """Validation failures are answered 400/501 in the documented body, never FastAPI's 422:
+    drop the 422 entries FastAPI adds to the schema so the document says what we do."""
+    from typing import Any
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            spec = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            for ops in spec.get("paths", {}).values():
+                for op in ops.values():
+                    op.get("responses", {}).pop("422", None)
+            schemas = spec.get("components", {}).get("schemas", {})
+            schemas.pop("HTTPValidationError", None)
+            schemas.pop("ValidationError", None)
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

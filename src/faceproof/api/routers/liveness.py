@@ -96,8 +96,16 @@ def _answer(request: Request, result: LivenessResult, image_b64: str) -> JSONRes
 )
 def face_as(
     request: Request,
-    image: str = Form(..., description="base64 face image (JPEG or PNG, any size)"),
-    threshold: str = Form(..., description=f"security level: {', '.join(LEVELS)}"),
+    image: str = Form(
+        ...,
+        description="base64 face image (JPEG or PNG, any size)",
+        media_type="multipart/form-data",  # as documented; url-encoded forms work too
+    ),
+    threshold: str = Form(
+        ...,
+        description=f"security level: {', '.join(LEVELS)}",
+        media_type="multipart/form-data",
+    ),
     services: Services = Depends(get_services),
 ) -> JSONResponse:
     """Errors: 501 threshold NONE, 506 unknown threshold, 504 undecodable image, 503 no face."""
