@@ -17,26 +17,11 @@ from faceproof.pipeline.record import Detection, FaceRecord, Landmarks
 from faceproof.quality import QualitySession, assess_quality
 from faceproof.quality import mesh_regions as mr
 from faceproof.quality.report import QualityReport
+from reference_fields import ICAO_KEYS
 from test_quality import Analysed, Pipeline, images, load_rgb, median, portraits
 from test_quality import pipeline as pipeline  # the session fixture, shared
 
-KEYS = [
-    "multiple_faces",
-    "eyes_full_visibility",
-    "background_continuity",
-    "illumination_uniformity",
-    "over_exposure",
-    "under_exposure",
-    "nose_visibility",
-    "mouth_visibility",
-    "top_visibility",
-    "bottom_visibility",
-    "eyeL_visibility",
-    "eyeR_visibility",
-    "sideL_visibility",
-    "sideR_visibility",
-    "is_compliant",
-]
+KEYS = ICAO_KEYS
 
 
 def icao(a: Analysed) -> IcaoReport:

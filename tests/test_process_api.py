@@ -17,12 +17,11 @@ from faceproof.config import Settings
 from faceproof.crypto.envelope import build_envelope
 from faceproof.refid import parse_refid
 from imaging import decode, empty_capture, encode, fit, load_rgb, video_frames
+from reference_fields import ICAO_KEYS
 
 pytestmark = pytest.mark.models
 
 NO_LIVENESS = {"enableAs": False}
-
-
 
 
 def seal(client: TestClient, images: list[bytes], **kw: Any) -> bytes:
@@ -65,23 +64,7 @@ def test_capture_is_processed_in_the_documented_schema(face_app: TestClient) -> 
     aligned = decode(base64.b64decode(data["aligned"]))
     assert aligned.shape[0] * 3 == aligned.shape[1] * 4  # token frontal 3:4
     icao = body["icao_data"]
-    for key in (
-        "multiple_faces",
-        "eyes_full_visibility",
-        "background_continuity",
-        "illumination_uniformity",
-        "over_exposure",
-        "under_exposure",
-        "nose_visibility",
-        "mouth_visibility",
-        "top_visibility",
-        "bottom_visibility",
-        "eyeL_visibility",
-        "eyeR_visibility",
-        "sideL_visibility",
-        "sideR_visibility",
-        "is_compliant",
-    ):
+    for key in ICAO_KEYS:
         assert key in icao
     assert icao["multiple_faces"] is False
     token = decode(base64.b64decode(icao["templates"]["JPEG"]))

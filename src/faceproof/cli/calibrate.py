@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 import click
 import numpy as np
 
-from faceproof.config import ConfigError, load_settings
+from faceproof.cli.options import models_dir, models_option
+from faceproof.config import ConfigError
 
 if TYPE_CHECKING:
     from faceproof.pipeline.engine import FaceEngine
@@ -23,7 +24,7 @@ def build_engine(models: Path | None) -> tuple[FaceEngine, Path]:
     from faceproof.models.store import require_models
     from faceproof.pipeline.engine import REQUIRED_MODELS, FaceEngine
 
-    path = models or load_settings().models_path
+    path = models_dir(models)
     try:
         require_models(path, REQUIRED_MODELS)
     except ConfigError as exc:
@@ -58,12 +59,7 @@ def _subset_pairs(pairs: set[tuple[int, int]], mask: np.ndarray) -> frozenset[tu
     help="Ground-truth corrections (aliases, mislabelled images), TSV; "
     "src/faceproof/matching/lfw_label_fixes.tsv for LFW.",
 )
-@click.option(
-    "--models",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Model store (default: the configured one).",
-)
+@models_option()
 @click.option(
     "--cache",
     type=click.Path(dir_okay=False, path_type=Path),

@@ -16,6 +16,7 @@ from typing import Any
 import click
 import numpy as np
 
+from faceproof.cli.options import models_dir, models_option
 from faceproof.liveness.levels import LEVELS
 
 _DEFAULT_CACHE = Path("/tmp/faceproof-liveness-cache")
@@ -112,13 +113,7 @@ def _single_cues(table: Any, names: Any) -> dict[str, dict[str, float]]:
     help="attack images, one sub-folder per attack type",
 )
 @click.option("--by-source", is_flag=True, help="leave-one-source-out: refit per held-out source")
-@click.option(
-    "--models",
-    "models_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="model dir (default: the configured one)",
-)
+@models_option("models_path")
 @click.option(
     "--out",
     "out_dir",
@@ -144,13 +139,12 @@ def liveness(
     cache_dir: Path,
 ) -> None:
     """APCER per attack type, BPCER, BPCER@APCER 1 %/5 %, the level table, a DET curve."""
-    from faceproof.config import load_settings
     from faceproof.liveness import train as tr
     from faceproof.liveness.fusion import load_fusion
     from faceproof.liveness.levels import load_calibration
     from faceproof.liveness.metrics import det_points
 
-    models_path = models_path or load_settings().models_path
+    models_path = models_dir(models_path)
     fusion = load_fusion()
     samples = tr.load_samples(live_dir, spoof_dir)
     extractor = tr.CueExtractor(models_path, tr.CueCache(cache_dir), sorted(fusion.features))

@@ -10,6 +10,7 @@ from typing import Any
 import click
 import numpy as np
 
+from faceproof.cli.options import models_option
 from faceproof.config import ConfigError
 
 FARS = (1e-2, 1e-3, 1e-4)
@@ -56,7 +57,7 @@ FARS = (1e-2, 1e-3, 1e-4)
     default=Path("verify-det.png"),
     show_default=True,
 )
-@click.option("--models", type=click.Path(file_okay=False, path_type=Path), default=None)
+@models_option()
 @click.option(
     "--cache",
     type=click.Path(dir_okay=False, path_type=Path),

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from faceproof.cli.options import models_dir, models_option
+
 _DEFAULT_OUT = Path(__file__).resolve().parents[1] / "data"
 
 
@@ -27,7 +29,7 @@ def liveness_group() -> None:
     required=True,
     type=click.Path(exists=True, file_okay=False, path_type=Path),
 )
-@click.option("--models", "models_path", type=click.Path(path_type=Path), default=None)
+@models_option("models_path")
 @click.option(
     "--out",
     "out_dir",
@@ -53,10 +55,9 @@ def train_cmd(
     l2: float | None,
 ) -> None:
     """Fit on all images of LIVE/SPOOF and write the two JSON files (versioned, digested)."""
-    from faceproof.config import load_settings
     from faceproof.liveness import train as tr
 
-    models_path = models_path or load_settings().models_path
+    models_path = models_dir(models_path)
     result = tr.train(
         live_dir, spoof_dir, models_path, out_dir, cache_dir, l2=tr.DEFAULT_L2 if l2 is None else l2
     )

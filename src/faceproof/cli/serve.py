@@ -35,17 +35,33 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: str
         # Fail fast with one line, before forking workers.
         from faceproof.api.deps import build_services
 
-        build_services(settings).close()
+        services = build_services(settings)
     except ConfigError as exc:
         click.echo(f"faceproof: {exc}", err=True)
         sys.exit(2)
+    level = settings.log_level.lower()
+    if settings.workers == 1:
+        # One process: serve with the services just checked instead of building them again.
+        from faceproof.api.app import create_app
+
+        app = create_app(settings, services)
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=level,
+            access_log=False,
+            server_header=False,
+        )
+        return
+    services.close()  # each worker process builds its own
     uvicorn.run(
         "faceproof.api.app:create_app",
         factory=True,
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        log_level=settings.log_level.lower(),
+        log_level=level,
         access_log=False,
         server_header=False,
     )

@@ -124,11 +124,8 @@ class FaceMeshModel:
 
     def __init__(self, models_path: Path | str, *, refine: bool = True, num_threads: int = 1):
         self._model = TFLiteModel(Path(models_path) / MODEL_FILE, num_threads=num_threads)
-        shape = self._model.input().shape
-        if len(shape) != 4 or shape[1] != shape[2] or shape[3] != 3:
-            raise ValueError(f"{MODEL_FILE}: unexpected input shape {shape}")
-        self.input_size = int(shape[1])
-        sizes = {o.name: int(np.prod(o.shape)) for o in self._model.outputs}
+        self.input_size = self._model.square_image_input()
+        sizes = self._model.output_sizes()
         self._mesh_name = next(k for k, v in sizes.items() if v == NUM_POINTS * 3)
         self._flag_name = next(k for k, v in sizes.items() if v == 1)
         self.refine = refine

@@ -81,6 +81,17 @@ class TFLiteModel:
     def input(self, i: int = 0) -> TensorSpec:
         return self.inputs[i]
 
+    def square_image_input(self) -> int:
+        """Side of the (1, S, S, 3) image input; ValueError for any other layout."""
+        shape = self.input().shape
+        if len(shape) != 4 or shape[1] != shape[2] or shape[3] != 3:
+            raise ValueError(f"{self.path.name}: unexpected input shape {shape}")
+        return int(shape[1])
+
+    def output_sizes(self) -> dict[str, int]:
+        """Element count of each output, to find outputs by what they hold."""
+        return {o.name: int(np.prod(o.shape)) for o in self.outputs}
+
     def output(self, name_or_index: str | int) -> TensorSpec:
         if isinstance(name_or_index, int):
             return self.outputs[name_or_index]
