@@ -151,3 +151,49 @@ def test_lfw_fold1_separates_genuine_from_impostor(
     assert gen.mean() - imp.mean() > 0.3, (gen.mean(), imp.mean())
     auc = roc_auc_score(np.r_[np.ones_like(gen), np.zeros_like(imp)], np.r_[gen, imp])
     assert auc >= 0.95, auc
+
+
+def test_fused_prelu_graph_is_bit_identical(models: Path, aligned: Aligner) -> None:
+    """The embedder's in-memory PReLU fusion computes exactly what the registry file does."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    from faceproof.models.graph_rewrite import fuse_decomposed_prelu
+    from faceproof.models.runtime import TFLiteModel
+
+    content = (models / "MobileFaceNet.tflite").read_bytes()
+    rewritten = fuse_decomposed_prelu(content)
+    assert rewritten.fused == 33  # every PReLU of MobileFaceNet
+    graph = schema.Model.GetRootAsModel(rewritten.content, 0)
+    codes = {
+        max(graph.OperatorCodes(i).BuiltinCode(), graph.OperatorCodes(i).DeprecatedBuiltinCode())
+        for i in range(graph.OperatorCodesLength())
+    }
+    used = {
+        max(
+            graph.OperatorCodes(op.OpcodeIndex()).BuiltinCode(),
+            graph.OperatorCodes(op.OpcodeIndex()).DeprecatedBuiltinCode(),
+        )
+        for sub in (graph.Subgraphs(0),)
+        for op in (sub.Operators(j) for j in range(sub.OperatorsLength()))
+    }
+    assert schema.BuiltinOperator.PRELU in codes
+    assert schema.BuiltinOperator.ABS not in used and schema.BuiltinOperator.SUB not in used
+
+    plain = TFLiteModel(models / "MobileFaceNet.tflite")
+    fused = TFLiteModel(models / "MobileFaceNet.tflite", rewrite=lambda c: rewritten.content)
+    crops = [aligned("Akhmed_Zakayev", 1), aligned("Akhmed_Zakayev", 2)]
+    real = np.stack([MobileFaceNetEmbedder.preprocess(c) for c in crops])
+    noise = np.random.default_rng(5).normal(0, 2, real.shape).astype(np.float32)
+    name = plain.output(0).name
+    for x in (real, noise, -np.abs(noise)):
+        a, b = plain.run(x)[name], fused.run(x)[name]
+        assert np.array_equal(a, b)
+    assert np.abs(plain.run(noise)[name] - plain.run(real)[name]).max() > 0.1  # inputs matter
+
+
+def test_prelu_fusion_leaves_other_graphs_alone(models: Path) -> None:
+    from faceproof.models.graph_rewrite import fuse_decomposed_prelu
+
+    content = (models / "face_landmark.tflite").read_bytes()
+    result = fuse_decomposed_prelu(content)
+    assert result.fused == 0 and result.content is content

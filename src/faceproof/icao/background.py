@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from faceproof.pipeline.record import PersonMask
+from faceproof.pipeline.resample import shrink
 from faceproof.quality.config import MEASURES
 from faceproof.quality.measure import MeasureResult
 from faceproof.quality.order_stats import median, pixels
@@ -59,7 +60,7 @@ class BackgroundContinuity:
         w0, h0 = s.image_size
         k = min(1.0, WORK_SIDE / max(w0, h0))
         size = (max(1, round(w0 * k)), max(1, round(h0 * k)))
-        small = cv2.resize(s.rgb, size, interpolation=cv2.INTER_AREA)
+        small = shrink(s.rgb, size)
         bg = background_mask(s, size)
         if np.count_nonzero(bg) < MIN_SHARE * bg.size:
             return MeasureResult(float("nan"), 0.0)

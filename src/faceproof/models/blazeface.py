@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import cv2
 import numpy as np
 
 from faceproof.models.runtime import TFLiteModel
 from faceproof.pipeline.record import F32, U8, Detection
+from faceproof.pipeline.resample import shrink
 
 DetectorRange = Literal["short", "full"]
 DetectionMode = Literal["selfie", "document"]
@@ -85,8 +85,7 @@ def letterbox(rgb: U8, size: int) -> tuple[F32, F32]:
     h, w = rgb.shape[:2]
     scale = size / max(h, w)
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    resized = cv2.resize(rgb, (new_w, new_h), interpolation=interp)
+    resized = shrink(rgb, (new_w, new_h))
     off_x, off_y = (size - new_w) // 2, (size - new_h) // 2
     canvas = np.full((size, size, 3), -1.0, dtype=np.float32)
     canvas[off_y : off_y + new_h, off_x : off_x + new_w] = resized.astype(np.float32) / 127.5 - 1

@@ -4,7 +4,7 @@ Input: aligned 112×112 RGB crops (ArcFace five-point template), scaled ``(x −
 The pinned model has a fixed batch of 2 (its graph reshapes to a constant shape, so the batch
 cannot be resized), so crops are run in pairs, a lone crop padded with a copy; test-time flip
 averaging (:meth:`MobileFaceNetEmbedder.embed_flip`) therefore costs the same one inference as
-a plain embedding.
+a plain embedding. Its decomposed PReLUs run fused (:mod:`faceproof.models.graph_rewrite`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from faceproof.models.graph_rewrite import fuse_decomposed_prelu
 from faceproof.models.runtime import TFLiteModel
 from faceproof.pipeline.record import F32, U8
 
@@ -33,7 +34,11 @@ class MobileFaceNetEmbedder:
     model_id: str = MODEL_ID
 
     def __init__(self, models_path: Path | str, *, num_threads: int = 1) -> None:
-        self._model = TFLiteModel(Path(models_path) / MODEL_FILE, num_threads=num_threads)
+        self._model = TFLiteModel(
+            Path(models_path) / MODEL_FILE,
+            num_threads=num_threads,
+            rewrite=lambda content: fuse_decomposed_prelu(content).content,
+        )
         shape = self._model.input().shape
         if len(shape) != 4 or shape[1:] != (CROP_SIZE, CROP_SIZE, 3):
             raise ValueError(f"{MODEL_FILE}: unexpected input shape {shape}")

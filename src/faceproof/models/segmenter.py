@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from faceproof.models.runtime import TFLiteModel
 from faceproof.pipeline.record import F32, U8, PersonMask
+from faceproof.pipeline.resample import shrink
 
 MODEL_FILE = "selfie_segmentation.tflite"
 
@@ -40,12 +40,7 @@ class SelfieSegmenter:
         elif rgb.shape[2] == 4:
             rgb = rgb[:, :, :3]
         h, w = rgb.shape[:2]
-        shrink = h > self.height or w > self.width
-        small = cv2.resize(
-            rgb,
-            (self.width, self.height),
-            interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR,
-        )
+        small = shrink(rgb, (self.width, self.height))
         tensor = small.astype(np.float32)[None] / 255.0
         mask = self._model.run(tensor)[self._model.output(0).name][0, :, :, 0]
         return PersonMask(np.ascontiguousarray(mask, dtype=np.float32), (w, h))

