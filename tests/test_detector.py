@@ -16,13 +16,9 @@ from faceproof.models.blazeface import (
     most_prominent,
     ssd_anchor_centres,
 )
+from faceproof.models.centernet import ANIMALS, CenterNetObjects
+from faceproof.pipeline.face_check import drop_animal_faces
 from faceproof.pipeline.record import U8, Detection
-
-DOG_REASON = (
-    "known false positive: the short-range model (MediaPipe's 0.5 threshold) scores a frontal "
-    "dog face 0.60; the full-range model rejects it, but masked human faces score 0.52-0.70 "
-    "with the short-range model, so no principled threshold separates them"
-)
 
 
 def _load(path: Path) -> U8:
@@ -80,6 +76,13 @@ def test_most_prominent_prefers_large_central_faces() -> None:
 @pytest.fixture(scope="module")
 def detectors(models_path: Path) -> FaceDetectorSet:
     return FaceDetectorSet(models_path)
+
+
+@pytest.fixture(scope="module")
+def objects(models_path: Path) -> CenterNetObjects:
+    if not (models_path / "centernet.json").is_file():
+        pytest.skip("centernet model not fetched")
+    return CenterNetObjects(models_path)
 
 
 def _deepface_sample(data_root: Path) -> list[Path]:
@@ -205,19 +208,28 @@ def _no_face_cases() -> list[object]:
     cases: list[object] = []
     for name in names:
         for mode in ("full-range model", "selfie", "document"):
-            marks = []
-            if name == "dlib__dogs.jpg" and mode != "full-range model":
-                marks = [pytest.mark.xfail(reason=DOG_REASON, strict=True)]
-            cases.append(pytest.param(name, mode, marks=marks, id=f"{name}-{mode}"))
+            cases.append(pytest.param(name, mode, id=f"{name}-{mode}"))
     return cases
 
 
 @pytest.mark.models
 @pytest.mark.parametrize(("name", "mode"), _no_face_cases())
-def test_no_face_images(detectors: FaceDetectorSet, data_root: Path, name: str, mode: str) -> None:
+def test_no_face_images(
+    detectors: FaceDetectorSet,
+    objects: CenterNetObjects,
+    data_root: Path,
+    name: str,
+    mode: str,
+) -> None:
+    """No face reported, with the animal check as the engine runs it (``find_faces``)."""
     rgb = _load(data_root / "misc/no_face" / name)
-    full_only = mode == "full-range model"
-    dets = detectors.full.detect(rgb) if full_only else detectors.detect(rgb, mode)  # type: ignore[arg-type]
+    if mode == "full-range model":
+        dets = detectors.full.detect(rgb)
+    else:
+        raw = detectors.detect(rgb, mode)  # type: ignore[arg-type]
+        dets = drop_animal_faces(
+            rgb, raw, objects, ANIMALS, corroborate=lambda: detectors.detect_all(rgb)
+        )
     assert dets == [], [(round(d.score, 2), [round(v) for v in d.box]) for d in dets]
 
 

@@ -11,11 +11,13 @@ def eval_group() -> None:
 
 
 def _register() -> None:
+    from faceproof.cli.eval_faces import faces
     from faceproof.cli.eval_liveness import liveness
     from faceproof.cli.eval_verify import verify
 
     eval_group.add_command(verify)
     eval_group.add_command(liveness)
+    eval_group.add_command(faces)
 
 
 _register()

@@ -212,7 +212,8 @@ class BlazeFaceDetector:
         return sorted(dets, key=lambda d: d.score, reverse=True)
 
 
-def _overlaps(det: Detection, others: Sequence[Detection], iou_threshold: float) -> bool:
+def overlaps(det: Detection, others: Sequence[Detection], iou_threshold: float = 0.3) -> bool:
+    """Same face: IoU above the threshold, or ``det``'s centre inside another box."""
     if not others:
         return False
     boxes = np.array([o.box for o in others], dtype=np.float32)
@@ -255,11 +256,15 @@ class FaceDetectorSet:
         )
         self.iou_threshold = iou_threshold
 
+    def detect_all(self, rgb: U8) -> list[Detection]:
+        """Both models' detections, unmerged (for corroborating a doubtful face)."""
+        return self.short.detect(rgb) + self.full.detect(rgb)
+
     def detect(self, rgb: U8, mode: DetectionMode = "selfie") -> list[Detection]:
         """All faces for the capture kind, best score first."""
         if mode == "selfie":
             dets = self.short.detect(rgb)
-            extra = [d for d in self.full.detect(rgb) if not _overlaps(d, dets, self.iou_threshold)]
+            extra = [d for d in self.full.detect(rgb) if not overlaps(d, dets, self.iou_threshold)]
             dets = dets + extra
         elif mode == "document":
             dets = self.full.detect(rgb) or self.short.detect(rgb)

@@ -29,6 +29,8 @@ REQUIRED_MODELS = (
     "iris_landmark.tflite",
     "MobileFaceNet.tflite",
     "selfie_segmentation.tflite",
+    "centernet.json",
+    "centernet.bin",
 )
 
 
@@ -44,6 +46,7 @@ class FaceSearch:
 class FaceEngine:
     def __init__(self, models_path: Path) -> None:
         from faceproof.models.blazeface import FaceDetectorSet
+        from faceproof.models.centernet import CenterNetObjects
         from faceproof.models.facemesh import FaceMeshModel
         from faceproof.models.iris import IrisModel
         from faceproof.models.mobilefacenet import MobileFaceNetEmbedder
@@ -57,6 +60,7 @@ class FaceEngine:
         cv2.setNumThreads(1)
         self.models_path = models_path
         self.detectors = FaceDetectorSet(models_path)
+        self.objects = CenterNetObjects(models_path)
         self.landmark_stage = LandmarkStage(FaceMeshModel(models_path), IrisModel(models_path))
         self.embedder = MobileFaceNetEmbedder(models_path)
         self.segmenter = SelfieSegmenter(models_path)
@@ -82,10 +86,19 @@ class FaceEngine:
     # -- stages -------------------------------------------------------------------------
     def find_faces(self, rgb: U8, mode: Mode) -> FaceSearch:
         """Selfie captures: short range plus full range for small background faces;
-        third-party/ID images: full range, short range for tight close-ups."""
+        third-party/ID images: full range, short range for tight close-ups. Uncertain
+        detections on an animal are dropped (:mod:`faceproof.pipeline.face_check`)."""
         from faceproof.models.blazeface import most_prominent
+        from faceproof.models.centernet import ANIMALS
+        from faceproof.pipeline.face_check import drop_animal_faces
 
-        faces = self.detectors.detect(rgb, mode=mode)
+        faces = drop_animal_faces(
+            rgb,
+            self.detectors.detect(rgb, mode=mode),
+            self.objects,
+            ANIMALS,
+            corroborate=lambda: self.detectors.detect_all(rgb),
+        )
         main, multiple = most_prominent(faces, (rgb.shape[1], rgb.shape[0]))
         return FaceSearch(faces, main, multiple)
 
