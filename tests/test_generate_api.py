@@ -17,8 +17,6 @@ pytestmark = pytest.mark.models
 URL = "/api/v1/face/generateTemplateFromImage"
 
 
-
-
 def b64(path: Path) -> str:
     return base64.b64encode(path.read_bytes()).decode()
 

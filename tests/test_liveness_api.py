@@ -22,8 +22,6 @@ REPLAY = PAD / "spoof" / "replay_screen_crop" / "apfol__100.png"  # phone replay
 NO_FACE = DATA / "misc" / "no_face" / "skimage__brick.png"
 
 
-
-
 def face_as(client: TestClient, image: bytes | str, threshold: str | None) -> Any:
     data = {"image": image if isinstance(image, str) else base64.b64encode(image).decode()}
     if threshold is not None:
@@ -86,8 +84,7 @@ def test_most_dev_samples_are_classified_as_labelled(face_app: TestClient) -> No
         pytest.skip("pad data not present")
     live_ok = [not face_as(face_app, p.read_bytes(), "LOW").json()["is_spoof"] for p in lives]
     caught = [
-        face_as(face_app, p.read_bytes(), "BALANCED_VERY_HIGH").json()["is_spoof"]
-        for p in replays
+        face_as(face_app, p.read_bytes(), "BALANCED_VERY_HIGH").json()["is_spoof"] for p in replays
     ]
     assert sum(live_ok) >= 0.8 * len(live_ok), live_ok
     assert sum(caught) >= 0.85 * len(caught), caught

@@ -28,8 +28,6 @@ pytestmark = pytest.mark.models
 FAR, NEAR = 38, 3
 
 
-
-
 def frames() -> tuple[np.ndarray, ...]:
     if not LIVE_VIDEO.is_file():
         pytest.skip("live video not present")
@@ -134,9 +132,7 @@ def test_frames_rendered_on_a_plane_fail(
     far = frames()[index]
     shots = {"far": encode(far), "near": encode(render_on_plane(far, scale, tilt))}
     ch = issue(face_app)
-    token = envelope(
-        face_app, shots, tuple(ch["order"]), nonce=ch["nonce"], challenge_id=ch["id"]
-    )
+    token = envelope(face_app, shots, tuple(ch["order"]), nonce=ch["nonce"], challenge_id=ch["id"])
     result = evaluate(face_app, token)
     assert result.challenge is not None and not result.challenge.passed
     assert "planar_motion" in result.challenge.reasons
@@ -156,17 +152,13 @@ def test_wrong_order_fails(face_app: TestClient) -> None:
 def test_reused_challenge_and_nonce_fail(face_app: TestClient) -> None:
     ch = issue(face_app)
     shots = genuine_shots()
-    token = envelope(
-        face_app, shots, tuple(ch["order"]), nonce=ch["nonce"], challenge_id=ch["id"]
-    )
+    token = envelope(face_app, shots, tuple(ch["order"]), nonce=ch["nonce"], challenge_id=ch["id"])
     assert evaluate(face_app, token).challenge.passed
     # The same envelope again: its nonce was claimed → 601 before any liveness work.
     r = face_app.post("/api/v1/secure/face/as", files={"file": ("bdata", token)})
     assert r.status_code == 400 and r.json()["code"] == 601
     # A fresh envelope answering the used challenge.
-    again = envelope(
-        face_app, shots, tuple(ch["order"]), nonce=new_nonce(), challenge_id=ch["id"]
-    )
+    again = envelope(face_app, shots, tuple(ch["order"]), nonce=new_nonce(), challenge_id=ch["id"])
     result = evaluate(face_app, again)
     assert result.challenge.reasons == ["challenge_unknown_or_used"] and result.is_spoof
 
@@ -211,9 +203,7 @@ def test_spliced_frames_fail(face_app: TestClient) -> None:
     f = frames()
     shots = {"far": encode(f[FAR]), "near": encode(f[NEAR], quality=70)}  # another encoder
     ch = issue(face_app)
-    token = envelope(
-        face_app, shots, tuple(ch["order"]), nonce=ch["nonce"], challenge_id=ch["id"]
-    )
+    token = envelope(face_app, shots, tuple(ch["order"]), nonce=ch["nonce"], challenge_id=ch["id"])
     assert "frames_spliced" in evaluate(face_app, token).challenge.reasons
 
 
@@ -223,7 +213,5 @@ def test_another_person_fails(face_app: TestClient) -> None:
         pytest.skip("pad data not present")
     shots = {"far": encode(frames()[FAR]), "near": encode(fit(load_rgb(other), 640, 480))}
     ch = issue(face_app)
-    token = envelope(
-        face_app, shots, tuple(ch["order"]), nonce=ch["nonce"], challenge_id=ch["id"]
-    )
+    token = envelope(face_app, shots, tuple(ch["order"]), nonce=ch["nonce"], challenge_id=ch["id"])
     assert "identity_changed" in evaluate(face_app, token).challenge.reasons

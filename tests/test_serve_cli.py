@@ -23,8 +23,9 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACEPROOF_")}
     for key in ("SERVER_CONFIG_PATH", "TEMPLATE_ENCRYPTION_ENABLED", "TEMPLATE_ENCRYPTION_KEY"):
         env.pop(key, None)
-    env.update({"FACEPROOF_DATA_DIR": str(tmp_path / "data"),
-                "FACEPROOF_MODEL_DIR": str(model_dir())})
+    env.update(
+        {"FACEPROOF_DATA_DIR": str(tmp_path / "data"), "FACEPROOF_MODEL_DIR": str(model_dir())}
+    )
     env.update(extra)
     return env
 
@@ -40,7 +41,10 @@ def test_serve_answers_health_and_stops_cleanly(tmp_path: Path, models_path: Pat
     port = _free_port()
     proc = subprocess.Popen(
         [*FACEPROOF, "serve", "--port", str(port), "--workers", "1"],
-        env=_env(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env=_env(tmp_path),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 60
@@ -66,7 +70,11 @@ def test_serve_answers_health_and_stops_cleanly(tmp_path: Path, models_path: Pat
 def _startup_error(tmp_path: Path, **env: str) -> str:
     r = subprocess.run(
         [*FACEPROOF, "serve", "--port", str(_free_port())],
-        env=_env(tmp_path, **env), cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env=_env(tmp_path, **env),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert r.returncode == 2, r.stderr
     lines = [line for line in r.stderr.splitlines() if line.strip()]
