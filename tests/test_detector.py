@@ -263,3 +263,33 @@ def test_threads_get_the_same_answers(models_path: Path, data_root: Path) -> Non
         for k, dets in enumerate(got):
             want = expected[(i + k) % 4]
             assert [d.box for d in dets] == [d.box for d in want]
+
+
+@pytest.mark.models
+def test_seen_detections_are_reused_not_recomputed(
+    detectors: FaceDetectorSet, data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``detect_all`` after ``detect`` with the same ``seen`` runs only the model not yet run,
+    and returns what fresh runs return."""
+    rgb = _load(data_root / "misc/other_faces/skimage__astronaut.png")
+
+    def key(dets: list[Detection]) -> list[tuple[float, ...]]:
+        return [(*d.box, d.score) for d in dets]
+
+    fresh = key(detectors.detect_all(rgb))
+    calls: list[str] = []
+    for name in ("short", "full"):
+        model = getattr(detectors, name)
+        original = model.detect
+        monkeypatch.setattr(
+            model, "detect", lambda im, n=name, f=original: calls.append(n) or f(im)
+        )
+    seen: dict[str, list[Detection]] = {}
+    assert key(detectors.detect(rgb, "document", seen)) == key(detectors.detect(rgb, "document"))
+    assert calls == ["full", "full"]  # document mode: the full-range model found the face
+    calls.clear()
+    assert key(detectors.detect_all(rgb, seen)) == fresh
+    assert calls == ["short"]
+    calls.clear()
+    detectors.detect(rgb, "selfie", seen)
+    assert calls == []

@@ -157,25 +157,16 @@ def test_fused_prelu_graph_is_bit_identical(models: Path, aligned: Aligner) -> N
     """The embedder's in-memory PReLU fusion computes exactly what the registry file does."""
     from ai_edge_litert import schema_py_generated as schema
 
-    from faceproof.models.graph_rewrite import fuse_decomposed_prelu
+    from faceproof.models.graph_rewrite import builtin_code, fuse_decomposed_prelu
     from faceproof.models.runtime import TFLiteModel
 
     content = (models / "MobileFaceNet.tflite").read_bytes()
     rewritten = fuse_decomposed_prelu(content)
     assert rewritten.fused == 33  # every PReLU of MobileFaceNet
-    graph = schema.Model.GetRootAsModel(rewritten.content, 0)
-    codes = {
-        max(graph.OperatorCodes(i).BuiltinCode(), graph.OperatorCodes(i).DeprecatedBuiltinCode())
-        for i in range(graph.OperatorCodesLength())
-    }
-    used = {
-        max(
-            graph.OperatorCodes(op.OpcodeIndex()).BuiltinCode(),
-            graph.OperatorCodes(op.OpcodeIndex()).DeprecatedBuiltinCode(),
-        )
-        for sub in (graph.Subgraphs(0),)
-        for op in (sub.Operators(j) for j in range(sub.OperatorsLength()))
-    }
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(rewritten.content, 0))
+    codes = {builtin_code(oc) for oc in model.operatorCodes}
+    ops = model.subgraphs[0].operators
+    used = {builtin_code(model.operatorCodes[op.opcodeIndex]) for op in ops}
     assert schema.BuiltinOperator.PRELU in codes
     assert schema.BuiltinOperator.ABS not in used and schema.BuiltinOperator.SUB not in used
 

@@ -32,27 +32,28 @@ def _files(folders: tuple[Path, ...], limit: int | None) -> list[Path]:
 
 
 def _scan(paths: list[Path], models: Path) -> list[dict[str, Any]]:
-    import cv2
-    import numpy as np
-
+    from faceproof.errors import ApiError
     from faceproof.models.blazeface import FaceDetectorSet
     from faceproof.models.centernet import ANIMALS, CenterNetObjects
+    from faceproof.pipeline.decode import decode_image
     from faceproof.pipeline.face_check import check_faces
+    from faceproof.pipeline.record import Detection
 
     detectors = FaceDetectorSet(models)
     objects = CenterNetObjects(models)
     rows = []
     for i, path in enumerate(paths, 1):
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            click.echo(f"  skipped unreadable {path}", err=True)
+        try:  # decoded as a request is (EXIF orientation, grey and RGBA handled)
+            rgb = decode_image(path.read_bytes(), max_pixels=60_000_000).rgb
+        except ApiError:
+            click.echo(f"  skipped undecodable {path}", err=True)
             continue
-        rgb = np.ascontiguousarray(bgr[:, :, ::-1], dtype=np.uint8)
         row: dict[str, Any] = {"file": str(path), "modes": {}}
+        seen: dict[str, list[Detection]] = {}  # each face model runs once per image
         for mode in ("selfie", "document"):
-            faces = detectors.detect(rgb, mode)
+            faces = detectors.detect(rgb, mode, seen)
             verdicts = check_faces(
-                rgb, faces, objects, ANIMALS, corroborate=partial(detectors.detect_all, rgb)
+                rgb, faces, objects, ANIMALS, corroborate=partial(detectors.detect_all, rgb, seen)
             )
             row["modes"][mode] = {
                 "faces": len(faces),

@@ -256,18 +256,38 @@ class FaceDetectorSet:
         )
         self.iou_threshold = iou_threshold
 
-    def detect_all(self, rgb: U8) -> list[Detection]:
-        """Both models' detections, unmerged (for corroborating a doubtful face)."""
-        return self.short.detect(rgb) + self.full.detect(rgb)
+    def _run(
+        self, which: DetectorRange, rgb: U8, seen: dict[str, list[Detection]] | None
+    ) -> list[Detection]:
+        """One model's detections; with ``seen``, each model runs at most once per image."""
+        model = self.short if which == "short" else self.full
+        if seen is None:
+            return model.detect(rgb)
+        if which not in seen:
+            seen[which] = model.detect(rgb)
+        return seen[which]
 
-    def detect(self, rgb: U8, mode: DetectionMode = "selfie") -> list[Detection]:
-        """All faces for the capture kind, best score first."""
+    def detect_all(
+        self, rgb: U8, seen: dict[str, list[Detection]] | None = None
+    ) -> list[Detection]:
+        """Both models' detections, unmerged (for corroborating a doubtful face); the models
+        ``detect`` already ran with the same ``seen`` are not run again."""
+        return self._run("short", rgb, seen) + self._run("full", rgb, seen)
+
+    def detect(
+        self,
+        rgb: U8,
+        mode: DetectionMode = "selfie",
+        seen: dict[str, list[Detection]] | None = None,
+    ) -> list[Detection]:
+        """All faces for the capture kind, best score first. ``seen`` (optional, empty at
+        first) collects each model's raw detections for a later :meth:`detect_all`."""
         if mode == "selfie":
-            dets = self.short.detect(rgb)
-            extra = [d for d in self.full.detect(rgb) if not overlaps(d, dets, self.iou_threshold)]
-            dets = dets + extra
+            dets = self._run("short", rgb, seen)
+            full = self._run("full", rgb, seen)
+            dets = dets + [d for d in full if not overlaps(d, dets, self.iou_threshold)]
         elif mode == "document":
-            dets = self.full.detect(rgb) or self.short.detect(rgb)
+            dets = self._run("full", rgb, seen) or self._run("short", rgb, seen)
         else:
             raise ValueError(f"unknown detection mode {mode!r}")
         return sorted(dets, key=lambda d: d.score, reverse=True)

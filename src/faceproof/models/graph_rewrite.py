@@ -1,7 +1,7 @@
 """Equivalent rewrites of a pinned ``.tflite`` graph, applied in memory when it is loaded.
 
 The file on disk stays byte-identical to the registry's (the model store checks its SHA-256);
-a rewrite changes only how LiteRT executes the same function, and ``tests/test_exact_speedups``
+a rewrite changes only how LiteRT executes the same function, and ``tests/test_embedder.py``
 checks that outputs stay bit-identical.
 
 MobileFaceNet as converted by TOCO spells every PReLU as five element-wise ops,
@@ -27,9 +27,13 @@ class Rewritten:
     fused: int  # pattern instances replaced
 
 
-def _opcode(model: Any, op: Any) -> int:
-    oc = model.operatorCodes[op.opcodeIndex]
+def builtin_code(oc: Any) -> int:
+    """An operator code's builtin op (the schema keeps codes < 127 in a deprecated field)."""
     return int(max(oc.builtinCode, oc.deprecatedBuiltinCode))
+
+
+def _opcode(model: Any, op: Any) -> int:
+    return builtin_code(model.operatorCodes[op.opcodeIndex])
 
 
 def _no_activation(op: Any) -> bool:
@@ -156,7 +160,7 @@ def _prelu_code(model: Any, schema: Any) -> int:
     """Index of the PRELU operator code, added once."""
     prelu = schema.BuiltinOperator.PRELU
     for i, oc in enumerate(model.operatorCodes):
-        if max(oc.builtinCode, oc.deprecatedBuiltinCode) == prelu and not oc.customCode:
+        if builtin_code(oc) == prelu and not oc.customCode:
             return i
     code = schema.OperatorCodeT()
     code.builtinCode = prelu

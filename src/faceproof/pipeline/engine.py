@@ -92,12 +92,13 @@ class FaceEngine:
         from faceproof.models.centernet import ANIMALS
         from faceproof.pipeline.face_check import drop_animal_faces
 
+        seen: dict[str, list[Detection]] = {}
         faces = drop_animal_faces(
             rgb,
-            self.detectors.detect(rgb, mode=mode),
+            self.detectors.detect(rgb, mode=mode, seen=seen),
             self.objects,
             ANIMALS,
-            corroborate=lambda: self.detectors.detect_all(rgb),
+            corroborate=lambda: self.detectors.detect_all(rgb, seen),
         )
         main, multiple = most_prominent(faces, (rgb.shape[1], rgb.shape[0]))
         return FaceSearch(faces, main, multiple)
