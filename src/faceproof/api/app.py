@@ -40,6 +40,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         form_limits={"max_part_size": settings.max_upload_bytes},
         title="faceproof",
         version=__version__,
+        # /docs is served offline by routers.web (local swagger-ui-dist); no ReDoc.
+        docs_url=None,
+        redoc_url=None,
         description=(
             "Self-hosted face biometrics: liveness, quality/ICAO, templates and 1:1 matching. "
             "API-compatible with the reference face web server; see docs/api-decisions.md."
@@ -57,9 +60,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
 
 def _routers() -> list[APIRouter]:
-    from faceproof.api.routers import liveness, match, process, templates
+    from faceproof.api.routers import liveness, match, process, templates, web
 
-    return [utility.router, process.router, templates.router, liveness.router, match.router]
+    return [
+        utility.router,
+        process.router,
+        templates.router,
+        liveness.router,
+        match.router,
+        web.router,
+    ]
 
 
 def _document_errors_as_answered(app: FastAPI) -> None:
