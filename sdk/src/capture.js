@@ -1,0 +1,449 @@
+/**
+ * One guided capture (challenge protocol §3): camera, the main frame after a short streak of
+ * good quality, the server's move-closer steps, the screen-light sequence during the near
+ * step, then the sealed envelope. Every wait races the dialog's close button (202) and the
+ * capture timeout (501).
+ * @module capture
+ */
+import { ctx2d, makeCanvas } from './analyzer.js';
+import { FRAME_H, FRAME_W, crop43, openCamera, stopStream, videoInputs } from './camera.js';
+import { emitChallengeEvent, lightSchedule, readChallenge } from './challenge.js';
+import { deviceInfo, isSyntheticTrack } from './device.js';
+import { newNonce, seal } from './envelope.js';
+import { FaceSDKError } from './errors.js';
+import { t } from './localization.js';
+import { envelopeOptions } from './options.js';
+import { DEFAULT_OVAL, DEFAULT_TOLERANCE, assess } from './quality.js';
+import { CaptureDialog, ProgressDialog } from './ui.js';
+
+export const SDK_VERSION = 'faceproof-web-sdk/0.1.0';
+export const JPEG_QUALITY = 0.92;
+const MAIN_STREAK = 3; // consecutive good analyses before the main frame
+const STEP_STREAK = 2; // ... before a challenge step counts as reached
+const FRAMES_PER_STEP = 2;
+const TRAINING_KEY = 'faceproof.training.skip';
+
+/**
+ * @typedef {object} SessionContext
+ * @property {Readonly<import('./options.js').ResolvedOptions>} options
+ * @property {import('./analyzer.js').Analyzer} analyzer
+ * @property {{kid: string, key: CryptoKey}} publicKey
+ * @property {number} clockOffset ms to add to Date.now() for the server's clock
+ * @property {() => Promise<any>} issueChallenge POST /challenge → the `challenge` object
+ * @property {(m: Record<string, number>) => void} [onStats]
+ */
+
+export class CaptureSession {
+  /** @param {SessionContext} ctx */
+  constructor(ctx) {
+    this.ctx = ctx;
+    this.o = ctx.options;
+    this.abort = new AbortController();
+    /** @type {MediaStream | null} */
+    this.stream = null;
+    this.frame = makeCanvas(FRAME_W, FRAME_H);
+    this.frameCtx = ctx2d(this.frame);
+    /** @type {{x: number, y: number, w: number, h: number}} */
+    this.crop = { x: 0, y: 0, w: FRAME_W, h: FRAME_H };
+    this.stats = { analysed: 0, analysisMs: 0, firstFeedbackMs: -1 };
+    this.startedAt = performance.now();
+    /** @type {CaptureDialog | null} */
+    this.ui = null;
+  }
+
+  /** Resolves with the envelope Blob, or rejects with a FaceSDKError. */
+  async run() {
+    const o = this.o;
+    const progress = new ProgressDialog(o.htmlTemplates.PROGRESS_DIALOG, o.localization);
+    this.ui = new CaptureDialog({
+      html: o.htmlTemplates.CAPTURE_DIALOG,
+      strings: o.localization,
+      graphics: o.graphics,
+      allowClose: o.allowClose,
+      mirror: !o.assisted,
+      onClose: () => this.cancel(new FaceSDKError('FEEDBACK_DIALOG_CLOSED', { strings: o.localization })),
+    });
+    const ui = this.ui;
+    ui.open();
+    ui.feedback('FEEDBACK_INITIALIZATION');
+    try {
+      if (o.showCaptureTraining && !trainingSkipped()) await this.training();
+      this.stream = await this.guard(openCamera({ rear: o.assisted }));
+      await this.maybeChooseCamera();
+      await this.guard(ui.attach(this.stream));
+      const v = ui.video;
+      this.crop = crop43(v.videoWidth || FRAME_W, v.videoHeight || FRAME_H);
+      ui.setSource({ w: v.videoWidth, h: v.videoHeight, crop: this.crop });
+      for (;;) {
+        const challenge = o.enableAs ? readChallenge(await this.guard(this.ctx.issueChallenge())) : null;
+        const frames = await this.collect(challenge);
+        if (!o.enableRetakeScreen || (await this.retake(frames.frames[0].blob))) {
+          ui.close();
+          progress.show('FEEDBACK_PROCESSING');
+          emitChallengeEvent({ phase: 'sealing' });
+          return await this.seal(frames, challenge);
+        }
+        this.ctx.analyzer.reset();
+      }
+    } finally {
+      stopStream(this.stream);
+      ui.close();
+      progress.hide();
+      this.ctx.onStats?.({ ...this.stats });
+    }
+  }
+
+  /** @param {FaceSDKError} err */
+  cancel(err) {
+    if (!this.abort.signal.aborted) this.abort.abort(err);
+  }
+
+  /**
+   * Races a promise with the close button / timeout.
+   * @template T @param {Promise<T>} p @returns {Promise<T>}
+   */
+  guard(p) {
+    const signal = this.abort.signal;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      p.then(
+        (v) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(v);
+        },
+        (e) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  /** @param {number} ms */
+  sleep(ms) {
+    return this.guard(new Promise((r) => setTimeout(r, ms)));
+  }
+
+  async training() {
+    const s = this.o.localization;
+    const res = await this.ui.panelChoice(
+      {
+        title: t(s, 'FEEDBACK_TRAINING_TITLE'),
+        text: t(s, 'FEEDBACK_TRAINING_TEXT'),
+        checkbox: t(s, 'FEEDBACK_TRAINING_LABEL'),
+        buttons: [{ id: 'next', label: t(s, 'FEEDBACK_TRAINING_BUTTON_NEXT') }],
+      },
+      this.abort.signal,
+    );
+    if (res.checked) {
+      try {
+        globalThis.localStorage?.setItem(TRAINING_KEY, '1');
+      } catch {
+        /* storage may be disabled: the screen shows again next time */
+      }
+    }
+  }
+
+  /** `allowCameraSelect` with several cameras: the integrator's handler, else our list. */
+  async maybeChooseCamera() {
+    if (!this.o.allowCameraSelect) return;
+    const devices = await videoInputs();
+    if (devices.length < 2) return;
+    const handler = this.o.events.onInputDevicesDetected;
+    let chosen;
+    if (handler) {
+      chosen = await this.guard(Promise.resolve(handler(devices)));
+      if (chosen && typeof chosen === 'object') chosen = chosen.deviceId;
+    } else {
+      const s = this.o.localization;
+      const res = await this.ui.panelChoice(
+        {
+          title: t(s, 'FEEDBACK_SELECT_CAMERA'),
+          list: devices.map((d, i) => ({ id: d.deviceId, label: d.label || `Camera ${i + 1}` })),
+          buttons: [],
+        },
+        this.abort.signal,
+      );
+      chosen = res.id;
+    }
+    const current = this.stream?.getVideoTracks()[0]?.getSettings().deviceId;
+    if (typeof chosen === 'string' && chosen && chosen !== current) {
+      stopStream(this.stream);
+      this.stream = await this.guard(openCamera({ rear: this.o.assisted, deviceId: chosen }));
+    }
+  }
+
+  /** Resolves at the next video frame. */
+  nextVideoFrame() {
+    const v = /** @type {any} */ (this.ui.video);
+    return this.guard(
+      new Promise((resolve) => {
+        if (typeof v.requestVideoFrameCallback === 'function') v.requestVideoFrameCallback(() => resolve(undefined));
+        else requestAnimationFrame(() => resolve(undefined));
+      }),
+    );
+  }
+
+  /** Draws the current video frame (centre 4:3 crop) into the 640×480 frame canvas. */
+  grab() {
+    const c = this.crop;
+    this.frameCtx.drawImage(this.ui.video, c.x, c.y, c.w, c.h, 0, 0, FRAME_W, FRAME_H);
+    return performance.now();
+  }
+
+  /** @returns {Promise<Blob>} one JPEG encoder and quality for every frame */
+  encode() {
+    const f = /** @type {any} */ (this.frame);
+    if (typeof f.convertToBlob === 'function') return f.convertToBlob({ type: 'image/jpeg', quality: JPEG_QUALITY });
+    return new Promise((resolve, reject) =>
+      f.toBlob((/** @type {Blob | null} */ b) => (b ? resolve(b) : reject(new Error('JPEG encoding failed'))), 'image/jpeg', JPEG_QUALITY),
+    );
+  }
+
+  /**
+   * Grabs and analyses frames until `streak` consecutive ones are good for `target`, or
+   * `deadline` (performance.now() ms) passes. Returns whether the streak was reached.
+   * @param {{oval: import('./quality.js').Oval, tolerance: import('./quality.js').OvalTolerance}} target
+   * @param {number} streak @param {number} deadline
+   * @param {string | null} holdKey feedback to show instead of FEEDBACK_OK
+   * @param {(() => void) | null} onTimeout
+   */
+  async waitFor(target, streak, deadline, holdKey, onTimeout) {
+    let good = 0;
+    /** @type {any} */
+    let last = null;
+    while (good < streak) {
+      if (performance.now() > deadline) {
+        onTimeout?.();
+        return { reached: false, last };
+      }
+      await this.nextVideoFrame();
+      this.grab();
+      const t0 = performance.now();
+      const a = await this.guard(this.ctx.analyzer.analyze(this.frame, this.frameCtx, FRAME_W, FRAME_H));
+      this.stats.analysed++;
+      this.stats.analysisMs += performance.now() - t0;
+      const q = assess(a, { ...target, eyes: this.o.enableEyesStatusDetector });
+      if (this.stats.firstFeedbackMs < 0) this.stats.firstFeedbackMs = performance.now() - this.startedAt;
+      this.ui.feedback(q.ok && holdKey ? holdKey : q.feedback);
+      this.ui.setOval(target.oval, q.ok);
+      good = q.ok ? good + 1 : 0;
+      last = q;
+    }
+    return { reached: true, last };
+  }
+
+  /**
+   * The frames of one attempt.
+   * @param {import('./challenge.js').Challenge | null} ch
+   */
+  async collect(ch) {
+    const ui = this.ui;
+    /** @type {Array<{blob: Blob, at: number, role: string}>} */
+    const frames = [];
+    const steps = ch ? ch.steps : [];
+    const tickerCount = 1 + steps.length + (ch?.light ? 1 : 0);
+    ui.setTickers(tickerCount, 0);
+    ui.setSurround(this.o.graphics.canvasBackground);
+    const main = { oval: DEFAULT_OVAL, tolerance: ch ? ch.tolerance : DEFAULT_TOLERANCE };
+    ui.setOval(main.oval, false);
+    emitChallengeEvent({ phase: 'main' });
+    const deadline = performance.now() + this.o.captureTimeout;
+    const res = await this.waitFor(main, MAIN_STREAK, deadline, 'FEEDBACK_PLEASE_HOLD', () =>
+      this.cancel(new FaceSDKError('FEEDBACK_CAPTURE_TIMEOUT', { strings: this.o.localization })),
+    );
+    if (!res.reached) await this.guard(Promise.reject(this.abort.signal.reason));
+    const mainAt = performance.now();
+    frames.push({ blob: await this.encode(), at: mainAt, role: 'main' });
+    this.quality = res.last?.metrics ?? null;
+    this.reportQuality();
+    /** @type {number | null} */
+    let lightStart = null;
+    for (const [i, step] of steps.entries()) {
+      ui.setTickers(tickerCount, 1 + i);
+      ui.setOval(step.oval, false);
+      ui.feedback('FEEDBACK_FOLLOW_OVAL');
+      emitChallengeEvent({ phase: 'oval', role: step.role, oval: { ...step.oval }, tolerance: { ...ch.tolerance } });
+      const target = { oval: step.oval, tolerance: ch.tolerance };
+      await this.waitFor(target, STEP_STREAK, performance.now() + ch.stepTimeoutMs, 'FEEDBACK_PLEASE_HOLD', null);
+      await this.sleep(step.hold_ms);
+      for (let k = 0; k < FRAMES_PER_STEP; k++) {
+        await this.nextVideoFrame();
+        const at = this.grab();
+        frames.push({ blob: await this.encode(), at, role: step.role });
+      }
+      if (step.role === 'near' && ch.light) {
+        ui.setTickers(tickerCount, 1 + steps.length);
+        lightStart = await this.light(ch.light, frames);
+        ui.setSurround(this.o.graphics.canvasBackground);
+      }
+    }
+    ui.setTickers(tickerCount, tickerCount - 1);
+    return { frames, mainAt, lightStart };
+  }
+
+  /**
+   * The screen-light sequence (§3.3): colour k painted at light_start + Σ ms_j, one frame
+   * taken inside [start_k + settle·ms_k, start_k + ms_k), aimed at the window's middle.
+   * @param {{colors: Array<{color: string, ms: number}>, settle: number}} light
+   * @param {Array<{blob: Blob, at: number, role: string}>} frames
+   * @returns {Promise<number>} light_start on the performance.now() axis
+   */
+  async light(light, frames) {
+    const ui = this.ui;
+    ui.feedback('FEEDBACK_LIGHT_HOLD');
+    const schedule = lightSchedule(light.colors, light.settle);
+    const start = await this.paintAt(schedule[0].color, null);
+    emitChallengeEvent({ phase: 'light', index: 0, color: schedule[0].color });
+    for (const w of schedule) {
+      if (w.index > 0) {
+        await this.paintAt(w.color, start + w.start);
+        emitChallengeEvent({ phase: 'light', index: w.index, color: w.color });
+      }
+      const aim = start + w.windowStart + (w.end - w.windowStart) * 0.35;
+      const wait = aim - performance.now();
+      if (wait > 0) await this.sleep(wait);
+      let at = 0;
+      for (;;) {
+        await this.nextVideoFrame();
+        at = this.grab();
+        if (at >= start + w.windowStart) break;
+      }
+      // A page that stalled past the window keeps the true time: the server then sees the
+      // frame outside its colour (light_frames_missing) rather than a fabricated timestamp.
+      frames.push({ blob: await this.encode(), at, role: 'light' });
+    }
+    const endAt = start + schedule[schedule.length - 1].end;
+    if (endAt > performance.now()) await this.sleep(endAt - performance.now());
+    emitChallengeEvent({ phase: 'light', index: -1, color: null });
+    return start;
+  }
+
+  /**
+   * Paints the surround colour at the next animation frame at or after `when`; returns the
+   * time it was painted (performance.now() axis).
+   * @param {string} color @param {number | null} when
+   */
+  async paintAt(color, when) {
+    if (when !== null) {
+      const wait = when - performance.now() - 8;
+      if (wait > 0) await this.sleep(wait);
+    }
+    return this.guard(
+      new Promise((resolve) =>
+        requestAnimationFrame(() => {
+          this.ui.setSurround(color);
+          resolve(when ?? performance.now());
+        }),
+      ),
+    );
+  }
+
+  /** Asks whether to keep the capture; true = use it. @param {Blob} mainBlob */
+  async retake(mainBlob) {
+    const s = this.o.localization;
+    const url = URL.createObjectURL(mainBlob);
+    try {
+      const res = await this.ui.panelChoice(
+        {
+          title: t(s, 'FEEDBACK_RETAKE_TITLE'),
+          image: url,
+          buttons: [
+            { id: 'use', label: t(s, 'FEEDBACK_BUTTON_USE') },
+            { id: 'retry', label: t(s, 'FEEDBACK_BUTTON_RETRY'), secondary: true },
+          ],
+        },
+        this.abort.signal,
+      );
+      return res.id === 'use';
+    } finally {
+      URL.revokeObjectURL(url);
+    }
+  }
+
+  reportQuality() {
+    const o = this.o;
+    const handler = o.events.onImageQualityDetected;
+    if (!o.returnQualityMetadata || !handler || !this.quality) return;
+    const q = this.quality;
+    /** @type {Record<string, unknown>} */
+    const out = { quality_metric: q.quality_metric, head_pose_check: q.head_pose_check };
+    if (o.enableEyesStatusDetector && q.eyes_status !== undefined) {
+      out.eyes_status = q.eyes_status;
+      out.eyes_opening_grade = q.eyes_opening_grade;
+    }
+    try {
+      handler(out);
+    } catch (err) {
+      console.error('faceproof: onImageQualityDetected threw', err);
+    }
+  }
+
+  /**
+   * @param {{frames: Array<{blob: Blob, at: number, role: string}>, mainAt: number, lightStart: number | null}} got
+   * @param {import('./challenge.js').Challenge | null} ch
+   */
+  async seal(got, ch) {
+    const o = this.o;
+    const t0 = got.mainAt;
+    let prev = -1;
+    const frames = [];
+    for (const f of got.frames) {
+      const t = Math.max(prev + 1, Math.round(f.at - t0));
+      prev = t;
+      frames.push({ jpeg: await blobBase64(f.blob), t, role: f.role });
+    }
+    const track = this.stream?.getVideoTracks()[0] ?? null;
+    const device = deviceInfo({
+      label: track?.label ?? null,
+      settings: track?.getSettings?.() ?? null,
+      synthetic: isSyntheticTrack(track),
+      navigator: globalThis.navigator,
+    });
+    /** @type {Record<string, string | number | boolean | null>} */
+    const quality = {};
+    if (o.returnQualityMetadata && this.quality) {
+      for (const [k, v] of Object.entries(this.quality)) quality[k] = v;
+      if (this.stats.analysed) quality.analysis_fps = Math.round((1000 * this.stats.analysed) / this.stats.analysisMs);
+    }
+    /** @type {Record<string, unknown> | null} */
+    let challenge = null;
+    if (ch) {
+      challenge = { id: ch.id };
+      if (got.lightStart !== null) challenge.light_start_t = Math.round(got.lightStart - t0);
+    }
+    // ts: the server-corrected epoch of the last frame (the server places the frames on its
+    // clock as ts − t_last + t).
+    const lastAt = t0 + frames[frames.length - 1].t;
+    const ts = Math.round(Date.now() - (performance.now() - lastAt) + this.ctx.clockOffset);
+    const payload = {
+      v: 1,
+      nonce: ch ? ch.nonce : newNonce(),
+      ts,
+      frames,
+      options: envelopeOptions(o),
+      device,
+      quality,
+      challenge,
+      sdkVersion: SDK_VERSION,
+    };
+    const token = await seal(payload, this.ctx.publicKey);
+    return new Blob([token], { type: 'application/octet-stream' });
+  }
+}
+
+function trainingSkipped() {
+  try {
+    return globalThis.localStorage?.getItem(TRAINING_KEY) === '1';
+  } catch {
+    return false;
+  }
+}
+
+/** @param {Blob} blob */
+async function blobBase64(blob) {
+  const { base64 } = await import('./envelope.js');
+  return base64(new Uint8Array(await blob.arrayBuffer()));
+}

@@ -1,0 +1,131 @@
+/**
+ * Server endpoints: the reference's `preInitialize` argument shapes, header forwarding and
+ * the POST calls the SDK makes (/models, /pub_key, /time, /challenge).
+ * @module endpoints
+ */
+import { FaceSDKError } from './errors.js';
+
+/** @typedef {{url: string, headers: Array<[string, string]>}} Endpoint */
+
+export const DEFAULT_MODELS_URL = '/api/v1/models';
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * Normalises every documented call shape to `{url, headers}`:
+ * a URL string; `{url, headers:[{name, value}]}`; `{URL: string}`; `{URL: {url, headers}}`
+ * (the reference's examples use all of them).
+ * @param {unknown} arg
+ * @param {string | null} fallback used when `arg` is undefined/null
+ * @param {string} what for error messages
+ * @returns {Endpoint}
+ */
+export function normalizeEndpoint(arg, fallback, what) {
+  if (arg === undefined || arg === null) {
+    if (fallback === null) throw new TypeError(`faceproof: ${what} URL is required`);
+    return { url: fallback, headers: [] };
+  }
+  if (typeof arg === 'string' || arg instanceof URL) {
+    return { url: checkUrl(String(arg), what), headers: [] };
+  }
+  if (typeof arg !== 'object' || Array.isArray(arg)) {
+    throw new TypeError(`faceproof: ${what} must be a URL string or {url, headers}`);
+  }
+  const o = /** @type {Record<string, any>} */ (arg);
+  if (o.URL !== undefined && o.url === undefined) {
+    const inner = normalizeEndpoint(o.URL, null, what);
+    const extra = o.headers === undefined ? [] : checkHeaders(o.headers, what);
+    return { url: inner.url, headers: [...inner.headers, ...extra] };
+  }
+  if (typeof o.url !== 'string' && !(o.url instanceof URL)) {
+    throw new TypeError(`faceproof: ${what}.url must be a URL string`);
+  }
+  return {
+    url: checkUrl(String(o.url), what),
+    headers: o.headers === undefined ? [] : checkHeaders(o.headers, what),
+  };
+}
+
+/** @param {string} url @param {string} what */
+function checkUrl(url, what) {
+  if (!url.trim()) throw new TypeError(`faceproof: ${what} URL is empty`);
+  return url.trim();
+}
+
+/**
+ * `[{name, value}]` (the reference's shape); a plain `{name: value}` object is accepted too.
+ * @param {unknown} headers @param {string} what
+ * @returns {Array<[string, string]>}
+ */
+function checkHeaders(headers, what) {
+  /** @type {Array<[string, string]>} */
+  const out = [];
+  const list = Array.isArray(headers)
+    ? headers
+    : headers && typeof headers === 'object'
+      ? Object.entries(headers).map(([name, value]) => ({ name, value }))
+      : null;
+  if (list === null) throw new TypeError(`faceproof: ${what}.headers must be [{name, value}]`);
+  for (const h of list) {
+    const name = h && h.name;
+    const value = h && h.value;
+    if (typeof name !== 'string' || !HEADER_NAME.test(name)) {
+      throw new TypeError(`faceproof: ${what}.headers: invalid header name ${JSON.stringify(name)}`);
+    }
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+      throw new TypeError(`faceproof: ${what}.headers: header ${name} needs a string value`);
+    }
+    out.push([name, String(value)]);
+  }
+  return out;
+}
+
+/**
+ * A sibling endpoint of the models URL: `/api/v1/models` → `/api/v1/<name>` (same host, same
+ * proxy path prefix, as the reference's client-server routing expects).
+ * @param {string} modelsUrl @param {string} name @param {string} base document base URL
+ */
+export function siblingUrl(modelsUrl, name, base) {
+  const u = new URL(modelsUrl, base);
+  u.pathname = u.pathname.replace(/[^/]*\/?$/, name);
+  u.search = '';
+  return u.href;
+}
+
+/** Headers of several endpoints, first occurrence of each name wins. @param {Endpoint[]} eps */
+export function mergedHeaders(...eps) {
+  /** @type {Map<string, [string, string]>} */
+  const seen = new Map();
+  for (const ep of eps) for (const h of ep.headers) if (!seen.has(h[0].toLowerCase())) seen.set(h[0].toLowerCase(), h);
+  return [...seen.values()];
+}
+
+/**
+ * POST with no body (the reference's endpoints take POST); a network failure is
+ * ERROR_SERVER_CONNECTION_FAILURE, an HTTP error `httpErrorKey` (both code 500).
+ * @param {string} url
+ * @param {Array<[string, string]>} headers
+ * @param {{fetchImpl?: typeof fetch, httpErrorKey?: string, signal?: AbortSignal}} [opts]
+ * @returns {Promise<Response>}
+ */
+export async function post(url, headers, opts = {}) {
+  const f = opts.fetchImpl ?? globalThis.fetch;
+  let res;
+  try {
+    res = await f(url, { method: 'POST', headers, credentials: 'same-origin', cache: 'no-store', signal: opts.signal });
+  } catch (cause) {
+    throw new FaceSDKError('ERROR_SERVER_CONNECTION_FAILURE', { cause, detail: `POST ${url} failed` });
+  }
+  if (!res.ok) {
+    throw new FaceSDKError(opts.httpErrorKey ?? 'ERROR_SERVER_INTERNAL', { detail: `POST ${url}: HTTP ${res.status}` });
+  }
+  return res;
+}
+
+/** @param {Response} res @param {string} url */
+export async function jsonBody(res, url) {
+  try {
+    return JSON.parse(new TextDecoder().decode(await res.arrayBuffer()));
+  } catch (cause) {
+    throw new FaceSDKError('ERROR_SERVER_INTERNAL', { cause, detail: `POST ${url}: not JSON` });
+  }
+}
