@@ -9,8 +9,9 @@ Layout (all integers big-endian)::
                         "files": [{"name", "role", "offset", "size", "sha256"}]}
     file bytes         concatenated; offsets are relative to the end of the manifest
 
-The SDK checks each file's SHA-256 before use. Which models go in is decided by the SDK
-issue; until then the bundle is empty but well formed.
+The SDK checks each file's SHA-256 before use (WebCrypto digest). Which files go in, and
+their roles (``face_detector``, ``face_mesh``), is ``BROWSER_MODELS`` in the utility router;
+each must be a pinned manifest model, so the digests match ``faceproof models list``.
 """
 
 from __future__ import annotations

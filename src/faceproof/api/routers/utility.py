@@ -19,8 +19,12 @@ router = APIRouter(prefix="/api/v1", tags=["utility"])
 
 OCTET = "application/octet-stream"
 
-# Browser-side models shipped to the SDK; filled by the SDK issue.
-BROWSER_MODELS: tuple[tuple[str, str], ...] = ()
+# Browser-side models shipped to the SDK (docs/sdk.md): the same pinned files the server
+# runs, so the oval the SDK guides to is judged on the same detector box by the server.
+BROWSER_MODELS: tuple[tuple[str, str], ...] = (
+    ("face_detection_short_range.tflite", "face_detector"),
+    ("face_landmark.tflite", "face_mesh"),
+)
 
 
 def _octet(request: Request, payload: bytes) -> Response:
@@ -72,16 +76,28 @@ def server_time(request: Request) -> Response:
     return _octet(request, json.dumps({"epoch_ms": int(time.time() * 1000)}).encode())
 
 
-@router.get("/face_health", summary="Liveness probe: OK plus versions, models and key id")
+@router.get(
+    "/face_health",
+    summary="Health probe: OK plus versions, models, key id and the ledger; 503 when unhealthy",
+)
 def face_health(request: Request, services: Services = Depends(get_services)) -> JSONResponse:
+    """200 with ``status: OK`` when the worker can serve billed requests; 503 with
+    ``status: ERROR`` and ``reason`` when it cannot (today: the ledger cannot record)."""
     face = services.face
+    probe = getattr(services.ledger, "health", None)
+    problem = probe() if callable(probe) else None
     body = {
-        "status": "OK",
+        "status": "OK" if problem is None else "ERROR",
         "refid": request_refid(request),
         "version": __version__,
         "kid": services.keystore.current_kid,
         "models": face.model_status() if face is not None else {"status": "not loaded"},
+        "ledger": "OK" if problem is None else "ERROR",
         "uptime_s": round(time.time() - services.started_at, 1),
     }
+    if problem is not None:
+        body["reason"] = problem
+        request.state.outcome = (503, "UNHEALTHY")
+        return JSONResponse(body, status_code=503)
     request.state.outcome = (200, "OK")
     return JSONResponse(body)
