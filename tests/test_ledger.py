@@ -97,10 +97,10 @@ def test_round_trip_and_filters(tmp_path: Path) -> None:
 def test_durability_settings_and_schema(tmp_path: Path) -> None:
     path = tmp_path / "l.sqlite3"
     led = SqliteLedger(path)
-    conn = led._conn()
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
+    with led._borrow() as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
     led.close()
     assert (path.stat().st_mode & 0o077) == 0
     raw = sqlite3.connect(path)
@@ -299,3 +299,49 @@ def test_report_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         transactions, ["report", "--data-dir", str(tmp_path / "no"), "--since", "0"]
     )
     assert res.exit_code != 0 and "no ledger" in res.output
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_descriptors_stay_flat_over_burst_idle_cycles(tmp_path: Path) -> None:
+    """The server's thread pool starts threads under load and ends them when idle: each
+    burst here is 8 fresh threads that record and exit. Connections must not pile up."""
+    led = SqliteLedger(tmp_path / "l.sqlite3")
+    led.record(tx(0))
+    counts = []
+    for cycle in range(30):
+        barrier = threading.Barrier(8)
+
+        def work(k: int, c: int = cycle) -> None:
+            barrier.wait(timeout=30)  # all 8 at once: the pool must grow, then shrink
+            led.record(tx(k, request_id=f"{c}-{k}"))
+
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        counts.append(_open_fds())
+    rows = sum(1 for _ in led.query(None, None))
+    led.close()
+    assert rows == 1 + 30 * 8
+    # Steady after the first bursts: at most the idle pool (3 descriptors per connection).
+    assert max(counts[5:]) == min(counts[5:]), counts
+    assert max(counts) - counts[0] <= 0, counts
+    assert _open_fds() <= counts[0]
+
+
+def test_health_reports_a_missing_or_replaced_file(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite3"
+    led = SqliteLedger(path)
+    assert led.health() is None
+    moved = tmp_path / "moved.sqlite3"
+    path.rename(moved)
+    assert led.health() == "ledger file missing"
+    SqliteLedger(path).close()  # another, empty ledger at the same path
+    assert led.health() == "ledger file replaced"
+    led.close()
+    assert led.health() == "ledger closed"

@@ -45,6 +45,18 @@ class Settings(BaseSettings):
     model_dir: Path | None = Field(None, validation_alias="FACEPROOF_MODEL_DIR")
     max_upload_bytes: int = Field(15 * 1024 * 1024, validation_alias="FACEPROOF_MAX_UPLOAD_BYTES")
     max_image_pixels: int = Field(40_000_000, validation_alias="FACEPROOF_MAX_IMAGE_PIXELS")
+    # Per process: bytes of image decoding in flight (docs/deployment.md, "Limits").
+    decode_memory_mb: int = Field(512, ge=64, validation_alias="FACEPROOF_DECODE_MEMORY_MB")
+    # Connections (uvicorn, per worker): see docs/deployment.md, "Limits".
+    max_connections: int = Field(256, ge=1, validation_alias="FACEPROOF_MAX_CONNECTIONS")
+    keep_alive_seconds: float = Field(5.0, gt=0, validation_alias="FACEPROOF_KEEP_ALIVE_SECONDS")
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, validation_alias="FACEPROOF_HEADER_TIMEOUT_SECONDS"
+    )
+    body_timeout_seconds: float = Field(
+        60.0, gt=0, validation_alias="FACEPROOF_BODY_TIMEOUT_SECONDS"
+    )
+    worker_threads: int = Field(8, ge=2, le=64, validation_alias="FACEPROOF_WORKER_THREADS")
     request_expiry_seconds: int = Field(120, validation_alias="FACEPROOF_REQUEST_EXPIRY_SECONDS")
     allowed_origins: str = Field(
         "localhost,127.0.0.1", validation_alias="FACEPROOF_ALLOWED_ORIGINS"

@@ -53,8 +53,10 @@ def build_services(settings: Settings) -> Services:
     from faceproof.license import load_deployment
     from faceproof.liveness.service import LivenessService
     from faceproof.matching.matcher import Matcher
+    from faceproof.pipeline.decode import configure_decode_memory
     from faceproof.pipeline.engine import FaceEngine
 
+    configure_decode_memory(settings.decode_memory_mb * 1024 * 1024)
     deployment = load_deployment(settings.server_config_path, settings)
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -3,8 +3,13 @@
 Durability: WAL journal with ``synchronous=FULL`` fsyncs the WAL on every commit, so a row
 whose ``record`` returned survives a process kill or a power loss. Concurrency: SQLite
 serialises writers with a file lock; ``busy_timeout`` makes a second process wait for it
-instead of failing. Each thread (and each forked process) gets its own connection because a
-sqlite3 connection must not be shared across threads or a ``fork``.
+instead of failing.
+
+Connections: a small per-process pool. A request borrows a connection for one statement and
+gives it back, so the thread pool's threads (which come and go with load) never own one: the
+number of open connections (three descriptors each in WAL mode: database, -wal, -shm) stays
+at most ``POOL_IDLE`` idle plus those in use, whatever the number of threads ever seen. A
+connection is never shared by two threads at once, and never crosses a ``fork``.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from faceproof.config import ConfigError
@@ -22,6 +28,7 @@ from faceproof.ledger.base import Transaction
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 15_000
+POOL_IDLE = 4  # idle connections kept per process; more are closed when given back
 
 # _MIGRATIONS[i] upgrades a database from version i to i + 1.
 _MIGRATIONS: list[tuple[str, ...]] = [
@@ -74,12 +81,14 @@ class SqliteLedger:
         self.path = Path(path)
         if must_exist and not self.path.is_file():
             raise ConfigError(f"{self.path}: no ledger file here (nothing recorded yet?)")
-        self._local = threading.local()
         self._lock = threading.Lock()
-        self._conns: list[tuple[int, sqlite3.Connection]] = []
+        self._idle: list[sqlite3.Connection] = []
+        self._pid = os.getpid()
         self._closed = False
         self._create_file()
-        self._migrate(self._conn())
+        self._inode = self._stat_inode()
+        with self._borrow() as conn:
+            self._migrate(conn)
 
     # -- connections ---------------------------------------------------------------------
 
@@ -123,19 +132,55 @@ class SqliteLedger:
         if str(mode).lower() != "wal":
             raise sqlite3.OperationalError(f"journal_mode is {mode}, WAL unavailable")
 
-    def _conn(self) -> sqlite3.Connection:
+    def _take(self) -> sqlite3.Connection:
         if self._closed:
             raise RuntimeError("ledger is closed")
-        pid = os.getpid()
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None or getattr(self._local, "pid", None) != pid:
-            # A connection inherited through fork() is never reused (nor closed: it belongs
-            # to the parent's open file description).
-            conn = self._connect()
-            self._local.conn, self._local.pid = conn, pid
-            with self._lock:
-                self._conns.append((pid, conn))
-        return conn
+        with self._lock:
+            if self._pid != os.getpid():
+                # Inherited through fork(): never reused, nor closed (the parent's files).
+                self._idle, self._pid = [], os.getpid()
+            if self._idle:
+                return self._idle.pop()
+        return self._connect()
+
+    def _give_back(self, conn: sqlite3.Connection, *, broken: bool = False) -> None:
+        with self._lock:
+            keep = (
+                not broken
+                and not self._closed
+                and self._pid == os.getpid()
+                and len(self._idle) < POOL_IDLE
+            )
+            if keep:
+                self._idle.append(conn)
+        if not keep:
+            conn.close()
+
+    @contextmanager
+    def _borrow(self) -> Iterator[sqlite3.Connection]:
+        """A connection for the caller's thread alone, given back to the pool afterwards;
+        one that raised a SQLite error is closed instead (it may be in a bad state)."""
+        conn = self._take()
+        try:
+            yield conn
+        except sqlite3.Error:
+            self._give_back(conn, broken=True)
+            raise
+        except BaseException:
+            self._give_back(conn)
+            raise
+        self._give_back(conn)
+
+    def open_connections(self) -> int:
+        """Idle connections held by this process (tests, health)."""
+        with self._lock:
+            return len(self._idle)
+
+    def _stat_inode(self) -> int | None:
+        try:
+            return os.stat(self.path).st_ino
+        except OSError:
+            return None
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         try:
@@ -166,24 +211,25 @@ class SqliteLedger:
 
     def record(self, tx: Transaction) -> None:
         quality = None if tx.quality is None else json.dumps(tx.quality, sort_keys=True)
-        self._conn().execute(
-            _INSERT,
-            (
-                tx.refid,
-                tx.action,
-                tx.ts_ms,
-                tx.outcome,
-                tx.code,
-                tx.http_status,
-                tx.endpoint,
-                float(tx.latency_ms),
-                tx.security_level_requested,
-                tx.security_level_reached,
-                quality,
-                tx.device_type,
-                tx.request_id,
-            ),
-        )
+        with self._borrow() as conn:
+            conn.execute(
+                _INSERT,
+                (
+                    tx.refid,
+                    tx.action,
+                    tx.ts_ms,
+                    tx.outcome,
+                    tx.code,
+                    tx.http_status,
+                    tx.endpoint,
+                    float(tx.latency_ms),
+                    tx.security_level_requested,
+                    tx.security_level_reached,
+                    quality,
+                    tx.device_type,
+                    tx.request_id,
+                ),
+            )
 
     def query(
         self, since_ms: int | None, until_ms: int | None, action: str | None = None
@@ -218,14 +264,36 @@ class SqliteLedger:
         finally:
             conn.close()
 
+    def health(self) -> str | None:
+        """None when the ledger can record; otherwise why not, in a few words (no path).
+
+        Cheap enough for every health probe: one indexed read on a pooled connection and a
+        stat of the file (a ledger file deleted or replaced under a running server would
+        otherwise swallow rows into an unlinked inode).
+        """
+        if self._closed:
+            return "ledger closed"
+        inode = self._stat_inode()
+        if inode is None:
+            return "ledger file missing"
+        if inode != self._inode:
+            return "ledger file replaced"
+        try:
+            with self._borrow() as conn:
+                row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        except (sqlite3.Error, ConfigError) as exc:
+            return f"ledger unavailable ({type(exc).__name__})"
+        if row is None or row[0] != SCHEMA_VERSION:
+            return "ledger schema changed"
+        return None
+
     def close(self) -> None:
-        self._closed = True
         with self._lock:
-            conns, self._conns = self._conns, []
-        pid = os.getpid()
-        self._local.conn = None
-        for owner, conn in conns:
-            if owner == pid:  # never close a parent's connection from a forked child
+            self._closed = True
+            idle, self._idle = self._idle, []
+            mine = self._pid == os.getpid()  # never close a parent's connection from a child
+        if mine:
+            for conn in idle:
                 conn.close()
 
     def __enter__(self) -> SqliteLedger:

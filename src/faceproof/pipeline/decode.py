@@ -4,6 +4,11 @@ Everything a client sends passes through here first, so the checks are ordered f
 expensive: base64 alphabet, magic bytes, the declared dimensions (read from the header before
 any pixel is decoded, so a decompression bomb costs nothing), then the full decode with
 truncation treated as an error. Messages carry field names only, never caller data.
+
+Memory is bounded twice: by pixels (``FACEPROOF_MAX_IMAGE_PIXELS``, from the header) and by
+bytes of working memory (:class:`DecodeBudget`, ``FACEPROOF_DECODE_MEMORY_MB`` per process):
+a decode needs about 7 bytes per pixel (Pillow's raster plus our RGB array) and waits for
+its share of the budget before Pillow allocates anything.
 """
 
 from __future__ import annotations
@@ -12,7 +17,10 @@ import base64
 import binascii
 import io
 import re
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,7 +28,6 @@ import numpy as np
 from PIL import (  # the plugins we allow, registered explicitly (Image.open(formats=...))
     Image,
     ImageFile,
-    ImageOps,
     Jpeg2KImagePlugin,  # noqa: F401
     JpegImagePlugin,  # noqa: F401
     PngImagePlugin,  # noqa: F401
@@ -32,6 +39,12 @@ from faceproof.pipeline import iso19794
 from faceproof.pipeline.record import U8
 
 ImageFormat = Literal["JPEG", "PNG", "ISO_19794_5"]
+
+#: Library default of ``FACEPROOF_MAX_IMAGE_PIXELS`` (the API passes the setting).
+DEFAULT_MAX_PIXELS = 40_000_000
+#: Library default of ``FACEPROOF_DECODE_MEMORY_MB``: one decode at the default pixel
+#: limit (about 7 bytes per pixel) fits, two do not.
+DEFAULT_DECODE_MEMORY_BYTES = 512 * 1024 * 1024
 
 # A truncated upload must be an error, not a half-grey picture: Pillow's global switch stays
 # off in this process (it is off by default; we pin it because a stray import could flip it).
@@ -130,7 +143,7 @@ def sniff_format(data: bytes) -> ImageFormat | None:
 def decode_image(
     data: bytes,
     field: str = "/image",
-    max_pixels: int = 40_000_000,
+    max_pixels: int | None = None,
     allow_iso: bool = True,
 ) -> DecodedImage:
     """Decode JPEG, PNG or an ISO/IEC 19794-5 record into upright 8-bit RGB.
@@ -138,7 +151,9 @@ def decode_image(
     Every failure is ``ERROR_INVALID_FORMAT`` with the reference's "(/image) Could not decode
     image." wording (the field name substituted), except an image over ``max_pixels`` (a
     decompression bomb, or just too big to process): that is a valid image we refuse, so it
-    gets the reference's ``INVALID_IMAGE`` (900) with its own message.
+    gets the reference's ``INVALID_IMAGE`` (900) with its own message. ``max_pixels``: the
+    deployment's ``FACEPROOF_MAX_IMAGE_PIXELS`` (the library default when None). Working
+    memory is bounded too: see :class:`DecodeBudget`.
     """
     try:
         return _decode(data, max_pixels, allow_iso)
@@ -151,7 +166,7 @@ def decode_image(
 
 
 def decode_template(
-    template_b64: str, fmt: str, field_prefix: str, max_pixels: int = 40_000_000
+    template_b64: str, fmt: str, field_prefix: str, max_pixels: int | None = None
 ) -> DecodedImage:
     """Decode a match endpoint's ``{template, format}`` pair (reference: "Match endpoints").
 
@@ -178,7 +193,13 @@ def decode_template(
         ) from None
 
 
-def _decode(data: bytes, max_pixels: int, allow_iso: bool) -> DecodedImage:
+def _decode(data: bytes, max_pixels: int | None, allow_iso: bool) -> DecodedImage:
+    payload, fmt = _payload(data, allow_iso)
+    return _decode_pillow(payload, fmt, DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels)
+
+
+def _payload(data: bytes, allow_iso: bool) -> tuple[bytes, ImageFormat]:
+    """The bytes Pillow decodes (the image inside an ISO/IEC 19794-5 record) and the format."""
     fmt = sniff_format(data)
     if fmt is None or (fmt == "ISO_19794_5" and not allow_iso):
         raise _DecodeFailure("not a JPEG, PNG or ISO/IEC 19794-5 image")
@@ -190,7 +211,7 @@ def _decode(data: bytes, max_pixels: int, allow_iso: bool) -> DecodedImage:
             raise _DecodeFailure("invalid ISO/IEC 19794-5 record") from None
         if not (payload.startswith(_JPEG_MAGIC) or _is_jpeg2000(payload)):
             raise _DecodeFailure("unsupported image data in ISO/IEC 19794-5 record")
-    return _decode_pillow(payload, fmt, max_pixels)
+    return payload, fmt
 
 
 def _is_jpeg2000(data: bytes) -> bool:
@@ -199,7 +220,41 @@ def _is_jpeg2000(data: bytes) -> bool:
     )
 
 
-def _decode_pillow(payload: bytes, fmt: ImageFormat, max_pixels: int) -> DecodedImage:
+def probe_image(data: bytes, max_pixels: int | None = None, allow_iso: bool = True) -> ImageInfo:
+    """Format and upright size of ``data`` from its header alone: no pixel is decoded.
+
+    Raises the same errors as :func:`decode_image` would for a header that does not parse or
+    declares more than ``max_pixels``; a body that is truncated is only found by decoding.
+    """
+    limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
+    try:
+        payload, fmt = _payload(data, allow_iso)
+        with _open_header(payload, limit) as im:
+            return _info(im, fmt, decoded=False)
+    except _DecodeFailure as exc:
+        if exc.too_large:
+            raise ApiError(
+                Err.INVALID_IMAGE_900, "(/image) Image dimensions exceed the supported maximum."
+            ) from None
+        raise ApiError(Err.INVALID_FORMAT, "(/image) Could not decode image.") from None
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What the header says: container format, upright size, EXIF orientation."""
+
+    format: ImageFormat
+    width: int
+    height: int
+    orientation: int
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+def _open_header(payload: bytes, max_pixels: int) -> Image.Image:
+    """Pillow's lazy open (header only), with the pixel limit checked before any decode."""
     try:
         with warnings.catch_warnings():
             # Our own limit below replaces Pillow's bomb warning; its hard error (at twice its
@@ -210,23 +265,47 @@ def _decode_pillow(payload: bytes, fmt: ImageFormat, max_pixels: int) -> Decoded
         raise _DecodeFailure("image too large", too_large=True) from None
     except (OSError, ValueError, SyntaxError):
         raise _DecodeFailure("corrupt image header") from None
-    with im:
-        width, height = im.size
-        if width <= 0 or height <= 0:
-            raise _DecodeFailure("empty image")
-        if width * height > max_pixels:
-            raise _DecodeFailure("image too large", too_large=True)
-        try:
-            im.load()
-            orientation = int(im.getexif().get(0x0112, 1) or 1)
-            # exif_transpose returns a full copy even when there is nothing to turn.
-            upright = (ImageOps.exif_transpose(im) or im) if orientation in range(2, 9) else im
-            channels_in, bits_in = _stored_layout(upright)
-            rgb = _to_rgb8(upright)
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-            raise _DecodeFailure("truncated or corrupt image data") from None
+    width, height = im.size
+    if width <= 0 or height <= 0:
+        im.close()
+        raise _DecodeFailure("empty image")
+    if width * height > max_pixels:
+        im.close()
+        raise _DecodeFailure("image too large", too_large=True)
+    return im
+
+
+def _info(im: Image.Image, fmt: ImageFormat, decoded: bool) -> ImageInfo:
+    """The header's facts. A PNG may carry its EXIF after the pixels: before the decode only
+    an eXIf chunk already seen counts (Pillow's ``getexif`` would decode the image to look)."""
+    if fmt == "PNG" and not decoded and "exif" not in im.info:
+        return ImageInfo(fmt, im.size[0], im.size[1], 1)
+    try:
+        orientation = int(im.getexif().get(0x0112, 1) or 1)
+    except (OSError, ValueError, SyntaxError, TypeError):
+        orientation = 1
     if orientation not in range(1, 9):
         orientation = 1
+    width, height = im.size
+    if orientation >= 5:  # 5..8 swap the axes
+        width, height = height, width
+    return ImageInfo(fmt, width, height, orientation)
+
+
+def _decode_pillow(payload: bytes, fmt: ImageFormat, max_pixels: int) -> DecodedImage:
+    with _open_header(payload, max_pixels) as im:
+        need = working_bytes(im.mode, im.size[0] * im.size[1])
+        with DECODE_BUDGET.reserve(need):
+            try:
+                im.load()
+                info = _info(im, fmt, decoded=True)
+                channels_in, bits_in = _stored_layout(im)
+                rgb = _to_rgb8(im)
+            except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+                raise _DecodeFailure("truncated or corrupt image data") from None
+            finally:
+                im.close()  # frees the decoded raster before the copy below
+            rgb = _upright(rgb, info.orientation)
     h, w = rgb.shape[:2]
     return DecodedImage(
         rgb=rgb,
@@ -235,9 +314,92 @@ def _decode_pillow(payload: bytes, fmt: ImageFormat, max_pixels: int) -> Decoded
         channels_in=channels_in,
         bits_per_pixel=8,
         format=fmt,
-        orientation_applied=orientation,
+        orientation_applied=info.orientation,
         bits_in=bits_in,
     )
+
+
+def _upright(rgb: U8, orientation: int) -> U8:
+    """EXIF orientation applied to the RGB array: one copy at most (never Pillow's 4 B/px)."""
+    turned = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.transpose(1, 0, 2),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),
+        8: lambda a: np.rot90(a, 1),
+    }.get(orientation)
+    return rgb if turned is None else np.ascontiguousarray(turned(rgb))
+
+
+# -- working memory --------------------------------------------------------------------------
+
+_BAND_PIXELS = 1 << 18  # conversions run on bands of a quarter megapixel
+
+
+def _raster_bytes_per_pixel(mode: str) -> int:
+    """Bytes per pixel of Pillow's decoded raster for ``mode``."""
+    if mode in ("1", "L", "P"):
+        return 1
+    if mode.startswith("I;16"):
+        return 2
+    return 4
+
+
+def working_bytes(mode: str, pixels: int) -> int:
+    """Peak bytes a decode of ``pixels`` in ``mode`` needs: Pillow's raster, our RGB array
+    and one band of conversion temporaries (float64 worst case), or the RGB array and its
+    upright copy, whichever is more."""
+    band = min(pixels, _BAND_PIXELS) * 64
+    return max(pixels * (_raster_bytes_per_pixel(mode) + 3) + band, pixels * 6)
+
+
+class DecodeBudget:
+    """A process-wide budget of decode working memory (a semaphore weighted in bytes).
+
+    Each decode reserves :func:`working_bytes` before Pillow allocates anything and gives it
+    back when its raster is freed, so concurrent requests can never hold more than
+    ``capacity`` bytes of decoders at once: a burst of decompression bombs queues instead of
+    taking the worker to gigabytes. A decode larger than the whole budget is refused.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._used = 0
+        self._cond = threading.Condition()
+
+    def resize(self, capacity: int) -> None:
+        with self._cond:
+            self.capacity = capacity
+            self._cond.notify_all()
+
+    @property
+    def in_use(self) -> int:
+        return self._used
+
+    @contextmanager
+    def reserve(self, nbytes: int) -> Iterator[None]:
+        if nbytes > self.capacity:
+            raise _DecodeFailure("image too large", too_large=True)
+        with self._cond:
+            while self._used + nbytes > self.capacity:
+                self._cond.wait()
+            self._used += nbytes
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._used -= nbytes
+                self._cond.notify_all()
+
+
+DECODE_BUDGET = DecodeBudget(DEFAULT_DECODE_MEMORY_BYTES)
+
+
+def configure_decode_memory(nbytes: int) -> None:
+    """Sets this process's decode budget (``FACEPROOF_DECODE_MEMORY_MB``; tests)."""
+    DECODE_BUDGET.resize(max(1, int(nbytes)))
 
 
 def _stored_layout(im: Image.Image) -> tuple[int, int]:
@@ -257,23 +419,41 @@ def _stored_layout(im: Image.Image) -> tuple[int, int]:
 
 
 def _to_rgb8(im: Image.Image) -> U8:
-    """8-bit RGB; alpha composited on white (a cut-out portrait reads as a white background)."""
+    """8-bit RGB; alpha composited on white (a cut-out portrait reads as a white background).
+
+    Converted a band of rows (a quarter megapixel) at a time into one preallocated array, so
+    the temporaries (Pillow's converted band, integer compositing, float grey levels) stay a
+    few megabytes whatever the image size: no float or RGBA copy of the whole image.
+    """
+    width, height = im.size
+    out: U8 = np.empty((height, width, 3), np.uint8)
+    rows = max(1, _BAND_PIXELS // max(1, width))
     mode = im.mode
     if mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
-        grey = np.asarray(im, dtype=np.float64)
-        peak = float(grey.max()) if grey.size else 0.0
-        if mode != "F" and peak > 255:
-            grey = grey / 257.0  # 16-bit range onto 8-bit
-        g8 = np.clip(np.rint(grey), 0, 255).astype(np.uint8)
-        return np.ascontiguousarray(np.repeat(g8[:, :, None], 3, axis=2))
+        extrema = im.getextrema()
+        peak = float(extrema[1]) if isinstance(extrema, tuple) else 0.0  # type: ignore[arg-type]
+        scale = mode != "F" and peak > 255  # 16-bit range onto 8-bit
+        for y0 in range(0, height, rows):
+            band = im.crop((0, y0, width, min(height, y0 + rows)))
+            grey = np.asarray(band, dtype=np.float64)
+            if scale:
+                grey = grey / 257.0
+            g8 = np.clip(np.rint(grey), 0, 255).astype(np.uint8)
+            out[y0 : y0 + g8.shape[0]] = g8[:, :, None]
+        return out
     has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
         mode == "P" and "transparency" in im.info
     )
-    if has_alpha:
-        rgba = np.asarray(im.convert("RGBA"), dtype=np.float32)
-        alpha = rgba[:, :, 3:4] / 255.0
-        out = rgba[:, :, :3] * alpha + 255.0 * (1.0 - alpha)
-        return np.ascontiguousarray(np.clip(np.rint(out), 0, 255).astype(np.uint8))
-    if mode != "RGB":
-        im = im.convert("RGB")  # (convert would copy an RGB image for nothing)
-    return np.ascontiguousarray(np.asarray(im, dtype=np.uint8))
+    for y0 in range(0, height, rows):
+        band = im.crop((0, y0, width, min(height, y0 + rows)))
+        if has_alpha:
+            rgba = np.asarray(band.convert("RGBA"), dtype=np.uint32)
+            alpha = rgba[:, :, 3:4]
+            # round(c·a/255 + 255·(1 − a/255)), exactly, in integers (no tie can occur).
+            mixed = (rgba[:, :, :3] * alpha + 255 * (255 - alpha) + 127) // 255
+            out[y0 : y0 + rgba.shape[0]] = mixed
+        else:
+            if band.mode != "RGB":
+                band = band.convert("RGB")
+            out[y0 : y0 + band.size[1]] = np.asarray(band, dtype=np.uint8)
+    return out

@@ -98,11 +98,13 @@ def _match_json(
     level = parse_level(body.level)
     request.state.ledger["level_requested"] = level
     engine, matcher = _ready(services)
-    a = decode_template(body.image.template, body.image.format, "/image")
+    limit = services.settings.max_image_pixels
+    a = decode_template(body.image.template, body.image.format, "/image", limit)
     b = decode_template(
         body.imageToVerifyAgainst.template,
         body.imageToVerifyAgainst.format,
         "/imageToVerifyAgainst",
+        limit,
     )
     result = matcher.compare(engine, a.rgb, b.rgb, kind, level)
     return _answer(request, result, id_reference=kind == "id")
@@ -181,7 +183,7 @@ def verify_with_picture_id(
     request.state.ledger["level_requested"] = lv
     engine, matcher = _ready(services)
     # "(/template) …" is how the reference names picID problems (its documented messages).
-    picture = decode_template(picID, template, "")
+    picture = decode_template(picID, template, "", services.settings.max_image_pixels)
     token = file.file.read(services.settings.max_upload_bytes + 1)
     if len(token) > services.settings.max_upload_bytes:
         raise ApiError(Err.PAYLOAD_TOO_LARGE)
