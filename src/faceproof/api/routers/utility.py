@@ -19,8 +19,12 @@ router = APIRouter(prefix="/api/v1", tags=["utility"])
 
 OCTET = "application/octet-stream"
 
-# Browser-side models shipped to the SDK; filled by the SDK issue.
-BROWSER_MODELS: tuple[tuple[str, str], ...] = ()
+# Browser-side models shipped to the SDK (docs/sdk.md): the same pinned files the server
+# runs, so the oval the SDK guides to is judged on the same detector box by the server.
+BROWSER_MODELS: tuple[tuple[str, str], ...] = (
+    ("face_detection_short_range.tflite", "face_detector"),
+    ("face_landmark.tflite", "face_mesh"),
+)
 
 
 def _octet(request: Request, payload: bytes) -> Response:
