@@ -7,6 +7,7 @@ existing ``.env`` works unchanged; faceproof's own settings use the ``FACEPROOF_
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -62,6 +63,9 @@ class Settings(BaseSettings):
         "localhost,127.0.0.1", validation_alias="FACEPROOF_ALLOWED_ORIGINS"
     )
     allow_no_origin: bool = Field(True, validation_alias="FACEPROOF_ALLOW_NO_ORIGIN")
+    # Request headers allowed cross-origin besides Content-Type, LogAPITrigger, requestID
+    # (e.g. what an integrator adds in preInitialize's {url, headers}); comma-separated.
+    cors_allow_headers: str = Field("", validation_alias="FACEPROOF_CORS_ALLOW_HEADERS")
     key_grace_seconds: int = Field(7 * 24 * 3600, validation_alias="FACEPROOF_KEY_GRACE_SECONDS")
     rsa_key_bits: int = Field(3072, validation_alias="FACEPROOF_RSA_KEY_BITS")
     license_public_key: str | None = Field(None, validation_alias="FACEPROOF_LICENSE_PUBLIC_KEY")
@@ -89,9 +93,21 @@ class Settings(BaseSettings):
             raise ValueError("FACEPROOF_RSA_KEY_BITS must be at least 3072")
         return v
 
+    @field_validator("cors_allow_headers")
+    @classmethod
+    def _cors_headers(cls, v: str) -> str:
+        for name in (h.strip() for h in v.split(",")):
+            if name and not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+                raise ValueError("FACEPROOF_CORS_ALLOW_HEADERS must list header names")
+        return v
+
     @property
     def models_path(self) -> Path:
         return self.model_dir or (self.data_dir / "models")
+
+    @property
+    def cors_extra_headers(self) -> list[str]:
+        return [h.strip() for h in self.cors_allow_headers.split(",") if h.strip()]
 
     @property
     def extra_origins(self) -> list[str]:

@@ -1,8 +1,8 @@
-"""Cross-cutting request handling: size limit, origin allow-list, request log, ledger, 500s.
+"""Cross-cutting request handling: size limit, origin allow-list and CORS, log, ledger, 500s.
 
-Order (outermost first): body size limit → request context (refid, origin check, catch-all,
-log line, ledger row, ``Server-Timing``). The ledger row is written before the response
-leaves, so an acknowledged request is always on record.
+Order (outermost first): body size limit → request context (refid, origin check, CORS,
+catch-all, log line, ledger row, ``Server-Timing``). The ledger row is written before the
+response leaves, so an acknowledged request is always on record.
 """
 
 from __future__ import annotations
@@ -16,13 +16,25 @@ import anyio
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from faceproof.api.errors import error_response, request_refid
-from faceproof.api.routes import route_info
+from faceproof.api.routes import API, route_info
 from faceproof.errors import ApiError, Err
 
 log = logging.getLogger("faceproof.request")
+
+#: Scope key set by BodySizeLimit once a body is known to exceed the limit (value: the limit).
+TOO_LARGE = "faceproof.body_too_large"
+
+#: Request headers a cross-origin page may send (the reference's, plus Content-Type).
+CORS_ALLOW_HEADERS = ("Content-Type", "LogAPITrigger", "requestID")
+#: Response headers a cross-origin page may read.
+CORS_EXPOSE_HEADERS = "X-Refid, Server-Timing"
+#: Preflight cache lifetime: Chromium's cap. Safe to be long, because every actual response
+#: is checked again and carries CORS headers only while its origin is still allowed.
+CORS_MAX_AGE_S = 7200
 
 
 class BodyTooLarge(ApiError):
@@ -33,7 +45,14 @@ class BodyTooLarge(ApiError):
 
 
 class BodySizeLimit:
-    """Refuses bodies above the limit, whether or not Content-Length is declared."""
+    """Bodies above the limit are answered 413, whether or not Content-Length is declared.
+
+    A declared length over the limit is known before anything is read; a chunked (or
+    under-declared) body is counted as it streams in, and the read that crosses the limit
+    raises. Either way the scope is marked (``TOO_LARGE``) and ``RequestContext`` answers
+    413 in the documented body, whatever the handler made of the interrupted read (FastAPI
+    turns a failed form read into a generic 400).
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -50,26 +69,27 @@ class BodySizeLimit:
                 except ValueError:
                     declared = -1
                 if declared > self.max_bytes or declared < 0:
-                    await self._refuse(scope, receive, send)
-                    return
+                    scope[TOO_LARGE] = self.max_bytes
         seen = 0
 
         async def limited() -> Message:
             nonlocal seen
+            if TOO_LARGE in scope:
+                raise BodyTooLarge(self.max_bytes)  # never read (more of) the socket
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    scope[TOO_LARGE] = self.max_bytes
                     raise BodyTooLarge(self.max_bytes)
             return message
 
         await self.app(scope, limited, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        err = ApiError(Err.PAYLOAD_TOO_LARGE, f"Request body larger than {self.max_bytes} bytes")
-        response = error_response(request, err)
-        await response(scope, receive, send)
+
+def _too_large(scope: Scope) -> ApiError | None:
+    limit = scope.get(TOO_LARGE)
+    return None if limit is None else BodyTooLarge(int(limit))
 
 
 class RequestContext:
@@ -89,14 +109,24 @@ class RequestContext:
         started = time.perf_counter()
         cpu_started = time.process_time()
         request = Request(scope, receive)
+        is_api = request.url.path.startswith("/api/")
+        if is_api and request.method == "OPTIONS":
+            await self._options(request, scope, receive, send)
+            return
         info = route_info(request.url.path)
         request_refid(request)
         services = request.app.state.services
-        state = {"started": False, "replaced": False}
+        state = {"started": False, "replaced": False, "body_read": False}
+        cors_origin: str | None = None
 
-        async def send_wrapper(message: Message) -> None:
-            if state["replaced"]:
-                return  # the original response was swapped for an error; drop its body
+        async def tracked_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.disconnect" or not message.get("more_body", False):
+                state["body_read"] = True
+            return message
+
+        async def finish(message: Message) -> None:
+            """The response as it leaves: ledger row, log line, headers."""
             if message["type"] != "http.response.start":
                 await send(message)
                 return
@@ -113,6 +143,8 @@ class RequestContext:
                     failure = error_response(request, ApiError(Err.SERVER_INTERNAL))
                     failure.headers["X-Refid"] = request.state.refid
                     failure.headers["Server-Timing"] = server_timing(started, cpu_started)
+                    if is_api:
+                        _cors_headers(failure.headers, cors_origin)
                     self._log(request, outcome, failure.status_code, latency_ms)
                     state["started"] = True
                     await failure(scope, receive, send)
@@ -121,23 +153,92 @@ class RequestContext:
             headers = MutableHeaders(scope=message)
             headers["X-Refid"] = request.state.refid
             headers["Server-Timing"] = server_timing(started, cpu_started)
+            if is_api:
+                _cors_headers(headers, cors_origin)
+            if status == 413:
+                headers["Connection"] = "close"  # the rest of the body is never read
             state["started"] = True
             await send(message)
 
+        async def send_wrapper(message: Message) -> None:
+            if state["replaced"]:
+                return  # the original response was swapped for an error; drop its body
+            if (
+                message["type"] == "http.response.start"
+                and int(message["status"]) < 400
+                and not state["body_read"]
+            ):
+                # A success sent without reading the whole body: count the rest (discarded,
+                # never kept) so an oversized body is 413 on every endpoint. Refusals go
+                # out at once; the server discards whatever body follows.
+                try:
+                    while not state["body_read"] and TOO_LARGE not in scope:
+                        await tracked_receive()
+                except BodyTooLarge:
+                    pass
+            too_large = _too_large(scope)
+            if (
+                message["type"] == "http.response.start"
+                and too_large is not None
+                and int(message["status"]) != 413
+            ):
+                # The handler answered an interrupted body read its own way (FastAPI: 400).
+                state["replaced"] = True
+                await error_response(request, too_large)(scope, receive, finish)
+                return
+            await finish(message)
+
         try:
-            if request.url.path.startswith("/api/"):
-                self._check_origin(request, services)
-            await self.app(scope, receive, send_wrapper)
+            if is_api:
+                cors_origin = self._check_origin(request, services)
+            too_large = _too_large(scope)
+            if too_large is not None:
+                raise too_large  # declared Content-Length over the limit: nothing is read
+            await self.app(scope, tracked_receive, send_wrapper)
         except Exception as exc:
             if state["started"]:
                 raise  # headers already left: nothing sensible can be sent any more
-            api_error = _find_api_error(exc)
+            api_error = _too_large(scope) or _find_api_error(exc)
             response = (
                 error_response(request, api_error)
                 if api_error is not None
                 else self._internal(request, exc)
             )
             await response(scope, receive, send_wrapper)
+
+    async def _options(self, request: Request, scope: Scope, receive: Receive, send: Send) -> None:
+        """``OPTIONS`` on an API path: the CORS preflight. Not billed, no ledger row.
+
+        Known path and allowed origin: 204 with the path's methods, the allowed request
+        headers and the cache lifetime. A refused origin gets the documented origin error
+        and no CORS header (the browser then blocks the real request); an unknown path 404.
+        """
+        request_refid(request)
+        services = request.app.state.services
+        methods = _api_methods(scope, request.url.path)
+        try:
+            cors_origin = self._check_origin(request, services)
+            if methods is None:
+                raise ApiError(Err.NOT_FOUND)
+        except ApiError as exc:
+            response: Response = error_response(request, exc)
+            response.headers["X-Refid"] = request.state.refid
+            _cors_headers(response.headers, None)
+            await response(scope, receive, send)
+            return
+        allow = ", ".join([*methods, "OPTIONS"])
+        response = Response(status_code=204, headers={"Allow": allow})
+        _cors_headers(response.headers, cors_origin)
+        if cors_origin is not None:
+            names = [*CORS_ALLOW_HEADERS, *services.settings.cors_extra_headers]
+            response.headers["Access-Control-Allow-Methods"] = allow
+            response.headers["Access-Control-Allow-Headers"] = ", ".join(names)
+            response.headers["Access-Control-Max-Age"] = str(CORS_MAX_AGE_S)
+            if request.headers.get("access-control-request-private-network", "") == "true":
+                # Chromium's Private Network Access: a public page calling a server on a
+                # private address; the origin is allowed, so the private network is too.
+                response.headers["Access-Control-Allow-Private-Network"] = "true"
+        await response(scope, receive, send)
 
     @staticmethod
     def _internal(request: Request, exc: BaseException) -> Response:
@@ -153,17 +254,24 @@ class RequestContext:
         return error_response(request, ApiError(Err.SERVER_INTERNAL))
 
     @staticmethod
-    def _check_origin(request: Request, services: Any) -> None:
+    def _check_origin(request: Request, services: Any) -> str | None:
+        """Raises the documented origin error; returns the origin to grant CORS, if any.
+
+        CORS is granted to the exact ``Origin`` a browser sent when it is allowed (never
+        ``*``, never to a Referer-only request, which is same-origin or not a fetch).
+        """
         from faceproof.license import origin_allowed
 
+        origin = request.headers.get("origin")
         ok, reason = origin_allowed(
-            request.headers.get("origin"),
+            origin,
             request.headers.get("referer"),
             services.deployment,
             services.settings.allow_no_origin,
         )
         if not ok:
             raise ApiError(Err.INVALID_JSON, reason)
+        return origin.strip() if origin and origin.strip() else None
 
     @staticmethod
     async def _record(
@@ -241,6 +349,32 @@ def server_timing(started: float, cpu_started: float) -> str:
     wall_ms = (time.perf_counter() - started) * 1000
     cpu_ms = (time.process_time() - cpu_started) * 1000
     return f"app;dur={wall_ms:.2f}, cpu;dur={cpu_ms:.2f}"
+
+
+def _cors_headers(headers: MutableHeaders, origin: str | None) -> None:
+    """``Vary: Origin`` on every API answer (it depends on the Origin); the grant if any."""
+    headers.add_vary_header("Origin")
+    if origin is not None:
+        headers["Access-Control-Allow-Origin"] = origin
+        headers["Access-Control-Expose-Headers"] = CORS_EXPOSE_HEADERS
+
+
+def _api_methods(scope: Scope, path: str) -> list[str] | None:
+    """The methods the app serves on an API path, None when it serves none.
+
+    Asked of the router itself (a route matches FULL only with its own method), so the
+    answer follows the routes as they are, included routers and all.
+    """
+    app = scope.get("app")
+    router = getattr(app, "router", None)
+    if not path.startswith(API + "/") or router is None:
+        return None
+    methods = []
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        probe = {**scope, "method": method, "path": path}
+        if any(route.matches(probe)[0] == Match.FULL for route in router.routes):
+            methods.append(method)
+    return methods or None
 
 
 def _find_api_error(exc: BaseException) -> ApiError | None:
