@@ -71,7 +71,12 @@ def _payload(frames: list[bytes]) -> dict[str, Any]:
             "returnQualityMetadata": True,
             "enableEyesStatusDetector": True,
         },
-        "device": {"type": "desktop", "cameraLabel": "Integrated Camera", "userAgent": "x", "platform": "Linux"},
+        "device": {
+            "type": "desktop",
+            "cameraLabel": "Integrated Camera",
+            "userAgent": "x",
+            "platform": "Linux",
+        },
         "quality": {"quality_metric": 81, "eyes_status": "OPEN", "head_pose_check": True},
         "challenge": {"id": "abc", "light_start_t": 1200},
         "sdkVersion": "faceproof-web-sdk/0.1.0",
