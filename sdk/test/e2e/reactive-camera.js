@@ -1,0 +1,245 @@
+/* global __E2E_CAMERA__ */
+/**
+ * Reactive camera for the e2e harness (injected before any page script runs).
+ *
+ * Replaces `navigator.mediaDevices.getUserMedia` / `enumerateDevices` with a 640×480 canvas
+ * stream that plays real footage of a live person and follows the SDK's challenge events
+ * (docs/challenge protocol §5, `faceproof:challenge` on window):
+ *  - "main" / "oval": the footage is scaled and translated so that the face box (BlazeFace
+ *    boxes pre-computed per source frame by video_faces.py) lands in the requested oval at
+ *    the middle of its size tolerance, moving there like a person would (~0.8 s);
+ *  - the clip is played towards its small-face moment for "far" and its large-face moment
+ *    for "near" (forwards or backwards through the clip, whichever way that is), so the far
+ *    and near frames carry the real 3-D change of a person approaching the camera;
+ *  - "light": one to two frames after each colour change (camera latency) the face is lit
+ *    additively with that colour × skin reflectance × gain, fading out at the face's edge;
+ *  - every frame gets Gaussian sensor noise.
+ * Frames are fetched from `cfg.base` (served by the harness through a Playwright route).
+ * Nothing here is visible to the server except the pixels: it is a camera, not a shortcut.
+ */
+(() => {
+  const cfg = __E2E_CAMERA__;
+  const W = cfg.width;
+  const H = cfg.height;
+  const PERIOD = 1000 / cfg.fps;
+  const SKIN = [0.9, 0.75, 0.65]; // skin reflects red more than blue
+
+  let seed = cfg.seed >>> 0 || 1;
+  const rand = () => { // mulberry32: reproducible runs for a given --seed
+    seed = (seed + 0x6d2b79f5) >>> 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const gauss = () => {
+    const u = Math.max(rand(), 1e-9);
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
+  };
+
+  // Source face boxes, smoothed over ±2 frames (a detector's jitter is not a head's motion).
+  const boxes = cfg.frames.map((f) => f.box);
+  const smooth = boxes.map((b, i) => {
+    const acc = [0, 0, 0, 0];
+    let n = 0;
+    for (let k = Math.max(0, i - 2); k <= Math.min(boxes.length - 1, i + 2); k++) {
+      if (!boxes[k]) continue;
+      for (let c = 0; c < 4; c++) acc[c] += boxes[k][c];
+      n++;
+    }
+    return n ? acc.map((v) => v / n) : null;
+  });
+  const boxAt = (i) => {
+    for (let d = 0; d < smooth.length; d++) {
+      if (smooth[i - d]) return smooth[i - d];
+      if (smooth[i + d]) return smooth[i + d];
+    }
+    return [W * 0.35, H * 0.25, W * 0.65, H * 0.65];
+  };
+
+  const log = [];
+  const state = {
+    src: cfg.start, // current source frame (float)
+    goalSrc: cfg.start, // where the footage is heading
+    dwell: 0, // ping-pong offset around goalSrc once there
+    dwellDir: 1,
+    // Output placement of the face: centre and box height, current and goal.
+    place: null,
+    goal: null,
+    speed: 1, // source frames per output frame while travelling
+    tint: null, // [r, g, b] in 0..255, or null
+    pending: [], // {at, tint}: colour changes waiting for the camera's latency
+    frame: 0,
+  };
+
+  function natural(i) {
+    const b = boxAt(Math.round(i));
+    return { x: (b[0] + b[2]) / 2, y: (b[1] + b[3]) / 2, h: b[3] - b[1] };
+  }
+  state.place = natural(cfg.start);
+  state.goal = { ...state.place };
+
+  /** Face placement for an oval: centre on the oval's, height mid-tolerance. */
+  function ovalGoal(oval, tol) {
+    const mid = tol ? (tol.size_min + tol.size_max) / 2 : 1;
+    return { x: oval.cx * W, y: oval.cy * H, h: oval.h * H * mid };
+  }
+
+  function heading(srcTarget) {
+    state.goalSrc = srcTarget;
+    state.dwell = 0;
+    const span = Math.abs(srcTarget - state.src);
+    state.speed = Math.max(1, span / (cfg.moveMs / PERIOD)); // arrive in about moveMs
+  }
+
+  window.addEventListener('faceproof:challenge', (e) => {
+    const d = e.detail || {};
+    log.push({ t: Math.round(performance.now()), phase: d.phase, role: d.role, index: d.index });
+    if (d.phase === 'main') {
+      heading(cfg.start);
+      state.goal = d.oval ? ovalGoal(d.oval, d.tolerance) : { x: W / 2, y: H / 2, h: natural(cfg.start).h };
+    } else if (d.phase === 'oval') {
+      heading(d.role === 'near' ? cfg.near : cfg.far);
+      state.goal = ovalGoal(d.oval, d.tolerance);
+    } else if (d.phase === 'light') {
+      const frames = cfg.latencyFrames[0] + Math.floor(rand() * (cfg.latencyFrames[1] - cfg.latencyFrames[0] + 1));
+      const c = typeof d.color === 'string' && /^#[0-9a-f]{6}$/i.test(d.color) ? d.color : null;
+      const tint = c ? [1, 3, 5].map((k) => parseInt(c.slice(k, k + 2), 16)) : null;
+      state.pending.push({ at: state.frame + frames, tint });
+    }
+  });
+
+  // Frames: fetched once as blobs, decoded on demand with a small bitmap cache.
+  const blobs = new Map();
+  const bitmaps = new Map();
+  function blob(i) {
+    if (!blobs.has(i)) {
+      blobs.set(i, fetch(`${cfg.base}/${cfg.frames[i].file}`).then((r) => {
+        if (!r.ok) throw new Error(`frame ${i}: HTTP ${r.status}`);
+        return r.blob();
+      }));
+    }
+    return blobs.get(i);
+  }
+  async function bitmap(i) {
+    if (bitmaps.has(i)) return bitmaps.get(i);
+    const bm = await createImageBitmap(await blob(i));
+    bitmaps.set(i, bm);
+    if (bitmaps.size > 24) {
+      const [oldest] = bitmaps.keys();
+      bitmaps.get(oldest)?.close?.();
+      bitmaps.delete(oldest);
+    }
+    return bm;
+  }
+
+  const canvas = document.createElement('canvas');
+  canvas.width = W;
+  canvas.height = H;
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  let stream = null;
+  let timer = null;
+  let drawing = false;
+  let lastBitmap = null;
+
+  const noise = new Float32Array(1 << 16);
+  for (let k = 0; k < noise.length; k++) noise[k] = gauss() * cfg.noise;
+
+  function step() {
+    // Footage position: travel to the goal, then ping-pong a few frames (a person is never still).
+    const d = state.goalSrc - state.src;
+    if (Math.abs(d) > state.speed) state.src += Math.sign(d) * state.speed;
+    else {
+      state.src = state.goalSrc;
+      state.dwell += state.dwellDir * 0.5;
+      if (Math.abs(state.dwell) >= 3) state.dwellDir = -state.dwellDir;
+    }
+    // Placement: first-order approach (time constant ~ moveMs/4).
+    const a = Math.min(1, PERIOD / (cfg.moveMs / 4));
+    for (const k of ['x', 'y', 'h']) state.place[k] += (state.goal[k] - state.place[k]) * a;
+    while (state.pending.length && state.pending[0].at <= state.frame) state.tint = state.pending.shift().tint;
+    state.frame++;
+  }
+
+  async function draw() {
+    if (drawing) return; // never queue frames behind a slow decode
+    drawing = true;
+    try {
+      step();
+      const n = cfg.frames.length;
+      const i = Math.min(n - 1, Math.max(0, Math.round(state.src + state.dwell)));
+      let bm = lastBitmap;
+      try { bm = await bitmap(i); lastBitmap = bm; } catch (err) { log.push({ error: String(err) }); }
+      if (!bm) return;
+      const b = boxAt(i);
+      const bx = (b[0] + b[2]) / 2;
+      const by = (b[1] + b[3]) / 2;
+      const s = state.place.h / (b[3] - b[1]);
+      const tx = state.place.x - s * bx;
+      const ty = state.place.y - s * by;
+      ctx.globalCompositeOperation = 'source-over';
+      if (tx > 0 || ty > 0 || tx + s * W < W || ty + s * H < H) {
+        // The scaled footage does not cover the frame: fill behind it with an enlarged copy
+        // (background), so there is no black border a real camera would never show.
+        const cover = Math.max(s, 1) * 1.25;
+        ctx.drawImage(bm, W / 2 - (cover * W) / 2, H / 2 - (cover * H) / 2, cover * W, cover * H);
+      }
+      ctx.drawImage(bm, tx, ty, s * W, s * H);
+      if (state.tint) {
+        const [r, g, bl] = state.tint.map((v, k) => Math.round(v * SKIN[k]));
+        const fh = state.place.h;
+        ctx.save();
+        ctx.globalCompositeOperation = 'lighter';
+        ctx.translate(state.place.x, state.place.y + 0.05 * fh);
+        ctx.scale(0.8, 1);
+        const grad = ctx.createRadialGradient(0, 0, 0, 0, 0, 0.75 * fh);
+        grad.addColorStop(0, `rgba(${r},${g},${bl},${cfg.gain})`);
+        grad.addColorStop(0.65, `rgba(${r},${g},${bl},${cfg.gain * 0.85})`);
+        grad.addColorStop(1, `rgba(${r},${g},${bl},0)`);
+        ctx.fillStyle = grad;
+        ctx.fillRect(-0.75 * fh, -0.75 * fh, 1.5 * fh, 1.5 * fh);
+        ctx.restore();
+      }
+      if (cfg.noise > 0) {
+        const img = ctx.getImageData(0, 0, W, H);
+        const px = img.data;
+        let o = Math.floor(rand() * noise.length);
+        for (let p = 0; p < px.length; p += 4) {
+          px[p] += noise[o++ & 0xffff];
+          px[p + 1] += noise[o++ & 0xffff];
+          px[p + 2] += noise[o++ & 0xffff];
+        }
+        ctx.putImageData(img, 0, 0);
+      }
+    } finally {
+      drawing = false;
+    }
+  }
+
+  function start() {
+    if (!stream) {
+      stream = canvas.captureStream(cfg.fps);
+      for (let i = 0; i < cfg.frames.length; i++) blob(i).catch(() => {});
+      timer = setInterval(draw, PERIOD);
+    }
+    return stream;
+  }
+
+  const md = navigator.mediaDevices;
+  const origGUM = md.getUserMedia.bind(md);
+  const device = {
+    deviceId: 'faceproof-e2e-reactive',
+    groupId: 'faceproof-e2e',
+    kind: 'videoinput',
+    label: cfg.label,
+    toJSON() { return { deviceId: this.deviceId, groupId: this.groupId, kind: this.kind, label: this.label }; },
+  };
+  md.getUserMedia = async (constraints) => {
+    if (!constraints || !constraints.video) return origGUM(constraints);
+    const track = start().getVideoTracks()[0].clone();
+    return new MediaStream([track]);
+  };
+  md.enumerateDevices = async () => [device];
+
+  window.__faceproofE2E = { log, state, stop: () => clearInterval(timer) };
+})();

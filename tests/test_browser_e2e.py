@@ -1,0 +1,255 @@
+"""End to end in Debian's Chromium (playwright-core): the demo app, the SDK and a real
+``faceproof serve`` process, through the harness ``sdk/test/e2e.mjs`` (README "Browser
+end-to-end harness"; the cameras are described in sdk/test/e2e/harness.mjs).
+
+The server runs with the emulated-camera setting on (tests and development only), so a
+canvas or file camera is judged on the challenge checks rather than refused for its label.
+Every screenshot the harness takes is saved under ``var/test-artifacts/browser-e2e/`` and
+must not be blank.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import REPO
+
+HARNESS = REPO / "sdk" / "test" / "e2e.mjs"
+ARTIFACTS = REPO / "var" / "test-artifacts" / "browser-e2e"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+# Reason names of the challenge checks (docs/liveness.md); a refusal must name one of them.
+CHALLENGE_REASONS = {
+    "challenge_missing",
+    "challenge_unknown_or_used",
+    "nonce_not_bound",
+    "challenge_expired",
+    "frames_outside_challenge_window",
+    "wrong_order",
+    "implausible_timing",
+    "frames_not_in_time_order",
+    "frames_spliced",
+    "challenge_frames_missing",
+    "no_face_in_frame",
+    "face_not_in_oval",
+    "not_closer_enough",
+    "planar_motion",
+    "identity_changed",
+    "light_frames_missing",
+    "light_not_followed",
+    "light_too_weak",
+}
+MIN_SCREENSHOT_STD = 8.0  # luminance std of a page with content; a blank page is ~0
+
+pytestmark = [pytest.mark.models]
+
+
+def _missing_tools() -> str | None:
+    if shutil.which("node") is None:
+        return "node"
+    if not Path(CHROMIUM).is_file():
+        return CHROMIUM
+    if shutil.which("ffmpeg") is None:
+        return "ffmpeg"
+    if not (REPO / "sdk" / "node_modules" / "playwright-core").is_dir():
+        return "sdk/node_modules (npm ci in sdk/)"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, models_path: Path, data_root: Path
+) -> Iterator[str]:
+    missing = _missing_tools()
+    if missing:
+        pytest.skip(f"browser tests need {missing} (scripts/install.sh --dev installs it)")
+    tmp = tmp_path_factory.mktemp("e2e-server")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FACEPROOF_")}
+    for key in ("SERVER_CONFIG_PATH", "TEMPLATE_ENCRYPTION_ENABLED", "TEMPLATE_ENCRYPTION_KEY"):
+        env.pop(key, None)
+    port = _free_port()
+    env.update(
+        {
+            "FACEPROOF_DATA_DIR": str(tmp / "data"),
+            "FACEPROOF_MODEL_DIR": str(models_path),
+            "FACEPROOF_ALLOWED_ORIGINS": "localhost,127.0.0.1",
+            "FACEPROOF_ALLOW_EMULATED_CAMERA": "true",
+            "FACEPROOF_PORT": str(port),
+            "FACEPROOF_WORKERS": "1",
+        }
+    )
+    log = (tmp / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "faceproof", "serve"],
+        env=env,
+        cwd=tmp,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"faceproof serve exited: {(tmp / 'server.log').read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/api/v1/face_health", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("faceproof serve did not answer within 90 s")
+                time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def harness(server: str, name: str, *args: str, timeout: float = 240) -> dict[str, Any]:
+    """One harness run; its JSON line (the harness exits 1 only when it failed itself)."""
+    r = subprocess.run(
+        [
+            "node",
+            str(HARNESS),
+            "--server",
+            server,
+            "--artifacts",
+            str(ARTIFACTS),
+            "--name",
+            name,
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+    )
+    lines = [line for line in r.stdout.splitlines() if line.startswith("{")]
+    assert lines, f"harness printed no JSON (exit {r.returncode}): {r.stderr[-2000:]}"
+    out: dict[str, Any] = json.loads(lines[-1])
+    assert r.returncode == 0 and "error" not in out, out
+    return out
+
+
+def assert_screenshots(out: dict[str, Any], *kinds: str) -> None:
+    shots = {s["what"]: s for s in out.get("screenshots", [])}
+    for kind in kinds:
+        assert kind in shots, f"no {kind} screenshot: {out.get('screenshots')}"
+        assert Path(shots[kind]["path"]).is_file()
+        assert shots[kind]["std"] > MIN_SCREENSHOT_STD, shots[kind]
+
+
+def video(data_root: Path, name: str) -> str:
+    return str(data_root / "video" / name)
+
+
+def test_reactive_camera_capture_is_accepted(server: str, data_root: Path) -> None:
+    """Real footage of a live person that follows the ovals and reflects the screen light."""
+    out = harness(
+        server,
+        "reactive",
+        "--camera",
+        "reactive",
+        "--video",
+        video(data_root, "apfol__real2__live.webm"),
+    )
+    assert (out["code"], out["message"]) == (200, "FEEDBACK_CAPTURED"), out
+    assert {"JPEG", "PNG", "ISO_19794_5"} <= set(out["templates"]), out
+    assert out["decision"] == "live" and out["reasons"] == [], out
+    challenge = out["challenge"]
+    assert challenge["passed"] and challenge["move_closer"]["passed"], out
+    assert challenge["screen_light"]["passed"], out
+    assert out["events"].get("oval:far") == 1 and out["events"].get("oval:near") == 1, out
+    assert out["events"].get("light", 0) >= 5, out  # 4–8 colours plus the end marker
+    assert_screenshots(out, "dialog", "result")
+
+
+@pytest.mark.parametrize(
+    "name", ["apfol__fake2__replay_attack_phone.webm", "apfol__real2__live.webm"]
+)
+def test_plain_fake_camera_is_refused_naming_the_failed_check(
+    server: str, data_root: Path, name: str
+) -> None:
+    """Chromium's file camera plays the recording whatever the SDK asks: never accepted."""
+    out = harness(
+        server,
+        f"plain-{name.split('__')[1]}",
+        "--camera",
+        "plain",
+        "--video",
+        video(data_root, name),
+    )
+    assert out["code"] != 200, out
+    assert out["code"] == 401 and out["message"] == "FEEDBACK_RETRY", out
+    assert out["decision"] in {"spoof", "retry"}, out
+    named = set(out["reasons"]) & CHALLENGE_REASONS
+    assert named, f"no challenge check named in {out['reasons']}"
+    assert out["challenge"] is not None and out["challenge"]["passed"] is False, out
+    assert_screenshots(out, "result")
+
+
+def test_denied_camera_is_error_104(server: str) -> None:
+    out = harness(server, "deny", "--camera", "deny")
+    assert out["code"] == 104 and out["message"] == "FEEDBACK_CAMERA_ACQUIRING_FAILED", out
+    assert_screenshots(out, "result")
+
+
+def test_closing_the_dialog_is_error_202(server: str, data_root: Path) -> None:
+    out = harness(server, "close", "--scenario", "close", "--camera", "default")
+    assert out["code"] == 202 and out["message"] == "FEEDBACK_DIALOG_CLOSED", out
+    assert_screenshots(out, "dialog", "result")
+
+
+def test_capture_timeout_is_error_501(server: str) -> None:
+    """Chromium's synthetic camera shows no face: the capture times out."""
+    out = harness(server, "timeout", "--camera", "default", "--capture-timeout", "4")
+    assert out["code"] == 501 and out["message"] == "FEEDBACK_CAPTURE_TIMEOUT", out
+
+
+def test_match_tab_matches_two_uploaded_photos(server: str, data_root: Path) -> None:
+    lfw = data_root / "verify" / "lfw"
+    same = harness(
+        server,
+        "match-same",
+        "--scenario",
+        "match",
+        "--image",
+        str(lfw / "Abdullah_Gul" / "Abdullah_Gul_0001.jpg"),
+        "--image",
+        str(lfw / "Abdullah_Gul" / "Abdullah_Gul_0002.jpg"),
+    )
+    assert (same["code"], same["message"]) == (200, "FEEDBACK_MATCHED"), same
+    assert same["possibleMatch"] is True and same["similarityScore"] >= 80, same
+    assert_screenshots(same, "result")
+    other = harness(
+        server,
+        "match-different",
+        "--scenario",
+        "match",
+        "--image",
+        str(lfw / "Abdullah_Gul" / "Abdullah_Gul_0001.jpg"),
+        "--image",
+        str(lfw / "Adam_Sandler" / "Adam_Sandler_0001.jpg"),
+    )
+    assert other["code"] == 200 and other["possibleMatch"] is False, other
