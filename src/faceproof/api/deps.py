@@ -6,13 +6,19 @@ models) is checked here, before the worker accepts a request, and reported as on
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi import Request
 
 from faceproof.config import ConfigError, Settings
+
+log = logging.getLogger("faceproof")
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
@@ -58,10 +64,7 @@ def build_services(settings: Settings) -> Services:
 
     configure_decode_memory(settings.decode_memory_mb * 1024 * 1024)
     deployment = load_deployment(settings.server_config_path, settings)
-    try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot create data dir {settings.data_dir}: {exc.strerror}") from None
+    prepare_data_dir(settings.data_dir)
 
     template_key = None
     if settings.template_encryption_enabled:
@@ -102,6 +105,43 @@ def build_services(settings: Settings) -> Services:
     services.liveness = LivenessService.from_settings(settings)
     services.matcher = Matcher.from_settings(settings)
     return services
+
+
+def prepare_data_dir(path: Path) -> None:
+    """Create the data dir 0700, or check an existing one: ours, and private.
+
+    It holds the deployment's private keys, the ledger and the single-use stores. A new
+    directory is created 0700 (parents as the umask says). An existing one owned by this
+    user but open to group or others is tightened to 0700 with a warning (what the operator
+    asked for is the directory, not the loose mode; ``keys/`` is tightened the same way). One
+    owned by another user is refused: that user could replace the keys or the ledger.
+    """
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = path.stat()
+    except OSError as exc:
+        raise ConfigError(f"cannot create data dir {path}: {exc.strerror}") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise ConfigError(f"data dir {path} is not a directory")
+    uid = os.geteuid() if hasattr(os, "geteuid") else None
+    if uid is None:
+        return  # no POSIX ownership to check (Windows)
+    if st.st_uid != uid:
+        raise ConfigError(
+            f"data dir {path} is owned by uid {st.st_uid}, not by this server's user "
+            f"(uid {uid}): chown it to the service user"
+        )
+    loose = stat.S_IMODE(st.st_mode) & 0o077
+    if loose:
+        try:
+            os.chmod(path, 0o700)
+        except OSError as exc:
+            raise ConfigError(f"cannot make data dir {path} private: {exc.strerror}") from None
+        log.warning(
+            "data dir %s was mode %o (open to group/others); tightened to 0700",
+            path,
+            stat.S_IMODE(st.st_mode),
+        )
 
 
 async def get_services(request: Request) -> Services:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import numpy as np
 
-from faceproof.cli.options import models_dir, models_option
+from faceproof.cli.options import cache_option, cache_path, models_dir, models_option
 from faceproof.config import ConfigError
 
 if TYPE_CHECKING:
@@ -60,13 +60,20 @@ def _subset_pairs(pairs: set[tuple[int, int]], mask: np.ndarray) -> frozenset[tu
     "src/faceproof/matching/lfw_label_fixes.tsv for LFW.",
 )
 @models_option()
-@click.option(
-    "--cache",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Embedding cache (.npz) OUTSIDE the project tree, e.g. /tmp/lfw.npz.",
-)
+@cache_option()
 @click.option("--seed", type=int, default=0, show_default=True, help="ID-proxy seed.")
+@click.option(
+    "--hold-out-pairs",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="LFW-format pairs file whose --hold-out-folds identities are left out of the "
+    "calibration, so that evaluating on those folds is out of sample.",
+)
+@click.option(
+    "--hold-out-folds",
+    default="",
+    help="Comma-separated fold indices (0-based) of --hold-out-pairs, e.g. 3,4.",
+)
 def calibrate(
     root: Path,
     out: Path,
@@ -74,6 +81,8 @@ def calibrate(
     models: Path | None,
     cache: Path | None,
     seed: int,
+    hold_out_pairs: Path | None,
+    hold_out_folds: str,
 ) -> None:
     """Fit selfie-vs-selfie and selfie-vs-ID thresholds from genuine/impostor pairs.
 
@@ -81,7 +90,8 @@ def calibrate(
     people, except pairs that are one photograph filed under two names. The selfie-vs-ID
     side degrades the reference image like an ID-card portrait (faceproof.matching.id_proxy).
     Each level states how many impostor pairs lie beyond its threshold and whether the data
-    can support its FAR at all.
+    can support its FAR at all. With --hold-out-pairs/--hold-out-folds, every identity of
+    those folds (aliases included) is left out, and the file records the split.
     """
     from faceproof.matching import calibration as cal
     from faceproof.matching.dataset import (
@@ -94,13 +104,36 @@ def calibrate(
     from faceproof.matching.id_proxy import describe
     from faceproof.matching.levels import KINDS, Kind
 
+    cache_file = cache_path(cache)
+    folds = _parse_folds(hold_out_folds)
+    if bool(folds) != (hold_out_pairs is not None):
+        raise click.ClickException("--hold-out-pairs and --hold-out-folds go together")
     engine, models_path = build_engine(models)
     people = cal.identity_images(root)
+    fixes = cal.read_label_fixes(label_fixes.read_text(encoding="utf-8")) if label_fixes else []
+    held_out: dict[str, Any] | None = None
+    if hold_out_pairs is not None:
+        from faceproof.matching.pairs import read_pairs
+
+        try:
+            pairs = read_pairs(hold_out_pairs)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        kept, held_out = cal.hold_out(people, pairs, folds, fixes)
+        held_out |= {
+            "pairs_file": hold_out_pairs.name,
+            "pairs_sha256": cal.file_sha256(hold_out_pairs),
+        }
+        click.echo(
+            f"held out: {held_out['identities']} identities ({held_out['images']} images) of "
+            f"folds {folds} of {hold_out_pairs.name}",
+            err=True,
+        )
+        people = kept
     if len(people) < 2:
         raise click.ClickException("need at least two identity folders")
     relpaths = [p for files in people.values() for p in files]
     folder = [p.split("/", 1)[0] for p in relpaths]
-    fixes = cal.read_label_fixes(label_fixes.read_text(encoding="utf-8")) if label_fixes else []
     names = cal.apply_label_fixes(relpaths, folder, fixes)
     click.echo(
         f"{len(people)} identities, {len(relpaths)} images under {root}; {len(fixes)} label fixes",
@@ -109,16 +142,15 @@ def calibrate(
     digest = cal.data_digest(root, relpaths)
     model_sha = cal.file_sha256(models_path / "MobileFaceNet.tflite")
     key = cache_key(model_sha, seed)
-    cache_path = None if cache is None else cache.with_suffix(".npz")
-    data = load_cached(cache_path, key, root, relpaths) if cache_path else None
+    data = load_cached(cache_file, key, root, relpaths) if cache_file else None
     if data is None:
         started = time.perf_counter()
         data = embed_folder(engine, root, relpaths, id_proxy_seed=seed)
         click.echo(f"embedded in {time.perf_counter() - started:.0f} s", err=True)
-        if cache_path:
-            save_cached(cache_path, key, root, data)
+        if cache_file:
+            save_cached(cache_file, key, root, data)
     else:
-        click.echo(f"embeddings from cache {cache_path}", err=True)
+        click.echo(f"embeddings from cache {cache_file}", err=True)
     if data.id_ref is None or data.id_ok is None:
         raise click.ClickException("embedding cache has no ID-proxy vectors")
 
@@ -207,6 +239,7 @@ def calibrate(
             "identities": len(people),
             "images": len(relpaths),
             "label_fixes": [{"kind": k, "a": a, "b": b, "reason": r} for k, a, b, r in fixes],
+            **({"held_out": held_out} if held_out else {}),
         },
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         pipeline=(
@@ -225,12 +258,29 @@ def calibrate(
             f"{len(duplicates)} same-photograph pairs (aligned-crop NCC >= 0.9 among the "
             f"{AUDIT_PAIRS} most similar impostor pairs) excluded; the thresholds without "
             "them are kept as uncorrected_thresholds",
+            "tar is measured on the calibration pairs themselves (in sample)"
+            + (
+                f"; the identities of folds {held_out['folds']} of {held_out['pairs_file']} "
+                "are held out, so an evaluation on those folds is out of sample"
+                if held_out
+                else "; no identities are held out: any evaluation on these identities is in sample"
+            ),
         ),
     )
     calibration.validate()
     out.write_text(json.dumps(calibration.to_json(), indent=2) + "\n", encoding="utf-8")
     _print_table(calibration)
     click.echo(f"\nwrote {out}", err=True)
+
+
+def _parse_folds(text: str) -> list[int]:
+    try:
+        folds = sorted({int(x) for x in text.split(",") if x.strip()})
+    except ValueError:
+        raise click.ClickException("--hold-out-folds: comma-separated fold numbers") from None
+    if any(f < 0 for f in folds):
+        raise click.ClickException("--hold-out-folds: folds are numbered from 0")
+    return folds
 
 
 def _print_table(calibration: Any) -> None:

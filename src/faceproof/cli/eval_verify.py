@@ -10,7 +10,7 @@ from typing import Any
 import click
 import numpy as np
 
-from faceproof.cli.options import models_option
+from faceproof.cli.options import cache_option, cache_path, models_option
 from faceproof.config import ConfigError
 
 FARS = (1e-2, 1e-3, 1e-4)
@@ -58,12 +58,7 @@ FARS = (1e-2, 1e-3, 1e-4)
     show_default=True,
 )
 @models_option()
-@click.option(
-    "--cache",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Embedding cache (.npz) OUTSIDE the project tree; the calibrate cache works.",
-)
+@cache_option()
 @click.option("--seed", type=int, default=0, show_default=True, help="ID-proxy seed.")
 def verify(
     pairs_file: Path,
@@ -77,7 +72,13 @@ def verify(
     cache: Path | None,
     seed: int,
 ) -> None:
-    """Evaluate 1:1 verification on a pairs file with the server's pipeline and calibration."""
+    """Evaluate 1:1 verification on a pairs file with the server's pipeline and calibration.
+
+    The level confusions depend on the calibration, so each pair is classed as in sample
+    (one of its identities was in the calibration data) or disjoint, when that can be
+    verified: the calibration's data digest is recomputed from --root minus the folds it
+    held out. Both are reported; only the disjoint figures estimate the deployed error rates.
+    """
     from faceproof.cli.calibrate import build_engine
     from faceproof.matching import evaluation as ev
     from faceproof.matching.calibration import file_sha256, load_calibration
@@ -90,6 +91,7 @@ def verify(
         cal = load_calibration(calibration)
     except (ValueError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
+    cache_file = cache_path(cache)
     engine, models_path = build_engine(models)
     relpaths = sorted({p.a for p in pairs} | {p.b for p in pairs})
     missing = [p for p in relpaths if not (root / p).is_file()]
@@ -101,14 +103,13 @@ def verify(
     proxy_seed = seed if kind == "id" else None
     # A calibrate cache carries both embeddings; accept it for either kind.
     key = cache_key(model_sha, seed)
-    cache_path = None if cache is None else cache.with_suffix(".npz")
-    data = load_cached(cache_path, key, root, relpaths) if cache_path else None
-    if data is None and cache_path and proxy_seed is None:
-        data = load_cached(cache_path, cache_key(model_sha, None), root, relpaths)
+    data = load_cached(cache_file, key, root, relpaths) if cache_file else None
+    if data is None and cache_file and proxy_seed is None:
+        data = load_cached(cache_file, cache_key(model_sha, None), root, relpaths)
     if data is None:
         data = embed_folder(engine, root, relpaths, id_proxy_seed=proxy_seed)
-        if cache_path:
-            save_cached(cache_path, cache_key(model_sha, proxy_seed), root, data)
+        if cache_file:
+            save_cached(cache_file, cache_key(model_sha, proxy_seed), root, data)
     idx = data.index()
     a = np.array([idx[p.a] for p in pairs])
     b = np.array([idx[p.b] for p in pairs])
@@ -128,12 +129,31 @@ def verify(
     kf = ev.kfold_accuracy(sims, same, fold_ids)
     tars = [ev.tar_at_far(genuine, impostor, f) for f in FARS]
     kc = cal.kinds[kind]  # type: ignore[index]
-    levels: dict[str, Any] = {}
-    for lv in LEVELS:
-        levels[lv] = {
-            "far_target": kc.levels[lv].far_target,
-            **ev.confusion(sims, same, kc.threshold(lv)),
+
+    def level_table(mask: np.ndarray) -> dict[str, Any]:
+        return {
+            lv: {
+                "far_target": kc.levels[lv].far_target,
+                **ev.confusion(sims[mask], same[mask], kc.threshold(lv)),
+            }
+            for lv in LEVELS
         }
+
+    split = calibration_split(cal, root, pairs_file, pairs)
+    levels = level_table(np.ones(len(pairs), dtype=bool))
+    by_split: dict[str, Any] = {}
+    if split["in_sample"] is not None:
+        in_sample = np.asarray(split.pop("in_sample"), dtype=bool)
+        for name, mask in (("disjoint", ~in_sample), ("in_sample", in_sample)):
+            if mask.any():
+                by_split[name] = {
+                    "pairs": int(mask.sum()),
+                    "genuine_pairs": int((same & mask).sum()),
+                    "impostor_pairs": int((~same & mask).sum()),
+                    "levels": level_table(mask),
+                }
+    else:
+        split.pop("in_sample")
     from sklearn.metrics import roc_auc_score
 
     out: dict[str, Any] = {
@@ -144,7 +164,12 @@ def verify(
         "impostor_pairs": int((~same).sum()),
         "pairs_without_face": int((~usable).sum()),
         "model": {"id": engine.embedder.model_id, "sha256": model_sha},
-        "calibration": {"data_digest": cal.data.get("digest"), "created": cal.created},
+        "calibration": {
+            "data_digest": cal.data.get("digest"),
+            "created": cal.created,
+            "held_out": cal.data.get("held_out"),
+        },
+        "calibration_split": split,
         "accuracy": {
             "folds": folds,
             "mean": kf.mean,
@@ -157,6 +182,7 @@ def verify(
         "roc_auc": float(roc_auc_score(same, sims)),
         "tar_at_far": tars,
         "levels": levels,
+        "levels_by_split": by_split,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     report.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
@@ -177,14 +203,75 @@ def verify(
             f"(threshold {t['threshold']:.4f}, {t['impostors_accepted']} impostors "
             f"accepted){note}"
         )
-    click.echo(f"{'level':<10}{'FAR':>8}{'TA':>6}{'FR':>6}{'FA':>6}{'TR':>6}{'TAR':>8}")
-    for lv, c in levels.items():
-        click.echo(
-            f"{lv:<10}{far_label(c['far_target']):>8}{c['true_accept']:>6}"
-            f"{c['false_reject']:>6}{c['false_accept']:>6}{c['true_reject']:>6}"
-            f"{c['tar'] * 100:>7.2f}%"
-        )
+    click.echo(f"calibration vs these pairs: {split['summary']}")
+    tables = [("all pairs", levels)]
+    for name, label in (("disjoint", "DISJOINT from the calibration"), ("in_sample", "IN SAMPLE")):
+        if name in by_split:
+            b = by_split[name]
+            tables.append((f"{label}: {b['pairs']} pairs", b["levels"]))
+    for title, table in tables:
+        click.echo(f"levels, {title}")
+        click.echo(f"  {'level':<10}{'FAR':>8}{'TA':>6}{'FR':>6}{'FA':>6}{'TR':>6}{'TAR':>8}")
+        for lv, c in table.items():
+            click.echo(
+                f"  {lv:<10}{far_label(c['far_target']):>8}{c['true_accept']:>6}"
+                f"{c['false_reject']:>6}{c['false_accept']:>6}{c['true_reject']:>6}"
+                f"{c['tar'] * 100:>7.2f}%"
+            )
     click.echo(f"wrote {report} and {det_png}", err=True)
+
+
+def calibration_split(cal: Any, root: Path, pairs_file: Path, pairs: list[Any]) -> dict[str, Any]:
+    """Which pairs share an identity with the calibration data, when that can be verified.
+
+    The calibration records its data digest, its label fixes and the folds it held out of
+    which pairs file; the identities it used are recomputed from ``root`` and accepted only
+    if their digest is the recorded one. ``in_sample`` is a per-pair list, or None when
+    the overlap cannot be established (other data, or a hold-out from another pairs file).
+    """
+    from faceproof.matching import calibration as mc
+
+    held = cal.data.get("held_out")
+    fixes = [(f["kind"], f["a"], f["b"], f["reason"]) for f in cal.data.get("label_fixes", [])]
+    people = mc.identity_images(root)
+    if held:
+        if mc.file_sha256(pairs_file) != held.get("pairs_sha256"):
+            return {
+                "verified": False,
+                "in_sample": None,
+                "summary": f"unknown (the calibration holds out folds {held['folds']} of "
+                f"another pairs file, {held['pairs_file']})",
+            }
+        people, _ = mc.hold_out(people, pairs, held["folds"], fixes)
+    used = [p for files in people.values() for p in files]
+    if not used or mc.data_digest(root, used) != cal.data.get("digest"):
+        return {
+            "verified": False,
+            "in_sample": None,
+            "summary": "unknown (the calibration was not made on this root's identities)",
+        }
+    alias = {second: first for kind, first, second, _ in fixes if kind == "alias"}
+    calibrated = {alias.get(name, name) for name in people}
+
+    def known(rel: str) -> bool:
+        name = rel.split("/", 1)[0]
+        return alias.get(name, name) in calibrated
+
+    in_sample = [known(p.a) or known(p.b) for p in pairs]
+    n_in = sum(in_sample)
+    what = (
+        f"folds {held['folds']} of {held['pairs_file']} held out of the calibration"
+        if held
+        else "no identities held out of the calibration"
+    )
+    return {
+        "verified": True,
+        "in_sample": in_sample,
+        "pairs_in_sample": n_in,
+        "pairs_disjoint": len(pairs) - n_in,
+        "summary": f"{what}: {len(pairs) - n_in} pairs disjoint, {n_in} in sample (verified "
+        "by the calibration's data digest)",
+    }
 
 
 def _plot_det(path: Path, genuine: np.ndarray, impostor: np.ndarray, kc: Any, kind: str) -> None:

@@ -27,3 +27,27 @@ def models_dir(path: Path | None) -> Path:
     from faceproof.config import load_settings
 
     return path or load_settings().models_path
+
+
+def cache_option() -> Callable[[F], F]:
+    """``--cache NAME|PATH``: the private embedding cache of calibrate / eval verify."""
+    return click.option(
+        "--cache",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Embedding cache (.npz; face data). A bare name is kept in "
+        "~/.cache/faceproof (0700; $XDG_CACHE_HOME honoured); a path must be in a directory "
+        "only you can write (not /tmp). Files are written 0600.",
+    )
+
+
+def cache_path(value: Path | None) -> Path | None:
+    """The ``--cache`` value resolved to a private location, or a ClickException."""
+    from faceproof.private_cache import PrivateCacheError, resolve_cache_path
+
+    if value is None:
+        return None
+    try:
+        return resolve_cache_path(value.with_suffix(".npz"))
+    except PrivateCacheError as exc:
+        raise click.ClickException(str(exc)) from None

@@ -18,7 +18,7 @@ import hashlib
 import itertools
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 
 from faceproof.config import ConfigError
 from faceproof.matching.levels import FAR_TARGETS, KINDS, LEVELS, SCORE_ANCHORS, Kind
+from faceproof.matching.pairs import Pair
 from faceproof.matching.similarity_map import SimilarityMap
 
 FORMAT = "faceproof-match-calibration"
@@ -181,6 +182,42 @@ def identity_images(root: Path) -> dict[str, list[str]]:
         if files:
             out[person.name] = files
     return out
+
+
+def hold_out(
+    people: dict[str, list[str]],
+    pairs: Sequence[Pair],
+    folds: Collection[int],
+    fixes: Sequence[tuple[str, str, str, str]] = (),
+) -> tuple[dict[str, list[str]], dict[str, Any]]:
+    """``people`` without the identities of ``folds`` of an evaluation pairs file.
+
+    LFW's View-2 folds are identity-disjoint, so calibrating without a fold's identities
+    makes the fold an out-of-sample test of the thresholds. Identity is taken after the
+    label fixes: an alias of a held-out person, or an image that shows one, is held out too.
+    Returns the kept folders and a summary for the calibration file.
+    """
+    wanted = set(folds)
+    missing = wanted - {p.fold for p in pairs}
+    if missing:
+        raise ValueError(f"the pairs file has no fold {sorted(missing)[0]}")
+    alias = {b: a for kind, a, b, _ in fixes if kind == "alias"}
+    folders = {rel.split("/", 1)[0] for p in pairs if p.fold in wanted for rel in (p.a, p.b)}
+    held = {alias.get(f, f) for f in folders}
+    kept: dict[str, list[str]] = {}
+    held_ids = held_images = 0
+    for person, files in people.items():
+        idents = apply_label_fixes(files, [person] * len(files), fixes)
+        if alias.get(person, person) in held:
+            held_ids += 1
+            held_images += len(files)
+            continue
+        keep = [f for f, ident in zip(files, idents, strict=True) if ident not in held]
+        held_images += len(files) - len(keep)
+        if keep:
+            kept[person] = keep
+    info = {"folds": sorted(wanted), "identities": held_ids, "images": held_images}
+    return kept, info
 
 
 def data_digest(root: Path, relpaths: Iterable[str]) -> str:

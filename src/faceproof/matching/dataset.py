@@ -5,8 +5,9 @@ Each image goes through exactly what a request goes through: ``decode_image``, t
 proxy seed, a second embedding is made from the image degraded like an ID-card portrait and
 analysed in document mode, as /matchWithPictureId analyses its reference image.
 
-Vectors can be cached in an ``.npz`` outside the repository (e.g. /tmp): they are biometric
-data, never written into the project tree or logged.
+Vectors can be cached in an ``.npz``: they are biometric data, so the cache is private
+(``faceproof.private_cache``: a bare name lives in ``~/.cache/faceproof``, files are 0600 in
+a directory only this user can write, never in the project tree), and never logged.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,6 +26,7 @@ from numpy.typing import NDArray
 from faceproof.errors import ApiError
 from faceproof.matching.id_proxy import PROXY_VERSION, degrade_keyed
 from faceproof.pipeline.decode import decode_image
+from faceproof.private_cache import open_private, write_private
 
 if TYPE_CHECKING:
     from faceproof.pipeline.engine import FaceEngine
@@ -98,9 +100,10 @@ def load_cached(path: Path, key: str, root: Path, relpaths: Sequence[str]) -> Em
     Each entry is checked by its file's SHA-1, so a cache made for a larger folder (e.g. the
     calibration run) serves an evaluation of some of its images.
     """
-    if not path.is_file():
+    f = open_private(path)
+    if f is None:
         return None
-    with np.load(path, allow_pickle=False) as z:
+    with f, np.load(f, allow_pickle=False) as z:
         if str(z["key"]) != key:
             return None
         has_id = bool(z["has_id"])
@@ -125,23 +128,23 @@ def load_cached(path: Path, key: str, root: Path, relpaths: Sequence[str]) -> Em
 
 
 def save_cached(path: Path, key: str, root: Path, data: EmbeddedSet) -> None:
-    """Write the cache; refuses a path inside the faceproof source tree."""
+    """Write the cache privately (0600, checked directory); never inside the source tree."""
     repo = Path(__file__).resolve().parents[3]
     target = path.resolve()
     if target.is_relative_to(repo):
         raise ValueError(f"refusing to cache embeddings inside the project tree ({repo})")
     empty = np.zeros((0,), dtype=np.float32)
-    np.savez(
-        target,
-        key=np.array(key),
-        relpaths=np.array(data.relpaths),
-        sha1=np.array(file_sha1s(root, data.relpaths)),
-        selfie=data.selfie,
-        selfie_ok=data.selfie_ok,
-        has_id=np.array(data.id_ref is not None),
-        id_ref=data.id_ref if data.id_ref is not None else empty,
-        id_ok=data.id_ok if data.id_ok is not None else empty,
-    )
+    arrays: dict[str, Any] = {
+        "key": np.array(key),
+        "relpaths": np.array(data.relpaths),
+        "sha1": np.array(file_sha1s(root, data.relpaths)),
+        "selfie": data.selfie,
+        "selfie_ok": data.selfie_ok,
+        "has_id": np.array(data.id_ref is not None),
+        "id_ref": data.id_ref if data.id_ref is not None else empty,
+        "id_ok": data.id_ok if data.id_ok is not None else empty,
+    }
+    write_private(target, lambda f: np.savez(f, **arrays))
 
 
 def same_photograph_pairs(
