@@ -8,8 +8,19 @@ JSON matching :class:`CapturePayload`.
 The server answers every way an envelope can be wrong — unparsable, tampered, sealed for an
 unknown or expired key, an algorithm other than ours, a payload that fails validation, a
 replayed nonce — with the same ``601 Decryption failed``: telling a caller *which* check failed
-would hand an attacker an oracle. Only staleness gets its own code (604), as the reference
-documents, and it is checked after authentication so it cannot be probed with forged tokens.
+would hand an attacker an oracle against other people's envelopes (e.g. by distinguishing
+RSA-OAEP unwrap failures). Only staleness gets its own code (604), as the reference
+documents; it is checked after decryption so that an expired envelope burns no nonce.
+
+What the envelope gives, and what it does not: the key is public (``/api/v1/pub_key``), so
+anyone can seal any frames, device label, timestamp or challenge fields. Sealing gives
+*confidentiality* (only this server reads the frames), *integrity in transit* (whoever relays
+the envelope, e.g. the integrator's backend, cannot alter it undetected) and, with the nonce
+store, *single use*. The AES-CBC-HMAC tag is keyed by a content key the sender chose: it
+proves the ciphertext is intact, not who made it. An envelope is **no proof of origin** — not
+that our SDK built it, nor that its frames came from a camera. What defends against injected
+or forged captures is the challenge (docs/liveness.md: server-issued, single-use, short-lived,
+asking for what a recording cannot know in advance) and the liveness checks on the frames.
 """
 
 from __future__ import annotations
@@ -211,10 +222,13 @@ class _Rejected(Exception):
 
 
 class EnvelopeOpener:
-    """Decrypts, authenticates and validates envelopes, enforcing freshness and single use.
+    """Decrypts and validates envelopes, enforcing freshness and single use.
 
-    Order: decrypt+validate → freshness (604) → claim the nonce (601 on replay). An expired
-    envelope therefore burns no nonce, and a forged one cannot probe the clock check.
+    Validation covers the ciphertext's integrity (the tag), not its sender: anyone with the
+    public key can make an envelope that passes (see the module docstring). Order:
+    decrypt+validate → freshness (604) → claim the nonce (601 on replay). An expired envelope
+    therefore burns no nonce. Anyone can thus reach the clock check with an envelope of their
+    own; it tells them no more than ``/api/v1/time`` publishes.
     """
 
     def __init__(
