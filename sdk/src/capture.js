@@ -104,6 +104,7 @@ export class CaptureSession {
    */
   guard(p) {
     const signal = this.abort.signal;
+    p.catch(() => undefined); // if the abort wins, p's own later rejection is not unhandled
     if (signal.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
       const onAbort = () => reject(signal.reason);
@@ -249,12 +250,12 @@ export class CaptureSession {
     ui.setSurround(this.o.graphics.canvasBackground);
     const main = { oval: DEFAULT_OVAL, tolerance: ch ? ch.tolerance : DEFAULT_TOLERANCE };
     ui.setOval(main.oval, false);
-    emitChallengeEvent({ phase: 'main' });
+    emitChallengeEvent({ phase: 'main', oval: { ...main.oval }, tolerance: { ...main.tolerance } });
     const deadline = performance.now() + this.o.captureTimeout;
     const res = await this.waitFor(main, MAIN_STREAK, deadline, 'FEEDBACK_PLEASE_HOLD', () =>
       this.cancel(new FaceSDKError('FEEDBACK_CAPTURE_TIMEOUT', { strings: this.o.localization })),
     );
-    if (!res.reached) await this.guard(Promise.reject(this.abort.signal.reason));
+    if (!res.reached) throw this.abort.signal.reason;
     const mainAt = performance.now();
     frames.push({ blob: await this.encode(), at: mainAt, role: 'main' });
     this.quality = res.last?.metrics ?? null;

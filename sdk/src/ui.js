@@ -17,7 +17,7 @@ const CSS = `
 .fp-label{position:absolute;left:50%;transform:translateX(-50%);bottom:max(16px,env(safe-area-inset-bottom));max-width:min(92vw,560px);padding:.6em 1.1em;border-radius:1.4em;text-align:center;font-weight:600;font-size:clamp(15px,4.2vw,20px)}
 .fp-tickers{position:absolute;top:max(14px,env(safe-area-inset-top));left:50%;transform:translateX(-50%);display:flex;gap:8px;margin:0;padding:0;list-style:none}
 .fp-tickers li{width:28px;height:6px;border-radius:3px}
-.fp-close{position:absolute;top:max(8px,env(safe-area-inset-top));right:max(8px,env(safe-area-inset-right));width:44px;height:44px;border-radius:22px;border:0;font-size:28px;line-height:44px;cursor:pointer;background:rgba(0,0,0,.55);color:#fff}
+.fp-close{z-index:2;position:absolute;top:max(8px,env(safe-area-inset-top));right:max(8px,env(safe-area-inset-right));width:44px;height:44px;border-radius:22px;border:0;font-size:28px;line-height:44px;cursor:pointer;background:rgba(0,0,0,.55);color:#fff}
 .fp-close:focus-visible,.fp-panel button:focus-visible{outline:3px solid #1a73e8;outline-offset:2px}
 .fp-panel{position:absolute;inset:0;display:flex;flex-direction:column;align-items:center;justify-content:center;gap:16px;padding:24px;background:rgba(255,255,255,.97);color:#111;text-align:center;overflow:auto}
 .fp-panel[hidden]{display:none}
@@ -196,8 +196,10 @@ export class CaptureDialog {
   layout() {
     const vw = this.doc.documentElement.clientWidth || globalThis.innerWidth;
     const vh = this.doc.documentElement.clientHeight || globalThis.innerHeight;
+    // The 4:3 frame is shown as large as fits; on a portrait phone its outer eighths may run
+    // past the screen edges (the ovals stay well inside), so the face is not a thumbnail.
     const availH = Math.max(120, vh - 130);
-    const sw = Math.floor(Math.min(vw, (availH * 4) / 3));
+    const sw = Math.floor(Math.min(vw / 0.75, (availH * 4) / 3));
     const sh = Math.floor((sw * 3) / 4);
     this.stage.style.width = sw + 'px';
     this.stage.style.height = sh + 'px';
