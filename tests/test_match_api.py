@@ -312,7 +312,8 @@ class StubLiveness:
             is_spoof=self.is_spoof,
             insecure=self.insecure,
             level_reached=None if self.is_spoof else "HIGH",
-            score=0.9 if self.is_spoof else 0.05,
+            # the liveness score: higher = more likely bona fide (docs/api-decisions.md)
+            score=0.05 if self.is_spoof else 0.9,
             quality_ok=True,
             threshold="HIGH",
         )
