@@ -10,7 +10,9 @@ import { h, renderBusy, renderError, renderFaceAs, renderMatch, renderProcess } 
 import { initSettings, sdkOptions } from './settings.js';
 
 /** What the last action produced; the e2e harness reads it (`window.faceproofDemo.last`). */
-const state = { last: null, challengeLog: [], quality: null, sdk: null, preInit: null, busy: false };
+const state = {
+  last: null, challengeLog: [], quality: null, captureStats: null, sdk: null, preInit: null, busy: false,
+};
 window.faceproofDemo = state;
 
 // ---------------------------------------------------------------------------------------
@@ -117,13 +119,17 @@ async function captureBlob() {
     onInputDevicesDetected: (devices) => pickCamera(devices),
   };
   const { options, enableQuality } = sdkOptions(sdk, events);
+  let faceSdk = null;
   try {
-    const faceSdk = new sdk.FaceSDK(options);
+    faceSdk = new sdk.FaceSDK(options);
     await faceSdk.initialize();
     const blob = await faceSdk.capture();
     return { blob, enableQuality };
   } catch (err) {
     throw api.fromSdkError(err);
+  } finally {
+    // Frames analysed, analysis time, time to first feedback, frame timeline (SDK stats).
+    state.captureStats = faceSdk?.lastCaptureStats ?? null;
   }
 }
 
@@ -140,6 +146,8 @@ async function captureBlob() {
 async function run(tab, container, button, action) {
   if (state.busy) return;
   state.busy = true;
+  state.last = null;
+  state.captureStats = null;
   if (button) button.disabled = true;
   try {
     await action();
@@ -148,6 +156,10 @@ async function run(tab, container, button, action) {
     renderError(container, err);
     state.last = { tab, ok: false, code: err.code, name: err.name, message: err.message, detail: err.detail ?? null, body: err.body ?? null };
   } finally {
+    if (state.last && (tab === 'capture' || tab === 'verify')) {
+      state.last.stats = state.captureStats;
+      statsLine(container);
+    }
     state.busy = false;
     if (button) button.disabled = false;
   }
@@ -155,6 +167,16 @@ async function run(tab, container, button, action) {
 
 function done(tab, body) {
   state.last = { tab, ok: true, code: body.code ?? 200, name: body.message || body.feedbackCode || 'OK', body };
+}
+
+/** A line under a capture's result: how the on-device analysis went. */
+function statsLine(container) {
+  const s = state.captureStats;
+  if (!s || !s.analysed) return;
+  const fps = s.analysisMs > 0 ? (1000 * s.analysed) / s.analysisMs : null;
+  container.append(h('p', { class: 'muted small', 'data-stats': 'true' },
+    `On-device analysis: ${s.analysed} frames` + (fps ? `, ${fps.toFixed(1)} frames/s` : '') +
+    (s.firstFeedbackMs >= 0 ? `, first feedback after ${Math.round(s.firstFeedbackMs)} ms` : '') + '.'));
 }
 
 const captureResult = document.getElementById('capture-result');

@@ -24,7 +24,8 @@ def test_demo_is_served_with_its_modules(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/demo/../pyproject.toml", "/demo/%2e%2e/pyproject.toml", "/demo/nope.js", "/demo/x.py"]
+    "path",
+    ["/demo/../pyproject.toml", "/demo/%2e%2e/pyproject.toml", "/demo/nope.js", "/demo/x.py"],
 )
 def test_demo_serves_nothing_outside_its_folder(client: TestClient, path: str) -> None:
     assert client.get(path).status_code == 404

@@ -15,7 +15,8 @@
  * reactive|plain|default|deny|none (default reactive; none for match and liveness), --video FILE (default the live webm),
  * --capture-timeout S, --image FILE (repeatable), --artifacts DIR (default
  * var/test-artifacts; "" for none), --name PREFIX, --seed N, --gain G, --noise SIGMA,
- * --viewport WxH, --set name=value (a demo setting, repeatable).
+ * --viewport WxH, --set name=value (a demo setting, repeatable), --no-fit (plain camera: play
+ * the recording with its own framing instead of fitting its face into the default oval).
  * The server must allow the emulated camera (FACEPROOF_ALLOW_EMULATED_CAMERA=true) for the
  * reactive/plain cameras to be judged on the challenge rather than refused as emulated.
  * Exit status: 0 when the harness ran (whatever the server decided), 1 on a harness failure.
@@ -39,6 +40,7 @@ const { values } = parseArgs({
     noise: { type: 'string' },
     viewport: { type: 'string' },
     set: { type: 'string', multiple: true, default: [] },
+    'no-fit': { type: 'boolean', default: false },
   },
 });
 if (!values.server) {
@@ -52,6 +54,7 @@ const opts = {
   settings: Object.fromEntries(values.set.map((kv) => [kv.split('=')[0], kv.split('=').slice(1).join('=')])),
 };
 if (values.video) opts.video = values.video;
+if (values['no-fit']) opts.fit = false;
 if (values['capture-timeout']) opts.captureTimeout = num(values['capture-timeout']);
 if (values.artifacts !== undefined) opts.artifacts = values.artifacts;
 if (values.name) opts.name = values.name;

@@ -77,14 +77,38 @@ export function reactiveFootage(video) {
 
 /**
  * A .y4m copy of the video for Chromium's fake camera (`--use-file-for-fake-video-capture`),
- * 640×480 at 30 fps. Placed in a temp dir the caller removes.
+ * 640×480 at 30 fps, in a temp dir the caller removes.
+ *
+ * With `fit` (the default for the plain camera), the recording is first scaled and cropped
+ * the way an attacker would prepare it: the median face box lands in the middle of the SDK's
+ * default oval (sdk/src/quality.js), so the main frame is taken and the server judges the
+ * challenge. Without it the raw framing is played (a face outside the default oval never
+ * gets past the first step: 501).
  * @param {string} video
  * @param {string} tmpDir
+ * @param {{frames: {box: number[]|null}[]} | null} [fit] the video's face boxes (reactiveFootage)
+ * @param {{cx: number, cy: number, h: number}} [oval] where to put the face (frame-relative)
  */
-export function y4m(video, tmpDir) {
+export function y4m(video, tmpDir, fit = null, oval = { cx: 0.5, cy: 0.5, h: 0.6 * 0.725 }) {
   const out = path.join(tmpDir, `${path.basename(video).replace(/\.[^.]+$/, '')}.y4m`);
-  run('ffmpeg', ['-loglevel', 'error', '-nostdin', '-y', '-i', video,
-    '-vf', `fps=${FPS},scale=${WIDTH}:${HEIGHT}:force_original_aspect_ratio=increase,crop=${WIDTH}:${HEIGHT}`,
+  let vf = `fps=${FPS},scale=${WIDTH}:${HEIGHT}:force_original_aspect_ratio=increase,crop=${WIDTH}:${HEIGHT}`;
+  if (fit) {
+    const boxes = fit.frames.map((f) => f.box).filter(Boolean);
+    const median = (k) => boxes.map((b) => k(b)).sort((a, b) => a - b)[Math.floor(boxes.length / 2)];
+    const cx = median((b) => (b[0] + b[2]) / 2);
+    const cy = median((b) => (b[1] + b[3]) / 2);
+    const bh = median((b) => b[3] - b[1]);
+    const tx = oval.cx * WIDTH;
+    const ty = oval.cy * HEIGHT;
+    // Large enough for the face to reach the target size and for the crop to centre it.
+    const k = Math.max(oval.h * HEIGHT / bh, tx / cx, (WIDTH - tx) / (WIDTH - cx), ty / cy, (HEIGHT - ty) / (HEIGHT - cy), 1);
+    const sw = Math.ceil(WIDTH * k / 2) * 2;
+    const sh = Math.ceil(HEIGHT * k / 2) * 2;
+    const x = Math.round(Math.min(Math.max(cx * k - tx, 0), sw - WIDTH));
+    const y = Math.round(Math.min(Math.max(cy * k - ty, 0), sh - HEIGHT));
+    vf += `,scale=${sw}:${sh},crop=${WIDTH}:${HEIGHT}:${x}:${y}`;
+  }
+  run('ffmpeg', ['-loglevel', 'error', '-nostdin', '-y', '-i', video, '-vf', vf,
     '-pix_fmt', 'yuv420p', '-f', 'yuv4mpegpipe', out], 'y4m conversion');
   return out;
 }

@@ -5,7 +5,8 @@
  * Cameras:
  *  - "reactive": getUserMedia replaced by a canvas stream playing real footage that follows
  *    the SDK's challenge events (reactive-camera.js);
- *  - "plain": Chromium's fake camera playing the video file (cannot follow any challenge);
+ *  - "plain": Chromium's fake camera playing the video file (cannot follow any challenge),
+ *    framed by default so that its face sits in the SDK's default oval (--no-fit: raw);
  *  - "default": Chromium's built-in synthetic fake camera (no face at all);
  *  - "deny": a camera exists but the permission is refused;
  *  - "none": no camera set-up (photo-upload scenarios).
@@ -20,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { DEFAULT_OVAL, DEFAULT_TOLERANCE } from '../../src/quality.js';
 import { approach, HEIGHT, reactiveFootage, REPO, WIDTH, y4m } from './footage.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -46,6 +48,7 @@ export const DEFAULT_ARTIFACTS = path.join(REPO, 'var', 'test-artifacts');
  * @property {number} [noise] sensor noise σ in grey levels
  * @property {{width: number, height: number}} [viewport]
  * @property {Record<string, string>} [settings] extra demo settings (?name=value)
+ * @property {boolean} [fit] plain camera: frame the recording for the default oval (default true)
  */
 
 /** @param {ScenarioOptions} opts */
@@ -53,7 +56,7 @@ export async function runScenario(opts) {
   const o = {
     video: DEFAULT_VIDEO, camera: 'reactive', scenario: 'capture', captureTimeout: 45,
     artifacts: DEFAULT_ARTIFACTS, seed: Date.now() % 100000, gain: 0.12, noise: 1.5,
-    viewport: { width: 1280, height: 800 }, settings: {}, images: [], ...opts,
+    viewport: { width: 1280, height: 800 }, settings: {}, images: [], fit: true, ...opts,
   };
   o.server = o.server.replace(/\/+$/, '');
   const started = Date.now();
@@ -64,13 +67,16 @@ export async function runScenario(opts) {
   };
   const consoleErrors = [];
   const events = [];
+  let challengeIssued = null;
   let context;
   try {
     const args = [...BASE_FLAGS];
     let permissions = [];
     if (o.camera === 'plain') {
+      const fit = o.fit ? reactiveFootage(o.video) : null;
       args.push('--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-        `--use-file-for-fake-video-capture=${y4m(o.video, tmp)}`);
+        `--use-file-for-fake-video-capture=${y4m(o.video, tmp, fit, fitOval())}`);
+      result.fit = Boolean(fit);
     } else if (o.camera === 'default') {
       args.push('--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream');
     } else if (o.camera === 'deny') {
@@ -84,12 +90,21 @@ export async function runScenario(opts) {
       executablePath: CHROMIUM, headless: true, args, permissions, viewport: o.viewport,
     });
     if (o.camera === 'reactive') await installReactiveCamera(context, o, result);
-    await context.exposeBinding('__e2eEvent', (_src, detail) => { events.push({ t: Date.now() - started, ...detail }); });
+    await context.exposeBinding('__e2eEvent', (_src, detail) => { events.push({ t: Date.now() - started, at: Date.now(), ...detail }); });
     await context.addInitScript(() => {
       window.addEventListener('faceproof:challenge', (e) => { window.__e2eEvent?.(e.detail ?? null); });
     });
     const page = context.pages()[0] || await context.newPage();
-    page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text().slice(0, 300)); });
+    // Diagnostics only (never used by the cameras): the issued challenge, to say which
+    // timing rule a refused capture broke.
+    page.on('response', async (res) => {
+      if (!res.url().endsWith('/api/v1/challenge')) return;
+      try { challengeIssued = (await res.json())?.challenge ?? null; } catch { /* ignore */ }
+    });
+    page.on('console', (m) => {
+      // LiteRT's wasm logs INFO/WARNING lines on the error channel: not errors.
+      if (m.type() === 'error' && !/^(INFO|WARNING): /.test(m.text())) consoleErrors.push(m.text().slice(0, 300));
+    });
     page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${String(e).slice(0, 300)}`));
 
     const flow = {
@@ -100,6 +115,7 @@ export async function runScenario(opts) {
     const shots = [];
     const last = await flow(page, o, events, shots);
     Object.assign(result, summarise(last));
+    if (last?.stats) result.sdk = sdkStats(last.stats, challengeIssued);
     result.screenshots = [];
     for (const shot of shots) result.screenshots.push({ ...shot, std: await imageStd(context, shot.path) });
   } catch (err) {
@@ -136,6 +152,12 @@ async function installReactiveCamera(context, o, result) {
   await context.addInitScript({ content: `const __E2E_CAMERA__ = ${JSON.stringify(cfg)};\n${script}` });
 }
 
+/** The middle of the SDK's default oval and size tolerance (the SDK's own constants). */
+function fitOval() {
+  const { cx, cy, h } = DEFAULT_OVAL;
+  return { cx, cy, h: h * (DEFAULT_TOLERANCE.size_min + DEFAULT_TOLERANCE.size_max) / 2 };
+}
+
 function demoUrl(o, tab) {
   const q = new URLSearchParams({
     captureTimeout: String(o.captureTimeout), requiredTemplates: 'JPEG,PNG,ISO_19794_5',
@@ -159,25 +181,34 @@ function shotPath(o, what) {
   return path.join(o.artifacts, `${prefix}-${what}.png`);
 }
 
+const started = (e) => e.at;
+
 async function captureFlow(page, o, events, shots) {
   await page.goto(demoUrl(o, 'capture'));
   await page.waitForSelector('body[data-ready=true]');
   await page.click('#capture-btn');
   const dialogShot = shotPath(o, 'dialog');
-  // The capture dialog: shot once the first oval is on screen (or after 4 s without one).
+  // The capture dialog, shot once the camera is on screen: 0.3 s after the first challenge
+  // oval, or 2.5 s into the main step when no oval comes (a timeout or close scenario).
+  const busy = () => page.evaluate(() => document.getElementById('capture-result')?.dataset.state === 'busy');
   const shotDialog = (async () => {
     const t0 = Date.now();
-    while (Date.now() - t0 < 4000 && !events.some((e) => e?.phase === 'oval')) await page.waitForTimeout(100);
+    for (;;) {
+      const main = events.find((e) => e?.phase === 'main');
+      if (events.some((e) => e?.phase === 'oval')) break;
+      if (main && Date.now() - started(main) > 2500) break;
+      if (Date.now() - t0 > 60000 || !(await busy())) return;
+      await page.waitForTimeout(100);
+    }
     await page.waitForTimeout(300);
-    const busy = await page.evaluate(() => document.getElementById('capture-result')?.dataset.state === 'busy');
-    if (busy && dialogShot) {
+    if (dialogShot && (await busy())) {
       await page.screenshot({ path: dialogShot });
       shots.push({ what: 'dialog', path: dialogShot });
     }
   })().catch(() => {});
   if (o.scenario === 'close') {
-    await page.waitForTimeout(2500); // the dialog is up and the camera running
-    await shotDialog;
+    await shotDialog; // the dialog is up and the camera running
+    await page.waitForTimeout(500);
     const dialog = page.locator('[role=dialog]:visible, dialog[open]').last();
     const button = dialog.getByRole('button', { name: /close|cerrar/i }).first();
     if (await button.count()) await button.click();
@@ -244,6 +275,7 @@ function summarise(last) {
     out.reasons = lv.reasons;
     out.passive_score = lv.passive_score;
     out.challenge = lv.challenge;
+    if (lv.device_flags) out.device_flags = lv.device_flags;
   }
   if (data.as_highest_security_level_reached !== undefined) out.level = data.as_highest_security_level_reached;
   const templates = data.templates || data.encrypted_templates;
@@ -253,6 +285,39 @@ function summarise(last) {
     if (body[k] !== undefined) out[k] = body[k];
   }
   if (body.refid) out.refid = body.refid;
+  return out;
+}
+
+/**
+ * The SDK's capture stats (frames analysed, analysis rate, first feedback) and, against the
+ * issued challenge, the timing rules of the contract (§3): each step's first frame at least
+ * its hold after the frame before it, each light frame inside its colour's window.
+ */
+function sdkStats(stats, ch) {
+  const out = {
+    analysed: stats.analysed,
+    analysis_fps: stats.analysisMs > 0 ? Math.round((10000 * stats.analysed) / stats.analysisMs) / 10 : null,
+    first_feedback_ms: stats.firstFeedbackMs >= 0 ? Math.round(stats.firstFeedbackMs) : null,
+  };
+  const tl = stats.timeline;
+  if (!ch || !Array.isArray(tl)) return out;
+  const timing = {};
+  for (const step of ch.steps || []) {
+    const i = tl.findIndex((f) => f.role === step.role);
+    if (i > 0) timing[`${step.role}_hold_ms`] = [tl[i].t - tl[i - 1].t, step.hold_ms];
+  }
+  const light = tl.filter((f) => f.role === 'light');
+  if (ch.light && Number.isInteger(stats.light_start_t)) {
+    let start = stats.light_start_t;
+    timing.light_in_window = ch.light.colors.map((c, k) => {
+      const lo = start + ch.light.settle * c.ms;
+      const hi = start + c.ms;
+      start += c.ms;
+      const t = light[k]?.t;
+      return t !== undefined && lo <= t && t < hi;
+    });
+  }
+  out.timing = timing;
   return out;
 }
 

@@ -13,7 +13,7 @@
  *    and near frames carry the real 3-D change of a person approaching the camera;
  *  - "light": one to two frames after each colour change (camera latency) the face is lit
  *    additively with that colour × skin reflectance × gain, fading out at the face's edge;
- *  - every frame gets Gaussian sensor noise.
+ *  - every frame gets Gaussian sensor noise (σ `noise` grey levels) over the face region.
  * Frames are fetched from `cfg.base` (served by the harness through a Playwright route).
  * Nothing here is visible to the server except the pixels: it is a camera, not a shortcut.
  */
@@ -178,13 +178,24 @@
       const tx = state.place.x - s * bx;
       const ty = state.place.y - s * by;
       ctx.globalCompositeOperation = 'source-over';
-      if (tx > 0 || ty > 0 || tx + s * W < W || ty + s * H < H) {
-        // The scaled footage does not cover the frame: fill behind it with an enlarged copy
-        // (background), so there is no black border a real camera would never show.
-        const cover = Math.max(s, 1) * 1.25;
-        ctx.drawImage(bm, W / 2 - (cover * W) / 2, H / 2 - (cover * H) / 2, cover * W, cover * H);
+      // Where the scaled footage does not cover the frame (a face made smaller than in the
+      // clip, or moved towards an edge), continue it with mirrored copies (reflect padding):
+      // no border or seam a real camera would never show.
+      const sw = s * W;
+      const sh = s * H;
+      const i0 = tx > 0 ? -Math.ceil(tx / sw) : 0;
+      const i1 = tx + sw < W ? Math.ceil((W - tx - sw) / sw) : 0;
+      const j0 = ty > 0 ? -Math.ceil(ty / sh) : 0;
+      const j1 = ty + sh < H ? Math.ceil((H - ty - sh) / sh) : 0;
+      for (let j = j0; j <= j1; j++) {
+        for (let k = i0; k <= i1; k++) {
+          const fx = k % 2 !== 0;
+          const fy = j % 2 !== 0;
+          ctx.setTransform(fx ? -1 : 1, 0, 0, fy ? -1 : 1, tx + k * sw + (fx ? sw : 0), ty + j * sh + (fy ? sh : 0));
+          ctx.drawImage(bm, 0, 0, sw, sh);
+        }
       }
-      ctx.drawImage(bm, tx, ty, s * W, s * H);
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
       if (state.tint) {
         const [r, g, bl] = state.tint.map((v, k) => Math.round(v * SKIN[k]));
         const fh = state.place.h;
@@ -201,7 +212,15 @@
         ctx.restore();
       }
       if (cfg.noise > 0) {
-        const img = ctx.getImageData(0, 0, W, H);
+        // Sensor noise where it matters (the face and around it; the footage has its own
+        // elsewhere): a region, not the whole frame, keeps the camera cheap on a busy CPU.
+        const fh = state.place.h;
+        const x0 = Math.max(0, Math.floor(state.place.x - fh));
+        const y0 = Math.max(0, Math.floor(state.place.y - fh));
+        const x1 = Math.min(W, Math.ceil(state.place.x + fh));
+        const y1 = Math.min(H, Math.ceil(state.place.y + fh));
+        if (x1 <= x0 || y1 <= y0) return;
+        const img = ctx.getImageData(x0, y0, x1 - x0, y1 - y0);
         const px = img.data;
         let o = Math.floor(rand() * noise.length);
         for (let p = 0; p < px.length; p += 4) {
@@ -209,7 +228,7 @@
           px[p + 1] += noise[o++ & 0xffff];
           px[p + 2] += noise[o++ & 0xffff];
         }
-        ctx.putImageData(img, 0, 0);
+        ctx.putImageData(img, x0, y0);
       }
     } finally {
       drawing = false;
