@@ -181,6 +181,64 @@ def test_parse_lfw_pairs() -> None:
         parse_pairs("1\t1\nA\t1\t2\nA\tx\n")
 
 
+HOLD_OUT_PAIRS = "2\t1\nA\t1\t2\nA\t1\tB\t1\nC\t1\t2\nC\t1\tD\t1\n"
+HOLD_OUT_FIXES = [
+    ("alias", "D", "Dee", "one person under two names"),
+    ("image", "E/E_0001.jpg", "C", "the photograph shows C"),
+]
+
+
+def hold_out_people() -> dict[str, list[str]]:
+    files = {"A": 2, "B": 1, "C": 2, "D": 1, "Dee": 1, "E": 2}
+    return {n: [f"{n}/{n}_{i:04d}.jpg" for i in range(1, k + 1)] for n, k in files.items()}
+
+
+def test_hold_out_leaves_out_fold_identities_with_their_aliases_and_images() -> None:
+    pairs = parse_pairs(HOLD_OUT_PAIRS)
+    names = cal.fold_identities(pairs, [1])
+    assert names == {"C", "D"}
+    kept, counts = cal.without_identities(hold_out_people(), names, HOLD_OUT_FIXES)
+    # D's alias Dee goes with D; E's image of C goes with C; E's other image stays.
+    assert kept == {"A": ["A/A_0001.jpg", "A/A_0002.jpg"], "B": ["B/B_0001.jpg"]} | {
+        "E": ["E/E_0002.jpg"]
+    }
+    assert counts == {"identities": 3, "images": 5}
+    with pytest.raises(ValueError, match="no fold 2"):
+        cal.fold_identities(pairs, [2])
+
+
+def test_eval_split_is_verified_by_the_calibration_digest(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from faceproof.cli.eval_verify import calibration_split
+
+    people = hold_out_people()
+    for files in people.values():
+        for rel in files:
+            (tmp_path / rel).parent.mkdir(exist_ok=True)
+            (tmp_path / rel).write_bytes(rel.encode())
+    pairs = parse_pairs(HOLD_OUT_PAIRS)
+    names = cal.fold_identities(pairs, [1])
+    kept, _ = cal.without_identities(people, names, HOLD_OUT_FIXES)
+    fixes = [{"kind": k, "a": a, "b": b, "reason": r} for k, a, b, r in HOLD_OUT_FIXES]
+    data = {
+        "digest": cal.data_digest(tmp_path, [p for f in kept.values() for p in f]),
+        "label_fixes": fixes,
+        "held_out": {"folds": [1], "pairs_file": "p.txt", "identity_names": sorted(names)},
+    }
+    split = calibration_split(SimpleNamespace(data=data), tmp_path, pairs)
+    assert split["verified"] and split["in_sample"] == [True, True, False, False]
+    # A calibration made on other data: the overlap is unknown, never guessed.
+    data["digest"] = "sha256:" + "0" * 64
+    split = calibration_split(SimpleNamespace(data=data), tmp_path, pairs)
+    assert not split["verified"] and split["in_sample"] is None
+    # Without a hold-out, every pair over the calibration's identities is in sample.
+    all_files = [p for f in people.values() for p in f]
+    data = {"digest": cal.data_digest(tmp_path, all_files), "label_fixes": fixes}
+    split = calibration_split(SimpleNamespace(data=data), tmp_path, pairs)
+    assert split["verified"] and all(split["in_sample"])
+
+
 def test_stratified_folds_balance_classes() -> None:
     same = np.array([True] * 20 + [False] * 20)
     folds = stratified_folds(same, 10)

@@ -164,13 +164,14 @@ class RequestContext:
             if state["replaced"]:
                 return  # the original response was swapped for an error; drop its body
             if (
-                message["type"] == "http.response.start"
+                is_api
+                and message["type"] == "http.response.start"
                 and int(message["status"]) < 400
                 and not state["body_read"]
             ):
-                # A success sent without reading the whole body: count the rest (discarded,
-                # never kept) so an oversized body is 413 on every endpoint. Refusals go
-                # out at once; the server discards whatever body follows.
+                # An API success sent without reading the whole body: count the rest
+                # (discarded, never kept) so an oversized body is 413 on every endpoint.
+                # Refusals go out at once; the server discards whatever body follows.
                 try:
                     while not state["body_read"] and TOO_LARGE not in scope:
                         await tracked_receive()

@@ -119,10 +119,17 @@ def calibrate(
             pairs = read_pairs(hold_out_pairs)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
-        kept, held_out = cal.hold_out(people, pairs, folds, fixes)
-        held_out |= {
+        try:
+            held_names = cal.fold_identities(pairs, folds)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        kept, counts = cal.without_identities(people, held_names, fixes)
+        held_out = {
             "pairs_file": hold_out_pairs.name,
             "pairs_sha256": cal.file_sha256(hold_out_pairs),
+            "folds": folds,
+            **counts,
+            "identity_names": sorted(held_names),
         }
         click.echo(
             f"held out: {held_out['identities']} identities ({held_out['images']} images) of "

@@ -139,7 +139,7 @@ def verify(
             for lv in LEVELS
         }
 
-    split = calibration_split(cal, root, pairs_file, pairs)
+    split = calibration_split(cal, root, pairs)
     levels = level_table(np.ones(len(pairs), dtype=bool))
     by_split: dict[str, Any] = {}
     if split["in_sample"] is not None:
@@ -221,13 +221,13 @@ def verify(
     click.echo(f"wrote {report} and {det_png}", err=True)
 
 
-def calibration_split(cal: Any, root: Path, pairs_file: Path, pairs: list[Any]) -> dict[str, Any]:
+def calibration_split(cal: Any, root: Path, pairs: list[Any]) -> dict[str, Any]:
     """Which pairs share an identity with the calibration data, when that can be verified.
 
-    The calibration records its data digest, its label fixes and the folds it held out of
-    which pairs file; the identities it used are recomputed from ``root`` and accepted only
-    if their digest is the recorded one. ``in_sample`` is a per-pair list, or None when
-    the overlap cannot be established (other data, or a hold-out from another pairs file).
+    The calibration records its data digest, its label fixes and the identities it held
+    out; the identities it used are recomputed from ``root`` and trusted only if their
+    digest is the recorded one. ``in_sample`` is a per-pair list, or None when the overlap
+    cannot be established (a calibration made on other data).
     """
     from faceproof.matching import calibration as mc
 
@@ -235,14 +235,7 @@ def calibration_split(cal: Any, root: Path, pairs_file: Path, pairs: list[Any]) 
     fixes = [(f["kind"], f["a"], f["b"], f["reason"]) for f in cal.data.get("label_fixes", [])]
     people = mc.identity_images(root)
     if held:
-        if mc.file_sha256(pairs_file) != held.get("pairs_sha256"):
-            return {
-                "verified": False,
-                "in_sample": None,
-                "summary": f"unknown (the calibration holds out folds {held['folds']} of "
-                f"another pairs file, {held['pairs_file']})",
-            }
-        people, _ = mc.hold_out(people, pairs, held["folds"], fixes)
+        people, _ = mc.without_identities(people, held.get("identity_names", []), fixes)
     used = [p for files in people.values() for p in files]
     if not used or mc.data_digest(root, used) != cal.data.get("digest"):
         return {
@@ -260,7 +253,8 @@ def calibration_split(cal: Any, root: Path, pairs_file: Path, pairs: list[Any]) 
     in_sample = [known(p.a) or known(p.b) for p in pairs]
     n_in = sum(in_sample)
     what = (
-        f"folds {held['folds']} of {held['pairs_file']} held out of the calibration"
+        f"the identities of folds {held['folds']} of {held['pairs_file']} held out of the "
+        "calibration"
         if held
         else "no identities held out of the calibration"
     )

@@ -184,40 +184,42 @@ def identity_images(root: Path) -> dict[str, list[str]]:
     return out
 
 
-def hold_out(
-    people: dict[str, list[str]],
-    pairs: Sequence[Pair],
-    folds: Collection[int],
-    fixes: Sequence[tuple[str, str, str, str]] = (),
-) -> tuple[dict[str, list[str]], dict[str, Any]]:
-    """``people`` without the identities of ``folds`` of an evaluation pairs file.
-
-    LFW's View-2 folds are identity-disjoint, so calibrating without a fold's identities
-    makes the fold an out-of-sample test of the thresholds. Identity is taken after the
-    label fixes: an alias of a held-out person, or an image that shows one, is held out too.
-    Returns the kept folders and a summary for the calibration file.
-    """
+def fold_identities(pairs: Sequence[Pair], folds: Collection[int]) -> set[str]:
+    """The identity folders of ``folds`` of a pairs file; ValueError names a missing fold."""
     wanted = set(folds)
     missing = wanted - {p.fold for p in pairs}
     if missing:
         raise ValueError(f"the pairs file has no fold {sorted(missing)[0]}")
+    return {rel.split("/", 1)[0] for p in pairs if p.fold in wanted for rel in (p.a, p.b)}
+
+
+def without_identities(
+    people: dict[str, list[str]],
+    names: Collection[str],
+    fixes: Sequence[tuple[str, str, str, str]] = (),
+) -> tuple[dict[str, list[str]], dict[str, int]]:
+    """``people`` without the identities ``names``, taken after the label fixes.
+
+    LFW's View-2 folds are identity-disjoint, so calibrating without a fold's identities
+    (``fold_identities``) makes the fold an out-of-sample test of the thresholds. An alias
+    of a held-out person, or an image that shows one, is held out too. Returns the kept
+    folders and how many identity folders and images were held out.
+    """
     alias = {b: a for kind, a, b, _ in fixes if kind == "alias"}
-    folders = {rel.split("/", 1)[0] for p in pairs if p.fold in wanted for rel in (p.a, p.b)}
-    held = {alias.get(f, f) for f in folders}
+    held = {alias.get(f, f) for f in names}
     kept: dict[str, list[str]] = {}
     held_ids = held_images = 0
     for person, files in people.items():
-        idents = apply_label_fixes(files, [person] * len(files), fixes)
         if alias.get(person, person) in held:
             held_ids += 1
             held_images += len(files)
             continue
+        idents = apply_label_fixes(files, [person] * len(files), fixes)
         keep = [f for f, ident in zip(files, idents, strict=True) if ident not in held]
         held_images += len(files) - len(keep)
         if keep:
             kept[person] = keep
-    info = {"folds": sorted(wanted), "identities": held_ids, "images": held_images}
-    return kept, info
+    return kept, {"identities": held_ids, "images": held_images}
 
 
 def data_digest(root: Path, relpaths: Iterable[str]) -> str:
