@@ -45,6 +45,7 @@ export class CaptureSession {
     this.frameCtx = ctx2d(this.frame);
     /** @type {{x: number, y: number, w: number, h: number}} */
     this.crop = { x: 0, y: 0, w: FRAME_W, h: FRAME_H };
+    /** @type {{analysed: number, analysisMs: number, firstFeedbackMs: number, timeline?: Array<{role: string, t: number}>, light_start_t?: number | null, lightPaintLagMs?: number}} */
     this.stats = { analysed: 0, analysisMs: 0, firstFeedbackMs: -1 };
     this.startedAt = performance.now();
     /** @type {CaptureDialog | null} */
@@ -300,15 +301,20 @@ export class CaptureSession {
     emitChallengeEvent({ phase: 'light', index: 0, color: schedule[0].color });
     for (const w of schedule) {
       if (w.index > 0) {
-        await this.paintAt(w.color, start + w.start);
+        const painted = await this.paintAt(w.color, start + w.start);
+        this.stats.lightPaintLagMs = Math.max(this.stats.lightPaintLagMs ?? 0, Math.round(painted - (start + w.start)));
         emitChallengeEvent({ phase: 'light', index: w.index, color: w.color });
       }
-      const aim = start + w.windowStart + (w.end - w.windowStart) * 0.35;
+      const span = w.end - w.windowStart;
+      const aim = start + w.windowStart + span * 0.35;
+      // Past this, stop waiting for a fresh camera frame and take the current one.
+      const latest = start + w.end - Math.min(40, 0.25 * span);
       const wait = aim - performance.now();
       if (wait > 0) await this.sleep(wait);
       let at = 0;
       for (;;) {
-        await this.nextVideoFrame();
+        const left = latest - performance.now();
+        if (left > 0) await Promise.race([this.nextVideoFrame(), this.sleep(left)]);
         at = this.grab();
         if (at >= start + w.windowStart) break;
       }
@@ -323,8 +329,9 @@ export class CaptureSession {
   }
 
   /**
-   * Paints the surround colour at the next animation frame at or after `when`; returns the
-   * time it was painted (performance.now() axis).
+   * Paints the surround colour at the next animation frame at or after `when` (≈ 8 ms early
+   * so it lands on time); returns when it was painted (performance.now() axis). Colour k's
+   * schedule stays light_start + Σ ms_j whatever the lag: the server judges on that axis.
    * @param {string} color @param {number | null} when
    */
   async paintAt(color, when) {
@@ -336,7 +343,7 @@ export class CaptureSession {
       new Promise((resolve) =>
         requestAnimationFrame(() => {
           this.ui.setSurround(color);
-          resolve(when ?? performance.now());
+          resolve(performance.now());
         }),
       ),
     );
@@ -430,6 +437,8 @@ export class CaptureSession {
       challenge,
       sdkVersion: SDK_VERSION,
     };
+    this.stats.timeline = frames.map((f) => ({ role: f.role, t: f.t }));
+    if (challenge) this.stats.light_start_t = /** @type {any} */ (challenge).light_start_t ?? null;
     const token = await seal(payload, this.ctx.publicKey);
     return new Blob([token], { type: 'application/octet-stream' });
   }

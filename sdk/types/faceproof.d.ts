@@ -172,10 +172,15 @@ export declare class FaceSDKError extends Error {
 /** Checks a backgroundColor value; throws TypeError when invalid. */
 export declare function validateBackgroundColor(value: unknown): string;
 
+/** Diagnostics of the last capture (no image data): analysed frames and time, time to first
+ * feedback, the sealed frames' roles and times, the light start and the worst paint lag. */
 export interface CaptureStats {
   analysed: number;
   analysisMs: number;
   firstFeedbackMs: number;
+  timeline?: Array<{ role: string; t: number }>;
+  light_start_t?: number | null;
+  lightPaintLagMs?: number;
 }
 
 export declare class FaceSDK {
