@@ -32,7 +32,7 @@ def models_path() -> Path:
     from faceproof.models.store import load_manifest
 
     path = model_dir()
-    missing = [m.name for m in load_manifest().models if not (path / m.name).is_file()]
+    missing = [m.name for m in load_manifest().models if not m.path(path).is_file()]
     if missing:
         pytest.skip(f"model store {path} lacks {missing[0]}: run `faceproof models fetch`")
     return path

