@@ -336,10 +336,12 @@ export class CaptureDialog {
     }
     panel.appendChild(wrap);
     panel.hidden = false;
+    this.label.hidden = true;
     buttons[0]?.focus();
     return new Promise((resolve, reject) => {
       const done = () => {
         panel.hidden = true;
+        this.label.hidden = false;
         panel.replaceChildren();
         signal.removeEventListener('abort', onAbort);
       };
