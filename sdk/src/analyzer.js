@@ -91,7 +91,8 @@ export class Analyzer {
         mc.setTransform(1, 0, 0, 1, 0, 0);
         mc.fillStyle = '#000';
         mc.fillRect(0, 0, MESH_INPUT, MESH_INPUT);
-        mc.setTransform(...imageToCrop(roi, MESH_INPUT));
+        const m = imageToCrop(roi, MESH_INPUT);
+        mc.setTransform(m[0], m[1], m[2], m[3], m[4], m[5]);
         mc.drawImage(frame, 0, 0);
         mc.setTransform(1, 0, 0, 1, 0, 0);
         toFloat(mc.getImageData(0, 0, MESH_INPUT, MESH_INPUT).data, this.meshInput, 1 / 255, 0);

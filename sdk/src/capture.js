@@ -24,13 +24,17 @@ const FRAMES_PER_STEP = 2;
 const TRAINING_KEY = 'faceproof.training.skip';
 
 /**
+ * @typedef {{analysed: number, analysisMs: number, firstFeedbackMs: number, timeline?: Array<{role: string, t: number}>, light_start_t?: number | null, lightPaintLagMs?: number}} CaptureStats
+ */
+
+/**
  * @typedef {object} SessionContext
  * @property {Readonly<import('./options.js').ResolvedOptions>} options
  * @property {import('./analyzer.js').Analyzer} analyzer
  * @property {{kid: string, key: CryptoKey}} publicKey
  * @property {number} clockOffset ms to add to Date.now() for the server's clock
  * @property {() => Promise<any>} issueChallenge POST /challenge → the `challenge` object
- * @property {(m: Record<string, number>) => void} [onStats]
+ * @property {(m: CaptureStats) => void} [onStats]
  */
 
 export class CaptureSession {
@@ -45,7 +49,7 @@ export class CaptureSession {
     this.frameCtx = ctx2d(this.frame);
     /** @type {{x: number, y: number, w: number, h: number}} */
     this.crop = { x: 0, y: 0, w: FRAME_W, h: FRAME_H };
-    /** @type {{analysed: number, analysisMs: number, firstFeedbackMs: number, timeline?: Array<{role: string, t: number}>, light_start_t?: number | null, lightPaintLagMs?: number}} */
+    /** @type {CaptureStats} */
     this.stats = { analysed: 0, analysisMs: 0, firstFeedbackMs: -1 };
     this.startedAt = performance.now();
     /** @type {CaptureDialog | null} */
@@ -406,7 +410,7 @@ export class CaptureSession {
     const track = this.stream?.getVideoTracks()[0] ?? null;
     const device = deviceInfo({
       label: track?.label ?? null,
-      settings: track?.getSettings?.() ?? null,
+      settings: /** @type {Record<string, unknown> | null} */ (/** @type {unknown} */ (track?.getSettings?.() ?? null)),
       synthetic: isSyntheticTrack(track),
       navigator: globalThis.navigator,
     });

@@ -16,8 +16,9 @@ export function base64url(bytes) {
 
 /** Standard base64 with padding (frames' `jpeg`). @param {Uint8Array} bytes */
 export function base64(bytes) {
-  if (typeof Buffer !== 'undefined' && typeof window === 'undefined') {
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+  const NodeBuffer = /** @type {any} */ (globalThis).Buffer;
+  if (NodeBuffer && typeof window === 'undefined') {
+    return NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
   }
   let s = '';
   const CHUNK = 0x8000;

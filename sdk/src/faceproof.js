@@ -133,7 +133,7 @@ export class FaceSDK {
     this._init = null;
     /** @type {CaptureSession | null} */
     this._session = null;
-    /** @type {Record<string, number> | null} */
+    /** @type {import('./capture.js').CaptureStats | null} */
     this.lastCaptureStats = null;
   }
 

@@ -13,3 +13,8 @@ test('the d.ts accepts the reference integration example', { skip: !existsSync(t
   const r = spawnSync(process.execPath, [tsc, '-p', project], { encoding: 'utf8', timeout: 120000 });
   assert.equal(r.status, 0, r.stdout + r.stderr);
 });
+
+test('the sources type-check from their JSDoc (tsc checkJs, sdk/tsconfig.json)', { skip: !existsSync(tsc) && 'typescript not installed' }, () => {
+  const r = spawnSync(process.execPath, [tsc, '-p', fileURLToPath(new URL('../../tsconfig.json', import.meta.url))], { encoding: 'utf8', timeout: 120000 });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+});
