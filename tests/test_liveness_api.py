@@ -153,9 +153,11 @@ def test_secure_capture_answers_in_the_documented_schema(face_app: TestClient) -
         "error",
         "refid",
         "input",
+        "liveness",  # additive (challenge protocol §4), FACEPROOF_LIVENESS_DETAILS
     }
     assert body["is_spoof"] is False
     assert base64.b64decode(body["input"]["image"]) == frame
+    assert body["liveness"]["decision"] == "live" and body["liveness"]["challenge"] is None
 
 
 def test_secure_capture_threshold_errors(face_app: TestClient) -> None:

@@ -1,13 +1,14 @@
-"""Challenge-bound liveness with real webcam frames (``../shared/data/video``).
+"""Challenge-bound liveness (protocol v2) with real webcam frames (``../shared/data/video``).
 
-Genuine far/near frames of a person moving towards the camera pass; the far frame rendered
-onto a plane and brought closer (a "photo of the video") fails as planar; reused, reordered,
-stale and spliced answers fail.
+A genuine answer — real far/near frames of a person brought into the issued ovals, then the
+frames that follow lit by the issued colour sequence — passes; frames rendered onto a plane
+fail as planar; frames outside the ovals, reused, reordered, stale, spliced and replayed
+answers fail, each with its check named.
 """
 
 from __future__ import annotations
 
-import base64
+import itertools
 import time
 from typing import Any
 
@@ -16,22 +17,21 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from challenge_capture import FAR, Answer, answer, clip
 from faceproof.api.capture import open_capture
-from faceproof.crypto.envelope import CapturePayload, Frame, new_nonce, seal
-from faceproof.liveness.service import LivenessService
-from imaging import DATA, LIVE_VIDEO, encode, fit, load_rgb, video_frames
+from faceproof.crypto.envelope import new_nonce
+from faceproof.liveness import challenge as chl
+from faceproof.liveness import screen_light as sl
+from faceproof.liveness.service import LivenessResult, LivenessService
+from imaging import DATA, LIVE_VIDEO, fit, load_rgb
 
 pytestmark = pytest.mark.models
 
-# Every 3rd frame of the live clip: index 38 (frame 114) is the far pose, index 3 (frame 9)
-# the near pose of the same head, 1.3× larger, nearly without rotation.
-FAR, NEAR = 38, 3
 
-
-def frames() -> tuple[np.ndarray, ...]:
+@pytest.fixture(autouse=True)
+def _video() -> None:
     if not LIVE_VIDEO.is_file():
         pytest.skip("live video not present")
-    return video_frames(LIVE_VIDEO, 3, 40)
 
 
 def render_on_plane(rgb: np.ndarray, scale: float, tilt: float) -> np.ndarray:
@@ -40,33 +40,11 @@ def render_on_plane(rgb: np.ndarray, scale: float, tilt: float) -> np.ndarray:
     h = np.array([[scale, 0, 0], [0, scale, 0], [tilt, 0, 1.0]])
     to_c = np.array([[1, 0, -c[0]], [0, 1, -c[1]], [0, 0, 1]])
     back = np.array([[1, 0, c[0]], [0, 1, c[1]], [0, 0, 1]])
-    return cv2.warpPerspective(
-        rgb, back @ h @ to_c, (rgb.shape[1], rgb.shape[0]), borderMode=cv2.BORDER_REPLICATE
+    return np.asarray(
+        cv2.warpPerspective(
+            rgb, back @ h @ to_c, (rgb.shape[1], rgb.shape[0]), borderMode=cv2.BORDER_REPLICATE
+        )
     )
-
-
-def envelope(
-    client: TestClient,
-    shots: dict[str, bytes],
-    order: tuple[str, ...],
-    *,
-    nonce: str,
-    challenge_id: str | None,
-    ts_ms: int | None = None,
-    step_ms: int = 900,
-) -> bytes:
-    payload = CapturePayload(
-        nonce=nonce,
-        ts=int(time.time() * 1000) if ts_ms is None else ts_ms,
-        frames=[
-            Frame(jpeg=base64.b64encode(shots[role]).decode(), t=i * step_ms, role=role)
-            for i, role in enumerate(order)
-        ],
-        options={"asThreshold": "LOW"},  # type: ignore[arg-type]
-        challenge=None if challenge_id is None else {"id": challenge_id},
-    )
-    jwk = client.app.state.services.keystore.public_jwk()  # type: ignore[attr-defined]
-    return seal(payload, jwk)
 
 
 def issue(client: TestClient) -> dict[str, Any]:
@@ -77,141 +55,257 @@ def issue(client: TestClient) -> dict[str, Any]:
     return ch
 
 
-def evaluate(client: TestClient, token: bytes) -> Any:
+def engine(client: TestClient) -> Any:
+    return client.app.state.services.face  # type: ignore[attr-defined]
+
+
+def jwk(client: TestClient) -> dict[str, Any]:
+    key: dict[str, Any] = client.app.state.services.keystore.public_jwk()  # type: ignore[attr-defined]
+    return key
+
+
+def evaluate(client: TestClient, token: bytes) -> LivenessResult:
     services = client.app.state.services  # type: ignore[attr-defined]
     service: LivenessService = services.liveness
     return service.evaluate_capture(services, open_capture(services, token))
 
 
-def genuine_shots() -> dict[str, bytes]:
-    f = frames()
-    return {"far": encode(f[FAR]), "near": encode(f[NEAR])}
+def genuine(client: TestClient, **kw: Any) -> tuple[dict[str, Any], Answer]:
+    ch = issue(client)
+    return ch, answer(engine(client), ch, **kw)
 
 
-def test_genuine_far_near_frames_pass(face_app: TestClient) -> None:
-    ch = issue(face_app)
-    token = envelope(
-        face_app, genuine_shots(), tuple(ch["order"]), nonce=ch["nonce"], challenge_id=ch["id"]
+# -- issuance ------------------------------------------------------------------------------
+def test_issued_challenges_follow_the_contract(face_app: TestClient) -> None:
+    for _ in range(20):
+        ch = issue(face_app)
+        assert ch["type"] == "move_closer+screen_light"
+        assert [s["role"] for s in ch["steps"]] == ch["order"]
+        ovals = {s["role"]: s["oval"] for s in ch["steps"]}
+        assert ovals["near"]["h"] / ovals["far"]["h"] >= 1.45
+        for s in ch["steps"]:
+            o = s["oval"]
+            half_w = chl.OVAL_ASPECT * o["h"] * 480 / 2 / 640
+            assert half_w <= o["cx"] <= 1 - half_w and o["h"] / 2 <= o["cy"] <= 1 - o["h"] / 2
+            assert 300 <= s["hold_ms"] <= 1200
+        colours = [c["color"] for c in ch["light"]["colors"]]
+        assert 4 <= len(colours) <= 8 and all(a != b for a, b in itertools.pairwise(colours))
+        assert all(300 <= c["ms"] <= 700 for c in ch["light"]["colors"])
+        assert set(colours) <= set(sl.PALETTE) and 0 < ch["light"]["settle"] < 1
+        assert ch["step_timeout_ms"] > 0 and ch["oval_tolerance"]["size_min"] < 1
+    # Random per challenge: ovals and sequences are not repeated.
+    seen = {str(issue(face_app)["light"]) for _ in range(5)}
+    assert len(seen) == 5
+
+
+# -- genuine answers -----------------------------------------------------------------------
+def test_genuine_answer_is_captured_through_process_with_templates(face_app: TestClient) -> None:
+    _, ans = genuine(face_app)
+    token = ans.seal(jwk(face_app))
+    r = face_app.post(
+        "/api/v1/process",
+        files={"file": ("bdata", token)},
     )
-    r = face_app.post("/api/v1/secure/face/as", files={"file": ("bdata", token)})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["is_spoof"] is False and body["as_highest_security_level_reached"] is not None
-    assert set(body) == {
-        "as_highest_security_level_reached",
-        "is_spoof",
-        "score",
-        "error",
-        "refid",
-        "input",
-    }
+    assert body["message"] == "FEEDBACK_CAPTURED"
+    assert body["data"]["templates"] == {} or isinstance(body["data"]["templates"], dict)
+    assert body["data"]["aligned"]
+    live = body["liveness"]
+    assert live["decision"] == "live" and live["reasons"] == []
+    assert live["challenge"]["passed"] and all(live["challenge"]["move_closer"]["in_oval"])
+    light = live["challenge"]["screen_light"]
+    assert light["passed"] and light["statistic"] >= light["threshold"]
+    assert light["contrast"] >= light["min_contrast"]
+    assert body["data"]["spoof_score"] == [live["passive_score"]]
+
+
+def test_genuine_answer_returns_requested_templates(face_app: TestClient) -> None:
+    _, ans = genuine(face_app)
+    payload = ans.payload()
+    payload.options.requiredTemplates = ["JPEG"]
+    from faceproof.crypto.envelope import seal
+
+    r = face_app.post("/api/v1/process", files={"file": ("bdata", seal(payload, jwk(face_app)))})
+    assert r.status_code == 200, r.text
+    assert set(r.json()["data"]["templates"]) == {"JPEG"}
 
 
 def test_genuine_outcome_details(face_app: TestClient) -> None:
-    ch = issue(face_app)
-    token = envelope(
-        face_app, genuine_shots(), tuple(ch["order"]), nonce=ch["nonce"], challenge_id=ch["id"]
-    )
-    result = evaluate(face_app, token)
-    assert result.challenge is not None and result.challenge.passed, result.challenge
-    assert result.challenge.scale_ratio > 1.2
-    assert result.challenge.min_identity > 0.5
+    _, ans = genuine(face_app)
+    result = evaluate(face_app, ans.seal(jwk(face_app)))
+    ch = result.challenge
+    assert ch is not None and ch.passed, result.reasons
+    assert ch.scale_ratio is not None and ch.scale_ratio > 1.2
+    assert ch.min_identity is not None and ch.min_identity > 0.5
+    assert ch.light is not None and ch.light.p_value is not None
+    assert ch.light.p_value <= sl.ALPHA
+    assert not result.is_spoof and result.decision == "live"
 
 
-@pytest.mark.parametrize(
-    ("index", "scale", "tilt"),
-    [
-        (FAR, 1.35, 0.0002),
-        # Strong keystone of a turned head: the landmark model alone reads it as a 3-D turn.
-        (10, 1.4, 0.0004),
-    ],
-)
-def test_frames_rendered_on_a_plane_fail(
-    face_app: TestClient, index: int, scale: float, tilt: float
-) -> None:
-    far = frames()[index]
-    shots = {"far": encode(far), "near": encode(render_on_plane(far, scale, tilt))}
+# -- refused answers -----------------------------------------------------------------------
+def refused(client: TestClient, token: bytes) -> dict[str, Any]:
+    r = client.post("/api/v1/process", files={"file": ("bdata", token)})
+    assert r.status_code == 400, r.text
+    body: dict[str, Any] = r.json()
+    assert body["code"] == 401 and body["message"] == "FEEDBACK_RETRY"
+    return body
+
+
+def test_face_outside_the_ovals_is_refused_by_name(face_app: TestClient) -> None:
     ch = issue(face_app)
-    token = envelope(face_app, shots, tuple(ch["order"]), nonce=ch["nonce"], challenge_id=ch["id"])
+    # The face where a recording had it, not where this challenge asked: shifted by a third
+    # of the frame (and so outside the centre tolerance) for both steps.
+    moved = {
+        s["role"]: {**s["oval"], "cx": (s["oval"]["cx"] + 0.35) % 0.7 + 0.15} for s in ch["steps"]
+    }
+    ans = answer(engine(face_app), ch, ovals=moved)
+    body = refused(face_app, ans.seal(jwk(face_app)))
+    assert "face_not_in_oval" in body["liveness"]["reasons"]
+    assert not all(body["liveness"]["challenge"]["move_closer"]["in_oval"])
+
+
+@pytest.mark.parametrize("how", ["shifted", "shuffled"])
+def test_light_that_does_not_follow_the_sequence_is_refused(face_app: TestClient, how: str) -> None:
+    ch = issue(face_app)
+    issued = [c["color"] for c in ch["light"]["colors"]]
+    if how == "shifted":  # the response lags one colour behind (e.g. a relayed video)
+        colours = issued[-1:] + issued[:-1]
+    else:  # another order of the same colours
+        rng = np.random.default_rng(3)
+        colours = issued
+        while colours == issued or any(a == b for a, b in itertools.pairwise(colours)):
+            colours = list(rng.permutation(issued))
+    ans = answer(engine(face_app), ch, colours=colours)
+    body = refused(face_app, ans.seal(jwk(face_app)))
+    assert body["liveness"]["decision"] == "spoof" and body["quality"] is True
+    assert body["liveness"]["reasons"] == ["light_not_followed"]
+
+
+def test_no_light_on_the_face_asks_for_a_retry(face_app: TestClient) -> None:
+    """Untinted frames and a very weak tint (bright ambient light): the face's colour does
+    not change enough to judge. Never accepted; a retry with quality false."""
+    for depth in (0.0, 0.01):
+        _, ans = genuine(face_app, depth=depth)
+        body = refused(face_app, ans.seal(jwk(face_app)))
+        assert body["liveness"]["reasons"] == ["light_too_weak"], depth
+        assert body["liveness"]["decision"] == "retry" and body["quality"] is False
+        light = body["liveness"]["challenge"]["screen_light"]
+        assert light["contrast"] < light["min_contrast"]
+
+
+def test_replayed_capture_of_an_earlier_challenge_fails(face_app: TestClient) -> None:
+    _, ans = genuine(face_app)
+    assert evaluate(face_app, ans.seal(jwk(face_app))).decision == "live"
+    # The same frames, times and light start, sealed again for a new challenge.
+    second = issue(face_app)
+    token = ans.seal(jwk(face_app), nonce=second["nonce"], challenge_id=second["id"])
     result = evaluate(face_app, token)
-    assert result.challenge is not None and not result.challenge.passed
-    assert "planar_motion" in result.challenge.reasons
-    # Everything else about the answer was right: only the geometry gave it away.
-    assert result.challenge.reasons == ["planar_motion"]
+    assert result.is_spoof and result.decision in {"spoof", "retry"}
+    replay_evidence = {
+        "face_not_in_oval",
+        "light_not_followed",
+        "light_too_weak",
+        "light_frames_missing",
+        "implausible_timing",
+        "wrong_order",
+    }
+    assert replay_evidence & set(result.reasons), result.reasons
+    # And the earlier challenge itself cannot be answered twice.
+    again = ans.seal(jwk(face_app), nonce=new_nonce())
+    assert evaluate(face_app, again).reasons == ["challenge_unknown_or_used"]
+
+
+@pytest.mark.parametrize(("scale", "tilt"), [(1.35, 0.0002), (1.4, 0.0004)])
+def test_frames_rendered_on_a_plane_fail(face_app: TestClient, scale: float, tilt: float) -> None:
+    """The far frame printed and brought closer: the near and light frames are renders of it
+    on a plane (then placed in the near oval), so the whole approach is planar."""
+    ch = issue(face_app)
+    ans = answer(engine(face_app), ch)
+    far = clip()[FAR]
+    near_i = ans.roles.index("near")
+    flat = render_on_plane(far, scale, tilt)
+    from challenge_capture import box_of, placement, warp
+
+    oval = next(s["oval"] for s in ch["steps"] if s["role"] == "near")
+    ans.frames[near_i] = warp(flat, placement(box_of(engine(face_app), flat), oval, (640, 480)))
+    result = evaluate(face_app, ans.seal(jwk(face_app)))
+    assert result.challenge is not None and "planar_motion" in result.reasons
     assert result.is_spoof and result.level_reached is None and result.score == 0.0
 
 
 def test_wrong_order_fails(face_app: TestClient) -> None:
-    ch = issue(face_app)
-    reverse = tuple(reversed(ch["order"]))
-    token = envelope(face_app, genuine_shots(), reverse, nonce=ch["nonce"], challenge_id=ch["id"])
-    result = evaluate(face_app, token)
-    assert "wrong_order" in result.challenge.reasons and result.is_spoof
-
-
-def test_reused_challenge_and_nonce_fail(face_app: TestClient) -> None:
-    ch = issue(face_app)
-    shots = genuine_shots()
-    token = envelope(face_app, shots, tuple(ch["order"]), nonce=ch["nonce"], challenge_id=ch["id"])
-    assert evaluate(face_app, token).challenge.passed
-    # The same envelope again: its nonce was claimed → 601 before any liveness work.
-    r = face_app.post("/api/v1/secure/face/as", files={"file": ("bdata", token)})
-    assert r.status_code == 400 and r.json()["code"] == 601
-    # A fresh envelope answering the used challenge.
-    again = envelope(face_app, shots, tuple(ch["order"]), nonce=new_nonce(), challenge_id=ch["id"])
-    result = evaluate(face_app, again)
-    assert result.challenge.reasons == ["challenge_unknown_or_used"] and result.is_spoof
+    _, ans = genuine(face_app)
+    far_i, near_i = ans.roles.index("far"), ans.roles.index("near")
+    ans.roles[far_i], ans.roles[near_i] = "near", "far"
+    assert "wrong_order" in evaluate(face_app, ans.seal(jwk(face_app))).reasons
 
 
 def test_nonce_not_bound_to_challenge_fails(face_app: TestClient) -> None:
-    ch = issue(face_app)
-    token = envelope(
-        face_app, genuine_shots(), tuple(ch["order"]), nonce=new_nonce(), challenge_id=ch["id"]
-    )
-    assert "nonce_not_bound" in evaluate(face_app, token).challenge.reasons
+    _, ans = genuine(face_app)
+    result = evaluate(face_app, ans.seal(jwk(face_app), nonce=new_nonce()))
+    assert "nonce_not_bound" in result.reasons and result.is_spoof
 
 
 def test_stale_frames_fail(face_app: TestClient) -> None:
-    ch = issue(face_app)
-    # Captured a minute before the challenge existed (still fresh for the envelope check).
-    token = envelope(
-        face_app,
-        genuine_shots(),
-        tuple(ch["order"]),
-        nonce=ch["nonce"],
-        challenge_id=ch["id"],
-        ts_ms=ch["issued_at_ms"] - 60_000,
-    )
-    result = evaluate(face_app, token)
-    assert "frames_outside_challenge_window" in result.challenge.reasons and result.is_spoof
+    _, ans = genuine(face_app)
+    payload = ans.payload()
+    payload.ts = ans.challenge["issued_at_ms"] - 60_000  # taken before the challenge existed
+    from faceproof.crypto.envelope import seal
+
+    result = evaluate(face_app, seal(payload, jwk(face_app)))
+    assert "frames_outside_challenge_window" in result.reasons and result.is_spoof
 
 
-def test_implausible_timing_fails(face_app: TestClient) -> None:
-    ch = issue(face_app)
-    token = envelope(
-        face_app,
-        genuine_shots(),
-        tuple(ch["order"]),
-        nonce=ch["nonce"],
-        challenge_id=ch["id"],
-        step_ms=40,
-    )
-    assert "implausible_timing" in evaluate(face_app, token).challenge.reasons
+def test_light_frames_outside_their_colour_windows_fail(face_app: TestClient) -> None:
+    _, ans = genuine(face_app)
+    ans.light_start_t += 400  # frames taken before their colour was on screen
+    assert "implausible_timing" in evaluate(face_app, ans.seal(jwk(face_app))).reasons
+
+
+def test_missing_light_frames_fail(face_app: TestClient) -> None:
+    _, ans = genuine(face_app)
+    last = len(ans.roles) - 1 - ans.roles[::-1].index("light")
+    for seq in (ans.frames, ans.roles, ans.times):
+        del seq[last]
+    assert "light_frames_missing" in evaluate(face_app, ans.seal(jwk(face_app))).reasons
+
+
+def test_too_short_hold_fails(face_app: TestClient) -> None:
+    ch, ans = genuine(face_app)
+    first = ans.roles.index(ch["order"][0])
+    ans.times[first] = ans.times[first - 1] + 100  # hold_ms is at least 300
+    assert "implausible_timing" in evaluate(face_app, ans.seal(jwk(face_app))).reasons
 
 
 def test_spliced_frames_fail(face_app: TestClient) -> None:
-    f = frames()
-    shots = {"far": encode(f[FAR]), "near": encode(f[NEAR], quality=70)}  # another encoder
-    ch = issue(face_app)
-    token = envelope(face_app, shots, tuple(ch["order"]), nonce=ch["nonce"], challenge_id=ch["id"])
-    assert "frames_spliced" in evaluate(face_app, token).challenge.reasons
+    _, ans = genuine(face_app)
+    payload = ans.payload()
+    import base64
+
+    from imaging import encode
+
+    far_i = ans.roles.index("far")
+    payload.frames[far_i].jpeg = base64.b64encode(encode(ans.frames[far_i], quality=70)).decode()
+    from faceproof.crypto.envelope import CapturePayload, seal
+
+    token = seal(CapturePayload.model_validate(payload.model_dump()), jwk(face_app))
+    assert "frames_spliced" in evaluate(face_app, token).reasons
 
 
 def test_another_person_fails(face_app: TestClient) -> None:
     other = DATA / "pad" / "live" / "silentface__image_T1.jpg"
     if not other.is_file():
         pytest.skip("pad data not present")
-    shots = {"far": encode(frames()[FAR]), "near": encode(fit(load_rgb(other), 640, 480))}
-    ch = issue(face_app)
-    token = envelope(face_app, shots, tuple(ch["order"]), nonce=ch["nonce"], challenge_id=ch["id"])
-    assert "identity_changed" in evaluate(face_app, token).challenge.reasons
+    _, ans = genuine(face_app)
+    ans.frames[ans.roles.index("far")] = fit(load_rgb(other), 640, 480)
+    assert "identity_changed" in evaluate(face_app, ans.seal(jwk(face_app))).reasons
+
+
+def test_capture_time_is_checked_against_expiry(face_app: TestClient) -> None:
+    services = face_app.app.state.services  # type: ignore[attr-defined]
+    _, ans = genuine(face_app)
+    capture = open_capture(services, ans.seal(jwk(face_app)))
+    late = int(time.time() * 1000) + 10 * 60_000
+    outcome = services.liveness.verify_challenge(services.face, capture, now_ms=late)
+    assert "challenge_expired" in outcome.reasons

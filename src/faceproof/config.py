@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     liveness_require_challenge: bool = Field(
         False, validation_alias="FACEPROOF_LIVENESS_REQUIRE_CHALLENGE"
     )
+    # Tests and development only: device flags (virtual/emulated camera, automated browser)
+    # are reported but do not make a capture FEEDBACK_RETRY_INSECURE. Logged at start-up.
+    allow_emulated_camera: bool = Field(False, validation_alias="FACEPROOF_ALLOW_EMULATED_CAMERA")
+    # The additive `liveness` block (decision, reasons, challenge measures) in answers.
+    liveness_details: bool = Field(True, validation_alias="FACEPROOF_LIVENESS_DETAILS")
     match_calibration_path: Path | None = Field(
         None, validation_alias="FACEPROOF_MATCH_CALIBRATION"
     )

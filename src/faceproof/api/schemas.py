@@ -7,6 +7,44 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class MoveCloserBlock(BaseModel):
+    passed: bool
+    scale_ratio: float | None = Field(description="near/far inter-ocular distance (≥ 1.2)")
+    planarity: float | None = Field(description="log(e_plane / e_rigid), ≥ 0 for a 3-D face")
+    photometric: float | None = Field(description="1 − NCC under the best homography, ≥ 0.02")
+    min_identity: float | None = Field(description="lowest cosine similarity of any frame pair")
+    in_oval: list[bool] = Field(description="per far/near frame: face box inside its oval")
+
+
+class ScreenLightBlock(BaseModel):
+    passed: bool
+    statistic: float | None = Field(description="share of the face's colour changes explained")
+    threshold: float | None = Field(description="value the statistic had to reach")
+    p_value: float | None = Field(None, description="permutation p-value (≤ 0.005 to pass)")
+    contrast: float | None = Field(description="relative chroma modulation of the face")
+    min_contrast: float = Field(description="below it: light_too_weak (retry)")
+
+
+class ChallengeBlock(BaseModel):
+    passed: bool
+    move_closer: MoveCloserBlock
+    screen_light: ScreenLightBlock
+
+
+class LivenessBlock(BaseModel):
+    """Why an SDK capture was accepted or refused (docs/liveness.md). For the integrator's
+    backend only: never forward `reasons` to end users. Hidden when
+    FACEPROOF_LIVENESS_DETAILS=false."""
+
+    passive_score: float | None = Field(description="single-image score of the main frame")
+    decision: str = Field(json_schema_extra={"enum": ["live", "spoof", "retry", "insecure"]})
+    reasons: list[str] = Field(description="every failed check by name; [] when live")
+    challenge: ChallengeBlock | None = Field(description="null when the capture had none")
+    device_flags: list[str] = Field(
+        default_factory=list, description="device flags seen (SDK's and the server's own)"
+    )
+
+
 class ErrorBody(BaseModel):
     """Every error. ``message`` for capture endpoints, ``feedbackCode`` for JSON endpoints."""
 
@@ -21,6 +59,7 @@ class ErrorBody(BaseModel):
     quality: bool | None = Field(
         None, description="FEEDBACK_RETRY*: false when poor quality may explain the refusal"
     )
+    liveness: LivenessBlock | None = Field(None, description="FEEDBACK_RETRY*: why")
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -93,6 +132,7 @@ class ProcessResponse(BaseModel):
     upload_ts: int = Field(description="server receipt time minus capture time, ms")
     data: ProcessData
     icao_data: IcaoData | None = None
+    liveness: LivenessBlock | None = None
 
 
 class GenerateRequest(BaseModel):

@@ -33,7 +33,7 @@ import secrets
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from joserfc import jwe
 from joserfc.jwk import GuestProtocol, RSAKey
@@ -106,13 +106,28 @@ class CaptureOptions(_Strict):
     enableEyesStatusDetector: bool = True
 
 
+TrackValue = float | int | bool | Annotated[str, Field(max_length=128)] | None
+DEVICE_FLAG_PATTERN = r"^[a-z][a-z0-9_]{0,47}$"
+
+
 class DeviceInfo(_Strict):
-    """What the SDK knows about the capturing device (input to insecure-camera checks)."""
+    """What the SDK knows about the capturing device (input to insecure-camera checks).
+
+    ``track``: the camera track's ``MediaStreamTrack.getSettings()`` (deviceId left out);
+    ``flags``: what the SDK found suspicious (virtual camera label, synthetic track,
+    webdriver …; docs/liveness.md lists them). Both protocol v2, optional.
+    """
 
     type: Literal["mobile", "desktop", "unknown"] = "unknown"
     cameraLabel: str | None = Field(default=None, max_length=256)
     userAgent: str | None = Field(default=None, max_length=1024)
     platform: str | None = Field(default=None, max_length=128)
+    track: dict[Annotated[str, Field(max_length=64)], TrackValue] = Field(
+        default_factory=dict, max_length=16
+    )
+    flags: list[Annotated[str, Field(pattern=DEVICE_FLAG_PATTERN)]] = Field(
+        default_factory=list, max_length=16
+    )
 
 
 QualityValue = float | int | bool | str | None

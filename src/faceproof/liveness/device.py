@@ -64,21 +64,49 @@ _PATH_RE = re.compile(
 _HEADLESS_RE = re.compile(r"headlesschrome|phantomjs|electron/\d|puppeteer|playwright|selenium")
 
 
+# What the SDK may raise (protocol v2, contract §3.5); other flag names are also honoured.
+SDK_FLAGS = frozenset(
+    {
+        "virtual_camera_label",
+        "no_camera_label",
+        "canvas_or_synthetic_track",
+        "webdriver",
+        "headless_user_agent",
+        "emulated_device",
+    }
+)
+
+
 @dataclass(frozen=True)
 class DeviceVerdict:
     insecure: bool
-    reason: str | None = None  # a short code for logs/ledger; never shown with caller data
+    reason: str | None = None  # the first flag, for logs/ledger; never shown with caller data
+    flags: tuple[str, ...] = ()  # every flag: the SDK's and the server's own, in that order
 
 
-def check_device(device: DeviceInfo) -> DeviceVerdict:
-    """Whether the reported capture device is a known software/virtual camera."""
+def server_flags(device: DeviceInfo) -> list[str]:
+    """The server's own label and user-agent checks."""
+    flags = []
     label = (device.cameraLabel or "").strip().lower()
     if label:
         if _VIRTUAL_RE.search(label):
-            return DeviceVerdict(True, "virtual_camera_label")
-        if _PATH_RE.search(label):
-            return DeviceVerdict(True, "file_camera_label")
+            flags.append("virtual_camera_label")
+        elif _PATH_RE.search(label):
+            flags.append("file_camera_label")
     agent = (device.userAgent or "").lower()
     if agent and _HEADLESS_RE.search(agent):
-        return DeviceVerdict(True, "automated_browser")
-    return DeviceVerdict(False)
+        flags.append("automated_browser")
+    return flags
+
+
+def check_device(device: DeviceInfo, *, allow_emulated: bool = False) -> DeviceVerdict:
+    """Whether the reported capture device is a software/virtual/emulated camera.
+
+    Every flag (the SDK's ``device.flags`` and the server's own label/UA checks) makes the
+    capture insecure, unless ``allow_emulated`` (FACEPROOF_ALLOW_EMULATED_CAMERA, for tests
+    and development only): then the flags are reported but not fatal.
+    """
+    flags = tuple(dict.fromkeys([*device.flags, *server_flags(device)]))
+    if not flags:
+        return DeviceVerdict(False)
+    return DeviceVerdict(not allow_emulated, flags[0], flags)

@@ -62,6 +62,9 @@ class LivenessResult:
     passive_score: float | None = None
     challenge: chl.ChallengeOutcome | None = None
     reasons: list[str] = field(default_factory=list)
+    # "live" | "spoof" | "retry" | "insecure" (None: derived from the flags above)
+    decision: str | None = None
+    device_flags: list[str] = field(default_factory=list)
 
 
 def parse_threshold(value: str | None, field_name: str = "/threshold") -> str:
@@ -110,6 +113,7 @@ class LivenessService:
         challenges: chl.ChallengeStore | None,
         *,
         require_challenge: bool = False,
+        allow_emulated_camera: bool = False,
     ) -> None:
         if calibration.meta.get("fusion_sha256") not in (None, "", fusion.digest):
             raise ConfigError("liveness calibration was made for another fusion model")
@@ -118,6 +122,7 @@ class LivenessService:
         self.calibration = calibration
         self.challenges = challenges
         self.require_challenge = require_challenge
+        self.allow_emulated_camera = allow_emulated_camera
         self._models: PassiveModels | None = None
         self._lock = threading.Lock()
 
@@ -135,12 +140,19 @@ class LivenessService:
         except (OSError, ValueError, KeyError) as exc:
             raise ConfigError(f"liveness parameters unreadable: {type(exc).__name__}") from None
         store = chl.ChallengeStore(settings.data_dir / "challenges.sqlite3")
+        if settings.allow_emulated_camera:
+            log.warning(
+                "FACEPROOF_ALLOW_EMULATED_CAMERA is ON: virtual/emulated cameras and automated "
+                "browsers are ACCEPTED (device flags reported, not fatal). For tests and "
+                "development only - never in production."
+            )
         return cls(
             path,
             fusion,
             calibration,
             store,
             require_challenge=settings.liveness_require_challenge,
+            allow_emulated_camera=settings.allow_emulated_camera,
         )
 
     def close(self) -> None:
@@ -203,7 +215,8 @@ class LivenessService:
         if record is None:
             raise ApiError(Err.INVALID_IMAGE, "Image has no face on it.")
         q_ok = quality_ok(main, record)
-        verdict = check_device(payload.device)
+        verdict = check_device(payload.device, allow_emulated=self.allow_emulated_camera)
+        flags = list(verdict.flags)
         if verdict.insecure:
             return LivenessResult(
                 True,
@@ -212,33 +225,90 @@ class LivenessService:
                 0.0,
                 q_ok,
                 threshold,
-                reasons=[verdict.reason or "insecure_device"],
+                reasons=[f"insecure_device:{f}" for f in flags],
+                decision="insecure",
+                device_flags=flags,
             )
         passive = self.passive_score(main, record.detection)
-        score = passive
-        outcome: chl.ChallengeOutcome | None = None
-        if payload.challenge is not None or self.require_challenge:
-            outcome = self.verify_challenge(engine, capture)
-            if not outcome.passed:
-                score = 0.0
-        spoof, level = self.decide(score, threshold)
-        reasons = list(outcome.reasons) if outcome else []
+        if payload.challenge is None and not self.require_challenge:
+            spoof, level = self.decide(passive, threshold)
+            return LivenessResult(
+                spoof,
+                False,
+                level,
+                passive,
+                q_ok,
+                threshold,
+                passive,
+                None,
+                ["passive_below_level"] if spoof else [],
+                "spoof" if spoof else "live",
+                flags,
+            )
+        return self._challenge_decision(engine, capture, passive, q_ok, threshold, flags)
+
+    def passive_floor(self) -> float:
+        """The passive score a challenge-passing capture still needs (docs/liveness.md):
+        ``calibration.sdk_passive_floor`` when the calibration has one, else LOW's threshold."""
+        floor = getattr(self.calibration, "sdk_passive_floor", None)
+        if isinstance(floor, int | float) and not isinstance(floor, bool):
+            return float(floor)
+        return float(self.calibration.thresholds["LOW"])
+
+    def _challenge_decision(
+        self,
+        engine: Any,
+        capture: Capture,
+        passive: float,
+        q_ok: bool,
+        threshold: str,
+        flags: list[str],
+    ) -> LivenessResult:
+        """A challenge capture is live iff every challenge check passes (move closer into the
+        ovals, 3-D, screen light) and the passive score reaches the floor. Then the level
+        reported is what the passive score reaches and ``score`` is the passive score;
+        otherwise no level, score 0. Failures that conditions explain (too little light, the
+        face not found or not brought into the oval) ask for a retry (``quality`` false)."""
+        outcome = self.verify_challenge(engine, capture)
+        reasons = list(outcome.reasons)
+        if passive < self.passive_floor():
+            reasons.append("passive_below_floor")
+        if reasons:
+            retry = all(r in chl.RETRY_REASONS for r in reasons)
+            result = LivenessResult(
+                True,
+                False,
+                None,
+                0.0,
+                q_ok and not retry,
+                threshold,
+                passive,
+                outcome,
+                reasons,
+                "retry" if retry else "spoof",
+                flags,
+            )
+        else:
+            level = self.calibration.highest_level(passive)
+            result = LivenessResult(
+                False, False, level, passive, q_ok, threshold, passive, outcome, [], "live", flags
+            )
         log.info(
-            "liveness decision: level=%s spoof=%s challenge=%s reasons=%s",
-            level,
-            spoof,
-            None if outcome is None else outcome.passed,
+            "liveness decision: %s level=%s challenge=%s reasons=%s",
+            result.decision,
+            result.level_reached,
+            outcome.passed,
             ",".join(reasons),
         )
-        return LivenessResult(
-            spoof, False, level, score, q_ok, threshold, passive, outcome, reasons
-        )
+        return result
 
     def verify_challenge(
         self, engine: Any, capture: Capture, now_ms: int | None = None
     ) -> chl.ChallengeOutcome:
-        """All challenge checks; every failure is listed (for logs), any one fails it."""
+        """All challenge checks; every failure is listed, any one fails it."""
         from faceproof.crypto.envelope import CapturePayload
+        from faceproof.liveness import screen_light as sl
+        from faceproof.liveness.geometry3d import photometric_residual, planarity
 
         payload: CapturePayload = capture.payload
         if self.challenges is None:
@@ -252,6 +322,8 @@ class LivenessService:
         tables = [chl.jpeg_tables(f.data) for f in payload.frames]
         if len(sizes) != 1 or any(t != tables[0] for t in tables[1:]):
             out.reasons.append("frames_spliced")
+        light_idx, light_reasons = chl.light_frame_indices(ch, payload)
+        out.reasons.extend(r for r in light_reasons if r not in out.reasons)
         idx = {r: [i for i, f in enumerate(payload.frames) if f.role == r] for r in chl.ROLES}
         if not all(1 <= len(v) <= chl.MAX_FRAMES_PER_ROLE for v in idx.values()):
             out.reasons.append("challenge_frames_missing")
@@ -263,8 +335,17 @@ class LivenessService:
                 out.reasons.append("no_face_in_frame")
                 return out
             records[i] = rec
-        from faceproof.liveness.geometry3d import photometric_residual, planarity
-
+        # Each far/near face inside its step's oval (contract §2).
+        for role in chl.ROLES:
+            step = ch.step(role)
+            for i in idx[role]:
+                f = capture.frames[i]
+                inside = step is None or step.oval.contains(
+                    records[i].detection.box, (f.width, f.height), ch.tolerance
+                )
+                out.in_oval.append(inside)
+        if not all(out.in_oval):
+            out.reasons.append("face_not_in_oval")
         # Every far × near pair; medians damp the landmark model's per-frame jitter.
         stats, ratios, photo = [], [], []
         for i in idx["far"]:
@@ -287,6 +368,20 @@ class LivenessService:
         out.min_identity = min(sims) if sims else 1.0
         if out.min_identity < chl.IDENTITY_MIN:
             out.reasons.append("identity_changed")
+        # Screen light: one measure per colour, in order.
+        if ch.light is not None and light_idx is not None:
+            lights = []
+            for i in light_idx:
+                rec = records[i]
+                mesh = rec.landmarks.mesh  # type: ignore[union-attr]
+                lights.append(sl.measure_frame(capture.frames[i].rgb, mesh, rec.detection.box))
+            if any(m is None for m in lights):
+                out.light = sl.LightOutcome(False, ["light_too_weak"])
+            else:
+                out.light = sl.judge([m for m in lights if m is not None], ch.light)
+            out.reasons.extend(r for r in out.light.reasons if r not in out.reasons)
+        elif ch.light is not None:
+            out.light = sl.LightOutcome(False, ["light_frames_missing"])
         out.passed = not out.reasons
         return out
 

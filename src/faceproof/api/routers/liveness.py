@@ -17,9 +17,10 @@ from faceproof.api.capture import open_capture
 from faceproof.api.deps import Services, get_services
 from faceproof.api.errors import request_refid
 from faceproof.api.middleware import json_ok
-from faceproof.api.schemas import ERROR_RESPONSES
+from faceproof.api.schemas import ERROR_RESPONSES, LivenessBlock
 from faceproof.errors import ApiError, Err
 from faceproof.liveness.levels import LEVELS
+from faceproof.liveness.report import answer_extra
 from faceproof.liveness.service import LivenessResult, LivenessService, parse_threshold
 from faceproof.pipeline.decode import decode_base64, decode_image
 
@@ -40,12 +41,43 @@ class LivenessResponse(BaseModel):
     error: int = Field(0, description="always 0 on success")
     refid: str
     input: LivenessInput
+    liveness: LivenessBlock | None = Field(None, description="/secure/face/as only")
+
+
+class OvalBody(BaseModel):
+    cx: float = Field(description="centre x / frame width (unmirrored camera frame)")
+    cy: float = Field(description="centre y / frame height")
+    h: float = Field(description="oval height / frame height")
+
+
+class StepBody(BaseModel):
+    role: str = Field(description='"far" or "near": the role of this step\'s frames')
+    oval: OvalBody
+    hold_ms: int = Field(description="hold this long once the face is inside, then capture")
+
+
+class ToleranceBody(BaseModel):
+    center: float = Field(description="|box centre − oval centre| ≤ center·H on each axis")
+    size_min: float = Field(description="box height / (h·H) at least")
+    size_max: float = Field(description="box height / (h·H) at most")
+
+
+class ColourBody(BaseModel):
+    color: str = Field(examples=["#ff00ff"])
+    ms: int
+
+
+class LightBody(BaseModel):
+    colors: list[ColourBody] = Field(description="shown in order around the near oval")
+    settle: float = Field(description="fraction of each colour to wait before its frame")
 
 
 class ChallengeBody(BaseModel):
     id: str
-    nonce: str = Field(description="use as the envelope's `nonce`; send `challenge: {id}`")
-    type: str = Field(examples=["move_closer"])
+    nonce: str = Field(
+        description="use as the envelope's `nonce`; send `challenge: {id, light_start_t}`"
+    )
+    type: str = Field(examples=["move_closer+screen_light"])
     order: list[str] = Field(
         description='the two distances in the order to capture them, "far"/"near" (frame roles)',
         examples=[["far", "near"]],
@@ -55,6 +87,10 @@ class ChallengeBody(BaseModel):
     min_scale_ratio: float = Field(description="near/far face size ratio needed")
     min_step_ms: int
     max_step_ms: int
+    steps: list[StepBody] = Field(description="the two steps, in `order`")
+    oval_tolerance: ToleranceBody
+    step_timeout_ms: int = Field(description="stop waiting for the oval after this")
+    light: LightBody | None
 
 
 class ChallengeResponse(BaseModel):
@@ -71,7 +107,12 @@ def _service(services: Services) -> LivenessService:
     return service
 
 
-def _answer(request: Request, result: LivenessResult, image_b64: str) -> JSONResponse:
+def _answer(
+    request: Request,
+    result: LivenessResult,
+    image_b64: str,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
     request.state.ledger = {
         "level_requested": result.threshold,
         "level_reached": result.level_reached,
@@ -84,6 +125,7 @@ def _answer(request: Request, result: LivenessResult, image_b64: str) -> JSONRes
         "error": 0,
         "refid": request_refid(request),
         "input": {"image": image_b64},
+        **(extra or {}),
     }
     return json_ok(request, body, "FEEDBACK_SPOOF" if result.is_spoof else "FEEDBACK_LIVE")
 
@@ -136,8 +178,9 @@ def secure_face_as(
     services: Services = Depends(get_services),
 ) -> JSONResponse:
     """The level requested is the capture's ``options.asThreshold`` (default
-    BALANCED_VERY_HIGH). A virtual camera answers FEEDBACK_RETRY_INSECURE; a spoof is
-    reported in the body (``is_spoof``), as documented for this endpoint."""
+    BALANCED_VERY_HIGH). A virtual camera answers FEEDBACK_RETRY_INSECURE; a challenge that
+    could not be judged (e.g. light_too_weak) FEEDBACK_RETRY; a spoof is reported in the
+    body (``is_spoof``), as documented for this endpoint."""
     request.state.ledger = {}
     service = _service(services)
     token = file.file.read(services.settings.max_upload_bytes + 1)
@@ -146,17 +189,18 @@ def secure_face_as(
     capture = open_capture(services, token)
     request.state.ledger["device_type"] = capture.payload.device.type
     result = service.evaluate_capture(services, capture)
-    if result.insecure:
+    extra = answer_extra(result, services.settings.liveness_details)
+    if result.insecure or result.decision == "retry":
         from faceproof.pipeline.outputs import jpeg_b64
 
         request.state.ledger.update({"level_requested": result.threshold, "level_reached": None})
         raise ApiError(
-            Err.FEEDBACK_RETRY_INSECURE,
+            Err.FEEDBACK_RETRY_INSECURE if result.insecure else Err.FEEDBACK_RETRY,
             data={"image": jpeg_b64(capture.main.rgb)},
-            extra={"quality": bool(result.quality_ok)},
+            extra={"quality": bool(result.quality_ok), **extra},
         )
     image_b64 = base64.b64encode(capture.payload.frames[0].data).decode("ascii")
-    response = _answer(request, result, image_b64)
+    response = _answer(request, result, image_b64, extra)
     request.state.ledger["device_type"] = capture.payload.device.type  # _answer resets it
     return response
 
@@ -165,11 +209,13 @@ def secure_face_as(
     "/challenge",
     response_model=ChallengeResponse,
     responses=ERROR_RESPONSES,
-    summary="Issue a single-use move-closer challenge for a challenge-bound capture",
+    summary="Issue a single-use move-closer + screen-light challenge (protocol v2)",
 )
 def issue_challenge(request: Request, services: Services = Depends(get_services)) -> JSONResponse:
     """Seal the capture with the returned ``nonce`` as the envelope nonce and
-    ``challenge: {"id": …}``; frames carry ``role`` "far"/"near" in the returned ``order``."""
+    ``challenge: {"id": …, "light_start_t": …}``; frames carry ``role`` "main", "far"/"near"
+    (in the returned ``order``, each face inside its step's oval) and "light" (one per
+    colour). docs/liveness.md has the protocol."""
     if services.liveness is None:
         raise ApiError(Err.SERVER_INTERNAL, "liveness not available")
     ch = services.liveness.issue_challenge()

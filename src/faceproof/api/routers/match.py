@@ -18,8 +18,9 @@ from faceproof.api.capture import Capture, open_capture
 from faceproof.api.deps import Services, get_services
 from faceproof.api.errors import request_refid
 from faceproof.api.middleware import json_ok
-from faceproof.api.schemas import ERROR_RESPONSES
+from faceproof.api.schemas import ERROR_RESPONSES, LivenessBlock
 from faceproof.errors import ApiError, Err
+from faceproof.liveness.report import answer_extra
 from faceproof.matching.levels import LEVELS, NONE, Kind, parse_level
 from faceproof.matching.matcher import Embedded, Matcher, MatchResult
 from faceproof.pipeline.decode import TEMPLATE_FORMATS, decode_template
@@ -69,6 +70,7 @@ class MatchResponse(BaseModel):
     matchHighestSecurityLevelReached: str = Field(
         description="Highest level met, or NONE", json_schema_extra={"enum": [*LEVELS, NONE]}
     )
+    liveness: LivenessBlock | None = Field(None, description="/verifyWithPictureId only")
 
 
 def _ready(services: Services) -> tuple[Any, Matcher]:
@@ -80,13 +82,20 @@ def _ready(services: Services) -> tuple[Any, Matcher]:
     return services.face, matcher
 
 
-def _answer(request: Request, result: MatchResult, *, id_reference: bool) -> JSONResponse:
+def _answer(
+    request: Request,
+    result: MatchResult,
+    *,
+    id_reference: bool,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
     request.state.ledger["level_reached"] = result.decision.level_reached
     body: dict[str, Any] = {
         "code": 200,
         "feedbackCode": MATCHED,
         "refid": request_refid(request),
         **result.body(id_reference=id_reference),
+        **(extra or {}),
     }
     return json_ok(request, body, MATCHED)
 
@@ -148,19 +157,22 @@ def _open(services: Services, token: bytes) -> Capture:
         raise
 
 
-def _check_liveness(services: Services, capture: Capture, record: FaceRecord) -> None:
-    """Raises the /process spoof answer for an attack; a missing liveness stage is a 500."""
+def _check_liveness(services: Services, capture: Capture, record: FaceRecord) -> dict[str, Any]:
+    """Raises the /process spoof answer for an attack; a missing liveness stage is a 500.
+    Returns the additive top-level ``liveness`` block (empty when the deployment hides it)."""
     if services.liveness is None:
         raise ApiError(Err.SERVER_INTERNAL, "liveness not available")
     result = services.liveness.evaluate_capture(services, capture, record=record)
+    extra = answer_extra(result, services.settings.liveness_details)
     if result.insecure or result.is_spoof:
         from faceproof.pipeline.outputs import jpeg_b64
 
         raise ApiError(
             Err.FEEDBACK_RETRY_INSECURE if result.insecure else Err.FEEDBACK_RETRY,
             data={"image": jpeg_b64(capture.main.rgb)},
-            extra={"quality": bool(result.quality_ok)},
+            extra={"quality": bool(result.quality_ok), **extra},
         )
+    return extra
 
 
 @router.post(
@@ -193,10 +205,10 @@ def verify_with_picture_id(
     record, search = engine.analyse(selfie, mode="selfie")
     if record is None or record.five_points is None:
         raise ApiError(Err.INVALID_IMAGE, "(/file) No face detected")
-    _check_liveness(services, capture, record)  # before any matching
+    live = _check_liveness(services, capture, record)  # before any matching
     probe = Embedded(engine.embedding(selfie, record), search.multiple)
     reference = matcher.embed(engine, picture.rgb, "document")
     if reference is None:
         raise ApiError(Err.INVALID_IMAGE, "(/template) No face detected")
     result = matcher.compare_embedded(probe, reference, "id", lv)
-    return _answer(request, result, id_reference=True)
+    return _answer(request, result, id_reference=True, extra=live)

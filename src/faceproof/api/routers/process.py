@@ -15,6 +15,7 @@ from faceproof.api.errors import request_refid
 from faceproof.api.middleware import json_ok
 from faceproof.api.schemas import ERROR_RESPONSES, ProcessResponse
 from faceproof.errors import ApiError, Err
+from faceproof.liveness.report import answer_extra
 from faceproof.pipeline import outputs
 from faceproof.pipeline.background import parse_colour
 from faceproof.pipeline.record import FaceRecord
@@ -33,9 +34,10 @@ def liveness_decision(
 ) -> dict[str, Any]:
     """Runs liveness when the capture asks for it; raises FEEDBACK_RETRY* on an attack.
 
-    Returns the two documented fields. When the capture disabled liveness the level is null
-    (as documented). A deployment without the liveness stage reports it explicitly as not
-    evaluated instead of inventing a score.
+    Returns the two documented fields; the additive top-level ``liveness`` block (unless
+    FACEPROOF_LIVENESS_DETAILS is off) is left in ``request.state.liveness_extra``. When
+    the capture disabled liveness the level is null (as documented). A deployment without
+    the liveness stage reports it explicitly as not evaluated instead of inventing a score.
     """
     opts = capture.payload.options
     if not opts.enableAs:
@@ -50,13 +52,15 @@ def liveness_decision(
     request.state.ledger.update(
         {"level_requested": result.threshold, "level_reached": result.level_reached}
     )
+    extra = answer_extra(result, services.settings.liveness_details)
     if result.insecure or result.is_spoof:
         kind = Err.FEEDBACK_RETRY_INSECURE if result.insecure else Err.FEEDBACK_RETRY
         raise ApiError(
             kind,
             data={"image": outputs.jpeg_b64(capture.main.rgb)},
-            extra={"quality": bool(result.quality_ok)},
+            extra={"quality": bool(result.quality_ok), **extra},
         )
+    request.state.liveness_extra = extra
     return {
         "as_highest_security_level_reached": result.level_reached,
         "spoof_score": [round(float(result.score), 7)],
@@ -132,6 +136,7 @@ def process(
         "message": "FEEDBACK_CAPTURED",
         "upload_ts": received_ms - capture.payload.ts,
         "data": data,
+        **getattr(request.state, "liveness_extra", {}),
     }
     if opts.enableICAOChecks:
         body["icao_data"] = outputs.icao_block(
