@@ -58,26 +58,28 @@
   };
 
   const log = [];
-  const state = {
-    src: cfg.start, // current source frame (float)
-    goalSrc: cfg.start, // where the footage is heading
-    dwell: 0, // ping-pong offset around goalSrc once there
-    dwellDir: 1,
-    // Output placement of the face: centre and box height, current and goal.
-    place: null,
-    goal: null,
-    speed: 1, // source frames per output frame while travelling
-    tint: null, // [r, g, b] in 0..255, or null
-    pending: [], // {at, tint}: colour changes waiting for the camera's latency
-    frame: 0,
-  };
+  const now = () => performance.now();
+  const lerp = (a, b, u) => a + (b - a) * u;
+  const smoothstep = (u) => u * u * (3 - 2 * u);
 
   function natural(i) {
     const b = boxAt(Math.round(i));
     return { x: (b[0] + b[2]) / 2, y: (b[1] + b[3]) / 2, h: b[3] - b[1] };
   }
-  state.place = natural(cfg.start);
-  state.goal = { ...state.place };
+
+  // Motion is a function of wall time (a busy page drops frames, it does not slow the person
+  // down): from the placement and clip position at the last event to the new ones. The head
+  // reaches its pose (the clip's far or near moment) in 60 % of `moveMs` and the face reaches
+  // the oval's size and place at `moveMs`, so the frames the SDK takes once the face is in the
+  // oval show the requested pose, not a half-way one.
+  const start = natural(cfg.start);
+  const state = {
+    move: { t0: -1e9, fromSrc: cfg.start, toSrc: cfg.start, from: start, to: start },
+    src: cfg.start,
+    place: { ...start },
+    tint: null, // [r, g, b] in 0..255, or null
+    pending: [], // {at, tint}: colour changes waiting for the camera's latency
+  };
 
   /** Face placement for an oval: centre on the oval's, height mid-tolerance. */
   function ovalGoal(oval, tol) {
@@ -85,27 +87,33 @@
     return { x: oval.cx * W, y: oval.cy * H, h: oval.h * H * mid };
   }
 
-  function heading(srcTarget) {
-    state.goalSrc = srcTarget;
-    state.dwell = 0;
-    const span = Math.abs(srcTarget - state.src);
-    state.speed = Math.max(1, span / (cfg.moveMs / PERIOD)); // arrive in about moveMs
+  function heading(toSrc, to) {
+    state.move = { t0: now(), fromSrc: state.src, toSrc, from: { ...state.place }, to };
+  }
+
+  function step(t) {
+    const m = state.move;
+    const u = Math.min(1, (t - m.t0) / cfg.moveMs);
+    const us = Math.min(1, (t - m.t0) / (0.6 * cfg.moveMs));
+    // Once there, a few frames back and forth around the pose: a person is never still.
+    const dwell = us >= 1 ? 3 * Math.sin((2 * Math.PI * (t - m.t0 - 0.6 * cfg.moveMs)) / 1200) : 0;
+    state.src = lerp(m.fromSrc, m.toSrc, smoothstep(us)) + dwell;
+    for (const k of ['x', 'y', 'h']) state.place[k] = lerp(m.from[k], m.to[k], smoothstep(u));
+    while (state.pending.length && state.pending[0].at <= t) state.tint = state.pending.shift().tint;
   }
 
   window.addEventListener('faceproof:challenge', (e) => {
     const d = e.detail || {};
-    log.push({ t: Math.round(performance.now()), phase: d.phase, role: d.role, index: d.index });
+    log.push({ t: Math.round(now()), phase: d.phase, role: d.role, index: d.index });
     if (d.phase === 'main') {
-      heading(cfg.start);
-      state.goal = d.oval ? ovalGoal(d.oval, d.tolerance) : { x: W / 2, y: H / 2, h: natural(cfg.start).h };
+      heading(cfg.start, d.oval ? ovalGoal(d.oval, d.tolerance) : { x: W / 2, y: H / 2, h: start.h });
     } else if (d.phase === 'oval') {
-      heading(d.role === 'near' ? cfg.near : cfg.far);
-      state.goal = ovalGoal(d.oval, d.tolerance);
+      heading(d.role === 'near' ? cfg.near : cfg.far, ovalGoal(d.oval, d.tolerance));
     } else if (d.phase === 'light') {
       const frames = cfg.latencyFrames[0] + Math.floor(rand() * (cfg.latencyFrames[1] - cfg.latencyFrames[0] + 1));
       const c = typeof d.color === 'string' && /^#[0-9a-f]{6}$/i.test(d.color) ? d.color : null;
       const tint = c ? [1, 3, 5].map((k) => parseInt(c.slice(k, k + 2), 16)) : null;
-      state.pending.push({ at: state.frame + frames, tint });
+      state.pending.push({ at: now() + frames * PERIOD, tint });
     }
   });
 
@@ -145,29 +153,13 @@
   const noise = new Float32Array(1 << 16);
   for (let k = 0; k < noise.length; k++) noise[k] = gauss() * cfg.noise;
 
-  function step() {
-    // Footage position: travel to the goal, then ping-pong a few frames (a person is never still).
-    const d = state.goalSrc - state.src;
-    if (Math.abs(d) > state.speed) state.src += Math.sign(d) * state.speed;
-    else {
-      state.src = state.goalSrc;
-      state.dwell += state.dwellDir * 0.5;
-      if (Math.abs(state.dwell) >= 3) state.dwellDir = -state.dwellDir;
-    }
-    // Placement: first-order approach (time constant ~ moveMs/4).
-    const a = Math.min(1, PERIOD / (cfg.moveMs / 4));
-    for (const k of ['x', 'y', 'h']) state.place[k] += (state.goal[k] - state.place[k]) * a;
-    while (state.pending.length && state.pending[0].at <= state.frame) state.tint = state.pending.shift().tint;
-    state.frame++;
-  }
-
   async function draw() {
     if (drawing) return; // never queue frames behind a slow decode
     drawing = true;
     try {
-      step();
+      step(now());
       const n = cfg.frames.length;
-      const i = Math.min(n - 1, Math.max(0, Math.round(state.src + state.dwell)));
+      const i = Math.min(n - 1, Math.max(0, Math.round(state.src)));
       let bm = lastBitmap;
       try { bm = await bitmap(i); lastBitmap = bm; } catch (err) { log.push({ error: String(err) }); }
       if (!bm) return;
@@ -235,7 +227,7 @@
     }
   }
 
-  function start() {
+  function startStream() {
     if (!stream) {
       stream = canvas.captureStream(cfg.fps);
       for (let i = 0; i < cfg.frames.length; i++) blob(i).catch(() => {});
@@ -255,7 +247,7 @@
   };
   md.getUserMedia = async (constraints) => {
     if (!constraints || !constraints.video) return origGUM(constraints);
-    const track = start().getVideoTracks()[0].clone();
+    const track = startStream().getVideoTracks()[0].clone();
     return new MediaStream([track]);
   };
   md.enumerateDevices = async () => [device];
