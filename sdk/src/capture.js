@@ -54,6 +54,8 @@ export class CaptureSession {
     this.startedAt = performance.now();
     /** @type {CaptureDialog | null} */
     this.ui = null;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.timer = undefined;
   }
 
   /** Resolves with the envelope Blob, or rejects with a FaceSDKError. */
@@ -73,13 +75,17 @@ export class CaptureSession {
     ui.feedback('FEEDBACK_INITIALIZATION');
     try {
       if (o.showCaptureTraining && !trainingSkipped()) await this.training();
-      this.stream = await this.guard(openCamera({ rear: o.assisted }));
+      this.stream = await this.camera(openCamera({ rear: o.assisted }));
       await this.maybeChooseCamera();
+      // captureTimeout runs from here (a permission prompt or camera choice does not eat it)
+      // until the main frame is taken.
+      this.armTimeout();
       await this.guard(ui.attach(this.stream));
       const v = ui.video;
       this.crop = crop43(v.videoWidth || FRAME_W, v.videoHeight || FRAME_H);
       ui.setSource({ w: v.videoWidth, h: v.videoHeight, crop: this.crop });
-      for (;;) {
+      for (let attempt = 0; ; attempt++) {
+        if (attempt > 0) this.armTimeout();
         const challenge = o.enableAs ? readChallenge(await this.guard(this.ctx.issueChallenge())) : null;
         const frames = await this.collect(challenge);
         if (!o.enableRetakeScreen || (await this.retake(frames.frames[0].blob))) {
@@ -91,11 +97,32 @@ export class CaptureSession {
         this.ctx.analyzer.reset();
       }
     } finally {
+      clearTimeout(this.timer);
       stopStream(this.stream);
       ui.close();
       progress.hide();
       this.ctx.onStats?.({ ...this.stats });
     }
+  }
+
+  armTimeout() {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(
+      () => this.cancel(new FaceSDKError('FEEDBACK_CAPTURE_TIMEOUT', { strings: this.o.localization })),
+      this.o.captureTimeout,
+    );
+  }
+
+  /**
+   * Awaits a camera stream; one that arrives after the dialog was closed is stopped at once
+   * (the camera light must not stay on).
+   * @param {Promise<MediaStream>} p
+   */
+  camera(p) {
+    p.then((s) => {
+      if (this.abort.signal.aborted) stopStream(s);
+    }, () => undefined);
+    return this.guard(p);
   }
 
   /** @param {FaceSDKError} err */
@@ -177,7 +204,7 @@ export class CaptureSession {
     const current = this.stream?.getVideoTracks()[0]?.getSettings().deviceId;
     if (typeof chosen === 'string' && chosen && chosen !== current) {
       stopStream(this.stream);
-      this.stream = await this.guard(openCamera({ rear: this.o.assisted, deviceId: chosen }));
+      this.stream = await this.camera(openCamera({ rear: this.o.assisted, deviceId: chosen }));
     }
   }
 
@@ -218,15 +245,16 @@ export class CaptureSession {
    */
   async waitFor(target, streak, deadline, holdKey, onTimeout) {
     let good = 0;
+    let at = 0;
     /** @type {any} */
     let last = null;
     while (good < streak) {
       if (performance.now() > deadline) {
         onTimeout?.();
-        return { reached: false, last };
+        return { reached: false, last, at };
       }
       await this.nextVideoFrame();
-      this.grab();
+      at = this.grab();
       const t0 = performance.now();
       const a = await this.guard(this.ctx.analyzer.analyze(this.frame, this.frameCtx, FRAME_W, FRAME_H));
       this.stats.analysed++;
@@ -238,7 +266,7 @@ export class CaptureSession {
       good = q.ok ? good + 1 : 0;
       last = q;
     }
-    return { reached: true, last };
+    return { reached: true, last, at };
   }
 
   /**
@@ -256,12 +284,9 @@ export class CaptureSession {
     const main = { oval: DEFAULT_OVAL, tolerance: ch ? ch.tolerance : DEFAULT_TOLERANCE };
     ui.setOval(main.oval, false);
     emitChallengeEvent({ phase: 'main', oval: { ...main.oval }, tolerance: { ...main.tolerance } });
-    const deadline = performance.now() + this.o.captureTimeout;
-    const res = await this.waitFor(main, MAIN_STREAK, deadline, 'FEEDBACK_PLEASE_HOLD', () =>
-      this.cancel(new FaceSDKError('FEEDBACK_CAPTURE_TIMEOUT', { strings: this.o.localization })),
-    );
-    if (!res.reached) throw this.abort.signal.reason;
-    const mainAt = performance.now();
+    const res = await this.waitFor(main, MAIN_STREAK, Infinity, 'FEEDBACK_PLEASE_HOLD', null);
+    clearTimeout(this.timer);
+    const mainAt = res.at; // the frame canvas still holds the frame that completed the streak
     frames.push({ blob: await this.encode(), at: mainAt, role: 'main' });
     this.quality = res.last?.metrics ?? null;
     this.reportQuality();
