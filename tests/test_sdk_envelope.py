@@ -76,6 +76,9 @@ def _payload(frames: list[bytes]) -> dict[str, Any]:
             "cameraLabel": "Integrated Camera",
             "userAgent": "x",
             "platform": "Linux",
+            # protocol v2: MediaStreamTrack settings and the SDK's flags (sdk/src/device.js)
+            "track": {"width": 640, "height": 480, "frameRate": 30, "facingMode": "user"},
+            "flags": ["webdriver", "headless_user_agent"],
         },
         "quality": {"quality_metric": 81, "eyes_status": "OPEN", "head_pose_check": True},
         "challenge": {"id": "abc", "light_start_t": 1200},
@@ -102,6 +105,8 @@ def test_sdk_envelope_opens_on_the_server(store: KeyStore) -> None:
     assert opened.options.requiredTemplates == ["JPEG"]
     assert opened.challenge == {"id": "abc", "light_start_t": 1200}
     assert opened.quality["quality_metric"] == 81
+    assert opened.device.track == payload["device"]["track"]
+    assert opened.device.flags == ["webdriver", "headless_user_agent"]
 
 
 def test_sdk_envelope_tampering_is_refused(store: KeyStore) -> None:
