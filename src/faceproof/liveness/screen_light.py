@@ -56,6 +56,7 @@ import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import cv2
@@ -153,8 +154,19 @@ def _channels_vary(colors: Sequence[str]) -> bool:
 
 def arrangements(colors: Sequence[str]) -> list[tuple[str, ...]]:
     """Every distinct valid order of the same colours (consecutive colours differ)."""
-    seen = {p for p in itertools.permutations(colors) if _valid(p)}
-    return sorted(seen)
+    return list(_orders(tuple(sorted(colors)))[0])
+
+
+@lru_cache(maxsize=64)
+def _orders(
+    multiset: tuple[str, ...],
+) -> tuple[tuple[tuple[str, ...], ...], NDArray[np.float64]]:
+    """The valid orders of a multiset of colours and their screens (N, K, 3), cached: the
+    issued multisets are the six palette colours plus at most two others (22 of them)."""
+    orders = tuple(sorted({p for p in itertools.permutations(multiset) if _valid(p)}))
+    palette = {c: hex_to_linear(c) for c in set(multiset)}
+    screens = np.array([[palette[c] for c in o] for o in orders], dtype=np.float64)
+    return orders, screens.reshape(len(orders), len(multiset), 3)
 
 
 def draw_sequence(rng: Any = None) -> LightSequence:
@@ -331,11 +343,10 @@ def judge(lights: Sequence[FrameLight], seq: LightSequence) -> LightOutcome:
         return LightOutcome(False, ["light_frames_missing"])
     dd = face_steps(lights)
     c = contrast(dd)
-    orders = arrangements(seq.colors)
-    screens = np.array([[hex_to_linear(x) for x in o] for o in orders])  # (N, K, 3)
+    orders, screens = _orders(tuple(sorted(seq.colors)))  # (N,), (N, K, 3)
     du = screen_steps(screens)
     stats, gains = fit_statistic(dd, du)
-    drawn = orders.index(tuple(seq.colors))
+    drawn = orders.index(tuple(seq.colors))  # the drawn order is one of them
     s = float(stats[drawn])
     # p = share of arrangements at least as good (ties against the capture); p ≤ α ⟺ S is
     # above the (m+1)-th best value, m = ⌊α·N⌋.
