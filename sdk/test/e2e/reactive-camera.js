@@ -207,10 +207,10 @@
         // Sensor noise where it matters (the face and around it; the footage has its own
         // elsewhere): a region, not the whole frame, keeps the camera cheap on a busy CPU.
         const fh = state.place.h;
-        const x0 = Math.max(0, Math.floor(state.place.x - fh));
-        const y0 = Math.max(0, Math.floor(state.place.y - fh));
-        const x1 = Math.min(W, Math.ceil(state.place.x + fh));
-        const y1 = Math.min(H, Math.ceil(state.place.y + fh));
+        const x0 = Math.max(0, Math.floor(state.place.x - 0.7 * fh));
+        const y0 = Math.max(0, Math.floor(state.place.y - 0.8 * fh));
+        const x1 = Math.min(W, Math.ceil(state.place.x + 0.7 * fh));
+        const y1 = Math.min(H, Math.ceil(state.place.y + 0.9 * fh));
         if (x1 <= x0 || y1 <= y0) return;
         const img = ctx.getImageData(x0, y0, x1 - x0, y1 - y0);
         const px = img.data;
