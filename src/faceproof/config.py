@@ -58,6 +58,7 @@ class Settings(BaseSettings):
         60.0, gt=0, validation_alias="FACEPROOF_BODY_TIMEOUT_SECONDS"
     )
     worker_threads: int = Field(8, ge=2, le=64, validation_alias="FACEPROOF_WORKER_THREADS")
+    model_instances: int = Field(2, ge=1, le=16, validation_alias="FACEPROOF_MODEL_INSTANCES")
     request_expiry_seconds: int = Field(120, validation_alias="FACEPROOF_REQUEST_EXPIRY_SECONDS")
     allowed_origins: str = Field(
         "localhost,127.0.0.1", validation_alias="FACEPROOF_ALLOWED_ORIGINS"
@@ -81,6 +82,12 @@ class Settings(BaseSettings):
     liveness_details: bool = Field(True, validation_alias="FACEPROOF_LIVENESS_DETAILS")
     match_calibration_path: Path | None = Field(
         None, validation_alias="FACEPROOF_MATCH_CALIBRATION"
+    )
+    # 1:N identification (docs/identification.md): galleries live in SQLite in the data dir
+    # unless FACEPROOF_DATABASE_URL names PostgreSQL (with pgvector), shared by all replicas.
+    database_url: str | None = Field(None, validation_alias="FACEPROOF_DATABASE_URL")
+    identification_calibration_path: Path | None = Field(
+        None, validation_alias="FACEPROOF_IDENTIFICATION_CALIBRATION"
     )
 
     @field_validator("log_level")

@@ -53,6 +53,16 @@ class Err(Enum):
     PAYLOAD_TOO_LARGE = ErrorKind(501, "ERROR_INVALID_JSON", 413, "Request body too large")
     NOT_FOUND = ErrorKind(404, "ERROR_NOT_FOUND", 404, "No such endpoint")
     METHOD_NOT_ALLOWED = ErrorKind(405, "ERROR_METHOD_NOT_ALLOWED", 405, "Method not allowed")
+    # 1:N identification (ours; docs/identification.md).
+    GALLERY_NOT_FOUND = ErrorKind(
+        404, "ERROR_GALLERY_NOT_FOUND", 404, "(/gallery) No such gallery, or it has no subjects"
+    )
+    SUBJECT_NOT_FOUND = ErrorKind(
+        404, "ERROR_SUBJECT_NOT_FOUND", 404, "(/subjectId) No such subject in this gallery"
+    )
+    DUPLICATE_SUBJECT = ErrorKind(
+        409, "ERROR_DUPLICATE_SUBJECT", 409, "Another subject of the gallery matches this face"
+    )
 
 
 class ApiError(Exception):

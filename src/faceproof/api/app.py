@@ -60,7 +60,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
 
 def _routers() -> list[APIRouter]:
-    from faceproof.api.routers import liveness, match, process, sdk_assets, templates, web
+    from faceproof.api.routers import (
+        identification,
+        liveness,
+        match,
+        process,
+        sdk_assets,
+        templates,
+        web,
+    )
 
     return [
         utility.router,
@@ -68,6 +76,7 @@ def _routers() -> list[APIRouter]:
         templates.router,
         liveness.router,
         match.router,
+        identification.router,
         sdk_assets.router,
         web.router,
     ]

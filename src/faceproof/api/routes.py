@@ -27,6 +27,7 @@ ROUTES: dict[str, RouteInfo] = {
     f"{API}/matchWithPictureId": RouteInfo("MATCH121", "feedbackCode", True),
     f"{API}/verifyWithPictureId": RouteInfo("VERIFY", "feedbackCode", True),
     f"{API}/face/generateTemplateFromImage": RouteInfo("GENERATE", "feedbackCode", True),
+    f"{API}/identify": RouteInfo("MATCH1N", "feedbackCode", True),
     f"{API}/challenge": RouteInfo("challenge", "message", False),
     f"{API}/pub_key": RouteInfo("pubkey", "message", False),
     f"{API}/models": RouteInfo("models", "message", False),
@@ -35,7 +36,12 @@ ROUTES: dict[str, RouteInfo] = {
 }
 
 DEFAULT_ROUTE = RouteInfo("request", "message", False)
+# /api/v1/galleries/{gallery}/subjects[/{subjectId}] (1:N); billed when POST (enrolment).
+GALLERY_ROUTE = RouteInfo("MATCH1N", "feedbackCode", True)
 
 
 def route_info(path: str) -> RouteInfo:
-    return ROUTES.get(path.rstrip("/") or "/", DEFAULT_ROUTE)
+    path = path.rstrip("/") or "/"
+    if path.startswith(f"{API}/galleries/"):
+        return GALLERY_ROUTE
+    return ROUTES.get(path, DEFAULT_ROUTE)

@@ -17,6 +17,7 @@ def _register() -> None:
     from faceproof.cli.calibrate import calibrate
     from faceproof.cli.envelope import envelope
     from faceproof.cli.eval import eval_group
+    from faceproof.cli.identification import gallery_group
     from faceproof.cli.keys import keys
     from faceproof.cli.license import license_group
     from faceproof.cli.liveness_train import liveness_group
@@ -34,6 +35,7 @@ def _register() -> None:
         calibrate,
         eval_group,
         liveness_group,
+        gallery_group,
     ):
         main.add_command(command)
 

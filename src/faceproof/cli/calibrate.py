@@ -70,6 +70,13 @@ def _subset_pairs(pairs: set[tuple[int, int]], mask: np.ndarray) -> frozenset[tu
     "calibration, so that evaluating on those folds is out of sample.",
 )
 @click.option(
+    "--identification",
+    is_flag=True,
+    help="Calibrate the 1:N identification levels (FPIR) instead, from identities disjoint "
+    "from `faceproof eval identification`'s; writes identification_calibration.json unless "
+    "--out says otherwise (docs/identification.md).",
+)
+@click.option(
     "--hold-out-folds",
     default="",
     help="Comma-separated fold indices (0-based) of --hold-out-pairs, e.g. 3,4.",
@@ -83,6 +90,7 @@ def calibrate(
     seed: int,
     hold_out_pairs: Path | None,
     hold_out_folds: str,
+    identification: bool = False,
 ) -> None:
     """Fit selfie-vs-selfie and selfie-vs-ID thresholds from genuine/impostor pairs.
 
@@ -93,6 +101,12 @@ def calibrate(
     can support its FAR at all. With --hold-out-pairs/--hold-out-folds, every identity of
     those folds (aliases included) is left out, and the file records the split.
     """
+    if identification:
+        from faceproof.cli.identification import DEFAULT_OUT, calibrate_identification
+
+        target = DEFAULT_OUT if out == Path("match_calibration.json") else out
+        calibrate_identification(root, target, label_fixes, models, cache)
+        return
     from faceproof.matching import calibration as cal
     from faceproof.matching.dataset import (
         cache_key,

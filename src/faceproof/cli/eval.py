@@ -14,10 +14,12 @@ def _register() -> None:
     from faceproof.cli.eval_faces import faces
     from faceproof.cli.eval_liveness import liveness
     from faceproof.cli.eval_verify import verify
+    from faceproof.cli.identification import eval_identification
 
     eval_group.add_command(verify)
     eval_group.add_command(liveness)
     eval_group.add_command(faces)
+    eval_group.add_command(eval_identification)
 
 
 _register()

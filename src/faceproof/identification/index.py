@@ -1,0 +1,157 @@
+"""The per-worker search index of one gallery: exact below a size, HNSW (faiss) above.
+
+Vectors are L2-normalised, so inner product = cosine similarity. Below ``ann_min`` templates
+the search is an exact matrix product (NumPy, a few ms for tens of thousands); from
+``ann_min`` on, an HNSW graph (``faiss.IndexHNSWFlat``, inner product) answers in about a
+millisecond at a million templates, its recall against exact search measured by
+``bench/identification.py``.
+
+Erasure is real here too: an erased template leaves the exact matrix at once; in the HNSW
+graph (which cannot drop a node) its vector is overwritten with zeros in place and the node
+is never returned, and the graph is rebuilt once erased nodes pass a fifth of it.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from faceproof.identification.store import Hit
+
+F32 = NDArray[np.float32]
+ANN_MIN = 50_000  # templates from which the gallery is searched with HNSW
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128
+REBUILD_FRACTION = 0.2
+
+
+@dataclass
+class _Rows:
+    ids: list[str]
+    subjects: list[str]
+
+
+class GalleryIndex:
+    """Template vectors of one gallery and who they belong to; thread-safe."""
+
+    def __init__(self, dim: int, ann_min: int = ANN_MIN, ef_search: int = HNSW_EF_SEARCH) -> None:
+        self.dim = dim
+        self.ann_min = ann_min
+        self.ef_search = ef_search
+        self.version = 0
+        self._lock = threading.Lock()
+        self._vectors = np.zeros((0, dim), dtype=np.float32)  # exact mode, and HNSW's copy
+        self._rows = _Rows([], [])
+        self._where: dict[str, int] = {}  # template id -> row
+        self._dead: set[int] = set()  # rows erased but still in the HNSW graph
+        self._hnsw: Any = None  # faiss.IndexHNSWFlat (faiss ships no type hints)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    @property
+    def uses_ann(self) -> bool:
+        return self._hnsw is not None
+
+    # -- changes -----------------------------------------------------------------------------
+    def add(self, ids: list[str], subjects: list[str], vectors: F32) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
+        with self._lock:
+            fresh = [i for i, t in enumerate(ids) if t not in self._where]
+            if not fresh:
+                return
+            start = len(self._rows.ids)
+            self._rows.ids += [ids[i] for i in fresh]
+            self._rows.subjects += [subjects[i] for i in fresh]
+            block = vectors[fresh]
+            self._vectors = np.concatenate([self._vectors, block]) if start else block.copy()
+            for j, i in enumerate(fresh):
+                self._where[ids[i]] = start + j
+            if self._hnsw is not None:
+                self._hnsw.add(block)
+            elif len(self._where) >= self.ann_min:
+                self._build_hnsw()
+
+    def remove(self, ids: list[str]) -> None:
+        with self._lock:
+            rows = [self._where.pop(t) for t in ids if t in self._where]
+            if not rows:
+                return
+            self._vectors[rows] = 0.0
+            if self._hnsw is not None:
+                self._zero_in_graph(rows)
+                self._dead.update(rows)
+                if len(self._dead) > REBUILD_FRACTION * len(self._rows.ids):
+                    self._compact()
+            else:
+                self._compact()
+
+    def _compact(self) -> None:
+        """Drop erased rows for good (exact mode always; HNSW by a rebuild)."""
+        keep = sorted(self._where.values())
+        self._vectors = self._vectors[keep].copy()
+        self._rows = _Rows(
+            [self._rows.ids[i] for i in keep], [self._rows.subjects[i] for i in keep]
+        )
+        self._where = {t: i for i, t in enumerate(self._rows.ids)}
+        self._dead.clear()
+        self._hnsw = None
+        if len(self._where) >= self.ann_min:
+            self._build_hnsw()
+
+    def _build_hnsw(self) -> None:
+        import faiss
+
+        index = faiss.IndexHNSWFlat(self.dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = self.ef_search
+        index.add(self._vectors)
+        self._hnsw = index
+
+    def _zero_in_graph(self, rows: list[int]) -> None:
+        """Overwrite erased vectors inside faiss's own storage (the graph keeps the node)."""
+        import faiss
+
+        storage: Any = faiss.downcast_index(self._hnsw.storage)
+        n = storage.ntotal
+        codes = faiss.rev_swig_ptr(storage.get_xb(), n * self.dim)
+        flat = np.asarray(codes).reshape(n, self.dim)
+        flat[rows] = 0.0
+
+    # -- search ------------------------------------------------------------------------------
+    def search(self, vector: F32, k: int) -> list[Hit]:
+        """The ``k`` best subjects (each by its best template), best first."""
+        q = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, self.dim)
+        with self._lock:
+            n = len(self._where)
+            if n == 0:
+                return []
+            # A subject may own several templates: look further than k, then group.
+            want = min(len(self._rows.ids), max(4 * k, k + 16))
+            if self._hnsw is None:
+                sims = self._vectors @ q[0]
+                top = np.argpartition(-sims, want - 1)[:want] if want < len(sims) else None
+                rows = np.arange(len(sims)) if top is None else top
+                pairs = [(float(sims[r]), int(r)) for r in rows]
+            else:
+                import faiss
+
+                params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
+                params.efSearch = max(self.ef_search, want)
+                d, ix = self._hnsw.search(q, want + len(self._dead), params=params)
+                pairs = [(float(s), int(r)) for s, r in zip(d[0], ix[0], strict=True) if r >= 0]
+            best: dict[str, Hit] = {}
+            for sim, r in sorted(pairs, reverse=True):
+                if r in self._dead or self._rows.ids[r] not in self._where:
+                    continue
+                subject = self._rows.subjects[r]
+                if subject not in best:
+                    best[subject] = Hit(self._rows.ids[r], subject, sim)
+                    if len(best) == k:
+                        break
+            return list(best.values())
