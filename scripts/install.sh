@@ -20,6 +20,8 @@ if [[ $DEV == 1 ]]; then
   # playwright-core, and ffmpeg to turn the test videos into camera footage.
   command -v chromium >/dev/null || need_apt+=(chromium)
   command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
+  # Gallery tests against a real PostgreSQL (tests/pg_server.py starts one on loopback).
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 fi
 if ((${#need_apt[@]})); then
   if [[ $(id -u) == 0 ]]; then
@@ -27,6 +29,10 @@ if ((${#need_apt[@]})); then
   else
     echo "install.sh: please install: ${need_apt[*]}" >&2
   fi
+fi
+
+if [[ $DEV == 1 && $(id -u) == 0 ]]; then
+  scripts/install_pgvector.sh  # pgvector for that server (Debian 12 ships no binary package)
 fi
 
 if [[ ! -x .venv/bin/python ]]; then
