@@ -15,7 +15,7 @@ const REASONS = {
   challenge_expired: 'the challenge expired',
   frames_outside_challenge_window: 'frames were taken outside the challenge window',
   wrong_order: 'the far/near steps came in the wrong order',
-  implausible_timing: 'the steps were timed implausibly',
+  implausible_timing: 'a frame was taken outside its step or colour window (timing)',
   frames_not_in_time_order: 'the frames are not in time order',
   frames_spliced: 'the frames do not come from one camera stream',
   challenge_frames_missing: 'challenge frames are missing',
@@ -134,6 +134,7 @@ export function livenessBlock(lv) {
     table([
       ['decision', h('span', { class: `badge ${lv.decision === 'live' ? 'ok' : 'bad'}`, text: lv.decision ?? '—' })],
       ['passive score', lv.passive_score],
+      ...(Array.isArray(lv.device_flags) && lv.device_flags.length ? [['device flags', lv.device_flags.join(', ')]] : []),
     ]),
   ];
   if (Array.isArray(lv.reasons) && lv.reasons.length) {

@@ -5,7 +5,8 @@ end-to-end harness"; the cameras are described in sdk/test/e2e/harness.mjs).
 The server runs with the emulated-camera setting on (tests and development only), so a
 canvas or file camera is judged on the challenge checks rather than refused for its label.
 Every screenshot the harness takes is saved under ``var/test-artifacts/browser-e2e/`` and
-must not be blank.
+must not be blank, and every run is offline (requests to other origins are refused and must
+not happen).
 """
 
 from __future__ import annotations
@@ -149,6 +150,8 @@ def harness(server: str, name: str, *args: str, timeout: float = 240) -> dict[st
     assert lines, f"harness printed no JSON (exit {r.returncode}): {r.stderr[-2000:]}"
     out: dict[str, Any] = json.loads(lines[-1])
     assert r.returncode == 0 and "error" not in out, out
+    # The harness refuses every request to another origin: nothing came from a CDN.
+    assert out["external_requests"] == [], out["external_requests"]
     return out
 
 
@@ -279,3 +282,9 @@ def test_match_tab_matches_two_uploaded_photos(server: str, data_root: Path) -> 
         str(lfw / "Adam_Sandler" / "Adam_Sandler_0001.jpg"),
     )
     assert other["code"] == 200 and other["possibleMatch"] is False, other
+
+
+def test_swagger_ui_renders_offline(server: str) -> None:
+    out = harness(server, "docs", "--scenario", "docs")
+    assert out["code"] == 200 and out["operations"] >= 10, out
+    assert_screenshots(out, "result")

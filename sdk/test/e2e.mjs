@@ -11,8 +11,8 @@
  *   node sdk/test/e2e.mjs --server URL --camera default --capture-timeout 4   # → 501
  *   node sdk/test/e2e.mjs --server URL --scenario match --image A.jpg --image B.jpg
  *
- * Options: --scenario capture|close|match|verify|liveness (default capture), --camera
- * reactive|plain|default|deny|none (default reactive; none for match and liveness), --video FILE (default the live webm),
+ * Options: --scenario capture|close|match|verify|liveness|docs (default capture), --camera
+ * reactive|plain|default|deny|none (default reactive; none for match, liveness and docs), --video FILE (default the live webm),
  * --capture-timeout S, --image FILE (repeatable), --artifacts DIR (default
  * var/test-artifacts; "" for none), --name PREFIX, --seed N, --gain G, --noise SIGMA,
  * --viewport WxH, --set name=value (a demo setting, repeatable), --no-fit (plain camera: play
@@ -50,7 +50,7 @@ if (!values.server) {
 const num = (v) => (v === undefined ? undefined : Number(v));
 const opts = {
   server: values.server,
-  camera: values.camera ?? (['match', 'liveness'].includes(values.scenario) ? 'none' : 'reactive'), scenario: values.scenario, images: values.image,
+  camera: values.camera ?? (['match', 'liveness', 'docs'].includes(values.scenario) ? 'none' : 'reactive'), scenario: values.scenario, images: values.image,
   settings: Object.fromEntries(values.set.map((kv) => [kv.split('=')[0], kv.split('=').slice(1).join('=')])),
 };
 if (values.video) opts.video = values.video;

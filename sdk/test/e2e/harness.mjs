@@ -12,7 +12,9 @@
  *  - "none": no camera set-up (photo-upload scenarios).
  * Scenarios: "capture" (Capture tab → /process), "close" (close the dialog), "match" (selfie
  * vs selfie tab with two photos), "verify" (Verify-with-ID tab: an ID photo plus a capture),
- * "liveness" (third-party liveness tab with one photo).
+ * "liveness" (third-party liveness tab with one photo), "docs" (Swagger UI at /docs renders).
+ * Every run is offline: requests to any other origin than the server are refused and listed
+ * in `external_requests`.
  * @module e2e/harness
  */
 
@@ -38,7 +40,7 @@ export const DEFAULT_ARTIFACTS = path.join(REPO, 'var', 'test-artifacts');
  * @property {string} server base URL, e.g. http://127.0.0.1:8121
  * @property {string} [video] footage for the reactive/plain camera
  * @property {'reactive'|'plain'|'default'|'deny'|'none'} [camera]
- * @property {'capture'|'close'|'timeout'|'match'|'verify'|'liveness'} [scenario]
+ * @property {'capture'|'close'|'timeout'|'match'|'verify'|'liveness'|'docs'} [scenario]
  * @property {number} [captureTimeout] seconds (the SDK option)
  * @property {string[]} [images] photos for match (two), verify (one ID) or liveness (one)
  * @property {string} [artifacts] directory for screenshots ('' = none)
@@ -89,6 +91,16 @@ export async function runScenario(opts) {
     context = await chromium.launchPersistentContext(path.join(tmp, 'profile'), {
       executablePath: CHROMIUM, headless: true, args, permissions, viewport: o.viewport,
     });
+    // Offline: anything not from the server under test (a CDN, a font, telemetry) is refused
+    // and reported; the demo, the SDK and /docs must work without it.
+    const external = new Set();
+    result.external_requests = [];
+    await context.route('**/*', (route) => {
+      const url = route.request().url();
+      if (url.startsWith(`${o.server}/`) || /^(data|blob):/.test(url)) return route.continue();
+      if (!external.has(url)) { external.add(url); result.external_requests.push(url.slice(0, 200)); }
+      return route.abort('blockedbyclient');
+    });
     if (o.camera === 'reactive') await installReactiveCamera(context, o, result);
     await context.exposeBinding('__e2eEvent', (_src, detail) => { events.push({ t: Date.now() - started, at: Date.now(), ...detail }); });
     await context.addInitScript(() => {
@@ -109,7 +121,7 @@ export async function runScenario(opts) {
 
     const flow = {
       capture: captureFlow, close: captureFlow, timeout: captureFlow,
-      match: matchFlow, verify: verifyFlow, liveness: livenessFlow,
+      match: matchFlow, verify: verifyFlow, liveness: livenessFlow, docs: docsFlow,
     }[o.scenario];
     if (!flow) throw new Error(`unknown scenario ${o.scenario}`);
     const shots = [];
@@ -262,6 +274,19 @@ async function livenessFlow(page, o, _events, shots) {
   return last;
 }
 
+/** /docs: Swagger UI renders the API from the server's own assets. */
+async function docsFlow(page, o, _events, shots) {
+  await page.goto(`${o.server}/docs`);
+  await page.waitForSelector('.opblock', { timeout: 30000 });
+  const operations = await page.locator('.opblock').count();
+  const p = shotPath(o, 'result');
+  if (p) {
+    await page.screenshot({ path: p });
+    shots.push({ what: 'result', path: p });
+  }
+  return { ok: true, code: 200, name: 'DOCS_RENDERED', body: { operations } };
+}
+
 /** The server's (or the SDK's) answer, without images. */
 function summarise(last) {
   if (!last) return { code: null, message: 'no result recorded by the demo' };
@@ -281,7 +306,7 @@ function summarise(last) {
   const templates = data.templates || data.encrypted_templates;
   if (templates) out.templates = Object.keys(templates);
   if (body.icao_data) out.icao_compliant = body.icao_data.is_compliant;
-  for (const k of ['possibleMatch', 'similarityScore', 'matchHighestSecurityLevelReached', 'is_spoof', 'score', 'as_highest_security_level_reached']) {
+  for (const k of ['operations', 'possibleMatch', 'similarityScore', 'matchHighestSecurityLevelReached', 'is_spoof', 'score', 'as_highest_security_level_reached']) {
     if (body[k] !== undefined) out[k] = body[k];
   }
   if (body.refid) out.refid = body.refid;
