@@ -41,7 +41,7 @@ def test_serve_answers_health_and_stops_cleanly(tmp_path: Path, models_path: Pat
     port = _free_port()
     proc = subprocess.Popen(
         [*FACEPROOF, "serve", "--port", str(port), "--workers", "1"],
-        env=_env(tmp_path),
+        env=_env(tmp_path, FACEPROOF_KEEP_ALIVE_SECONDS="2"),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -62,6 +62,19 @@ def test_serve_answers_health_and_stops_cleanly(tmp_path: Path, models_path: Pat
         assert body["status"] == "OK" and body["models"]["status"] == "ready"
         key_files = list((tmp_path / "data" / "keys").glob("*.pem"))
         assert key_files and all((p.stat().st_mode & 0o777) == 0o600 for p in key_files)
+        # The server re-executed itself with the native thread pools and allocator pinned.
+        environ = Path(f"/proc/{proc.pid}/environ")
+        if environ.is_file():
+            env = dict(
+                item.split("=", 1) for item in environ.read_text().split("\0") if "=" in item
+            )
+            assert env.get("MALLOC_ARENA_MAX") == "2" and env.get("OMP_NUM_THREADS") == "1"
+        # A socket that connects and sends nothing is closed after the idle timeout (2 s).
+        with socket.create_connection(("127.0.0.1", port)) as idle:
+            idle.settimeout(30)
+            t0 = time.monotonic()
+            assert idle.recv(1) == b""
+            assert time.monotonic() - t0 <= 2 + 1.5
     finally:
         proc.terminate()
         proc.wait(timeout=30)

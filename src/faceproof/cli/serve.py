@@ -1,12 +1,45 @@
-"""``faceproof serve``: checks the deployment, then runs uvicorn."""
+"""``faceproof serve``: checks the deployment, then runs uvicorn with bounded resources.
+
+What bounds a worker (docs/deployment.md, "Limits"):
+
+* **native thread pools and allocator**: ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` and
+  ``MKL_NUM_THREADS`` = 1 (each worker is one core's worth of work; the models already run
+  single-threaded) and ``MALLOC_ARENA_MAX=2`` (glibc otherwise gives each thread that
+  allocates its own arena, up to 8 per core, and memory freed in one is never reused by
+  another). They must be in the environment before the interpreter loads numpy and glibc
+  reads them at process start, so ``serve`` re-executes itself once with them set (values an
+  operator already set are kept).
+* **request threads and models**: the anyio thread pool that runs the endpoints is capped
+  at ``FACEPROOF_WORKER_THREADS`` per worker (anyio's default is 40 threads), and each
+  model at ``FACEPROOF_MODEL_INSTANCES`` interpreters (:mod:`faceproof.models.runtime`).
+* **freed memory goes back**: every ``TRIM_SECONDS`` the worker asks glibc to return free
+  heap pages to the system (``malloc_trim``), which fragmentation otherwise keeps.
+* **connections**: idle, header and body timeouts and a header size cap
+  (:mod:`faceproof.api.http_protocol`), ``FACEPROOF_MAX_CONNECTIONS`` per worker
+  (uvicorn's ``limit_concurrency``: beyond it a request is answered 503).
+"""
 
 from __future__ import annotations
 
+import math
+import os
 import sys
+from typing import Any
 
 import click
 
-from faceproof.config import ConfigError, load_settings
+from faceproof.config import ConfigError, Settings, load_settings
+
+#: Environment every server process starts with (an operator's own value wins).
+PINNED_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "MALLOC_ARENA_MAX": "2",
+}
+_REEXEC_MARK = "FACEPROOF_SERVE_PINNED"
+TRIM_SECONDS = 30.0
+HTTP_PROTOCOL = "faceproof.api.http_protocol:GuardedHttpToolsProtocol"
 
 
 @click.command()
@@ -18,10 +51,6 @@ from faceproof.config import ConfigError, load_settings
 )
 def serve(host: str | None, port: int | None, workers: int | None, data_dir: str | None) -> None:
     """Run the HTTP server."""
-    import os
-
-    import uvicorn
-
     for env, value in (
         ("FACEPROOF_HOST", host),
         ("FACEPROOF_PORT", port),
@@ -30,6 +59,7 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: str
     ):
         if value is not None:
             os.environ[env] = str(value)
+    _reexec_with_pinned_env()
     try:
         settings = load_settings()
         # Fail fast with one line, before forking workers.
@@ -39,29 +69,107 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: str
     except ConfigError as exc:
         click.echo(f"faceproof: {exc}", err=True)
         sys.exit(2)
-    level = settings.log_level.lower()
+    _export_limits(settings)
+    import uvicorn
+
+    from faceproof.api import http_protocol
+
+    http_protocol.from_env()
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level.lower(),
+        "access_log": False,
+        "server_header": False,
+        "http": HTTP_PROTOCOL,
+        "timeout_keep_alive": max(1, math.ceil(settings.keep_alive_seconds)),
+        "limit_concurrency": settings.max_connections,
+    }
     if settings.workers == 1:
         # One process: serve with the services just checked instead of building them again.
         from faceproof.api.app import create_app
 
-        app = create_app(settings, services)
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level=level,
-            access_log=False,
-            server_header=False,
-        )
+        _limit_models(settings)
+        uvicorn.run(WorkerLimits(create_app(settings, services), settings), **options)
         return
     services.close()  # each worker process builds its own
-    uvicorn.run(
-        "faceproof.api.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=level,
-        access_log=False,
-        server_header=False,
-    )
+    uvicorn.run("faceproof.cli.serve:worker_app", factory=True, workers=settings.workers, **options)
+
+
+def _reexec_with_pinned_env() -> None:
+    """Restarts this command once with :data:`PINNED_ENV` in place (same pid, same args)."""
+    missing = {k: v for k, v in PINNED_ENV.items() if k not in os.environ}
+    if not missing or os.environ.get(_REEXEC_MARK) == "1":
+        return
+    env = {**os.environ, **missing, _REEXEC_MARK: "1"}
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "faceproof", "serve"], env)
+
+
+def _export_limits(settings: Settings) -> None:
+    """Connection limits into the environment, where every worker process reads them."""
+    from faceproof.api.http_protocol import ENV
+
+    for attr, name in ENV.items():
+        os.environ[name] = str(getattr(settings, f"{attr}_seconds"))
+
+
+def worker_app() -> Any:
+    """uvicorn's factory in each worker process: the app, with the worker's limits."""
+    from faceproof.api.app import create_app
+
+    settings = load_settings()
+    _limit_models(settings)
+    return WorkerLimits(create_app(settings), settings)
+
+
+def _limit_models(settings: Settings) -> None:
+    from faceproof.models.runtime import TFLiteModel
+
+    TFLiteModel.max_instances = settings.model_instances
+
+
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim``, or None elsewhere (musl, macOS)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+class WorkerLimits:
+    """ASGI wrapper that applies the worker's limits inside its event loop, on the first
+    event it sees: the anyio thread pool cap (the limiter is per loop) and the periodic
+    ``malloc_trim``."""
+
+    def __init__(self, app: Any, settings: Settings) -> None:
+        self.app = app
+        self.threads = settings.worker_threads
+        self._done = False
+        self._trim = _malloc_trim()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)  # state, openapi, ... of the wrapped app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if not self._done:
+            self._done = True
+            import asyncio
+
+            from anyio import to_thread
+
+            to_thread.current_default_thread_limiter().total_tokens = self.threads
+            if self._trim is not None:
+                asyncio.get_running_loop().call_later(TRIM_SECONDS, self._trim_later)
+        await self.app(scope, receive, send)
+
+    def _trim_later(self) -> None:
+        import asyncio
+
+        self._trim(0)  # a few milliseconds, on the loop thread
+        asyncio.get_running_loop().call_later(TRIM_SECONDS, self._trim_later)

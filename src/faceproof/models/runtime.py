@@ -1,14 +1,22 @@
-"""A thin LiteRT (TFLite) runner: model bytes loaded once, one interpreter per thread.
+"""A thin LiteRT (TFLite) runner: model bytes loaded once, a pool of interpreters.
 
 LiteRT interpreters are not thread-safe (``invoke`` mutates shared tensor buffers), while the
-server runs requests on a thread pool. Each thread therefore lazily builds its own
-interpreter from the same in-memory model bytes; XNNPACK is LiteRT's default CPU delegate.
+server runs requests on a thread pool. A call therefore borrows an interpreter for itself
+from a per-model pool (built lazily from the same in-memory model bytes) and gives it back.
+The pool holds at most ``TFLiteModel.max_instances`` interpreters per model (a call waits
+for a free one beyond that), not one per thread ever seen: the server's threads come and go
+with load, and per-thread interpreters (each with its own XNNPACK weight packing and tensor
+arenas, about 100 MB for the whole model set) were rebuilt for every new thread, which grew
+a worker by hundreds of megabytes under steady load. A worker is one core's worth of work,
+so two instances keep it busy while a third request waits. XNNPACK is LiteRT's default CPU
+delegate.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,13 +36,27 @@ class TensorSpec:
     dtype: np.dtype[Any]
 
 
+@dataclass
+class _Interp:
+    """One interpreter and its tensor indices by name."""
+
+    interp: Any
+    in_idx: dict[str, int]
+    out_idx: dict[str, int]
+
+
 class TFLiteModel:
     """Run a ``.tflite`` model by tensor name on the CPU.
+
+    ``max_instances`` (class-wide, ``FACEPROOF_MODEL_INSTANCES`` in the server) bounds the
+    interpreters per model, hence the memory the models take under concurrent load.
 
     ``input_shapes`` resizes inputs (e.g. a batch dimension) before tensors are allocated;
     ``rewrite`` turns the file's bytes into an equivalent graph that runs faster
     (:mod:`faceproof.models.graph_rewrite`), in memory only.
     """
+
+    max_instances: int = 2
 
     def __init__(
         self,
@@ -56,8 +78,12 @@ class TFLiteModel:
                 raise ConfigError(f"cannot load model {self.path}: {exc}") from None
         self.num_threads = num_threads
         self._input_shapes = {k: tuple(int(d) for d in v) for k, v in (input_shapes or {}).items()}
-        self._local = threading.local()
-        interp = self._interpreter()  # fail fast on a corrupt model, and learn the specs
+        self._pool: list[_Interp] = []
+        self._built = 1
+        self._lock = threading.Condition()
+        built = self._build()  # fail fast on a corrupt model, and learn the specs
+        self._pool.append(built)
+        interp = built.interp
         self.inputs = [
             TensorSpec(d["name"], tuple(int(s) for s in d["shape"]), np.dtype(d["dtype"]))
             for d in interp.get_input_details()
@@ -67,24 +93,57 @@ class TFLiteModel:
             for d in interp.get_output_details()
         ]
 
-    def _interpreter(self) -> Any:
-        interp = getattr(self._local, "interp", None)
-        if interp is None:
-            from ai_edge_litert.interpreter import Interpreter
+    def _build(self) -> _Interp:
+        from ai_edge_litert.interpreter import Interpreter
 
+        try:
+            interp = Interpreter(model_content=self._content, num_threads=self.num_threads)
+            if self._input_shapes:
+                for d in interp.get_input_details():
+                    if d["name"] in self._input_shapes:
+                        interp.resize_tensor_input(d["index"], self._input_shapes[d["name"]])
+            interp.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ConfigError(f"cannot load model {self.path}: {exc}") from None
+        return _Interp(
+            interp,
+            {d["name"]: d["index"] for d in interp.get_input_details()},
+            {d["name"]: d["index"] for d in interp.get_output_details()},
+        )
+
+    @contextmanager
+    def _borrow(self) -> Iterator[_Interp]:
+        """An interpreter for this call alone: an idle one, a new one while fewer than
+        ``max_instances`` exist, else the next one given back. Calls never nest, so the
+        wait cannot deadlock."""
+        with self._lock:
+            while not self._pool and self._built >= max(1, self.max_instances):
+                self._lock.wait()
+            if self._pool:
+                item: _Interp | None = self._pool.pop()
+            else:
+                item = None
+                self._built += 1
+        if item is None:
             try:
-                interp = Interpreter(model_content=self._content, num_threads=self.num_threads)
-                if self._input_shapes:
-                    for d in interp.get_input_details():
-                        if d["name"] in self._input_shapes:
-                            interp.resize_tensor_input(d["index"], self._input_shapes[d["name"]])
-                interp.allocate_tensors()
-            except (ValueError, RuntimeError) as exc:
-                raise ConfigError(f"cannot load model {self.path}: {exc}") from None
-            self._local.interp = interp
-            self._local.in_idx = {d["name"]: d["index"] for d in interp.get_input_details()}
-            self._local.out_idx = {d["name"]: d["index"] for d in interp.get_output_details()}
-        return interp
+                item = self._build()
+            except BaseException:
+                with self._lock:
+                    self._built -= 1
+                    self._lock.notify()
+                raise
+        try:
+            yield item
+        finally:
+            with self._lock:
+                self._pool.append(item)
+                self._lock.notify()
+
+    @property
+    def instances(self) -> int:
+        """Interpreters built so far (tests)."""
+        with self._lock:
+            return self._built
 
     def input(self, i: int = 0) -> TensorSpec:
         return self.inputs[i]
@@ -110,12 +169,13 @@ class TFLiteModel:
 
         Returned arrays are copies, safe to keep after the next call.
         """
-        interp = self._interpreter()
         if isinstance(feeds, np.ndarray):
             feeds = {self.inputs[0].name: feeds}
-        in_idx: dict[str, int] = self._local.in_idx
         dtypes = {spec.name: spec.dtype for spec in self.inputs}
-        for name, value in feeds.items():
-            interp.set_tensor(in_idx[name], np.ascontiguousarray(value, dtype=dtypes[name]))
-        interp.invoke()
-        return {name: interp.get_tensor(idx) for name, idx in self._local.out_idx.items()}
+        with self._borrow() as item:
+            for name, value in feeds.items():
+                item.interp.set_tensor(
+                    item.in_idx[name], np.ascontiguousarray(value, dtype=dtypes[name])
+                )
+            item.interp.invoke()
+            return {name: item.interp.get_tensor(idx) for name, idx in item.out_idx.items()}

@@ -1,0 +1,320 @@
+"""Soak test: a real ``faceproof serve --workers N`` under steady mixed load; memory, fds, codes.
+
+    python bench/soak.py [--minutes 10] [--warmup 90] [--workers 2] [--clients 4] [--port 8181]
+
+``--clients`` threads in this process, each with its own keep-alive connection, send a fixed,
+seeded mix of real requests back to back: /face/generateTemplateFromImage (default ENROL
+quality mode), /matchWithSelfie and /face/as on real images of ../shared/data (LFW and
+DeepFace portraits, 640×480 webcam frames). Every answer is counted by endpoint and status.
+
+Every ``--sample`` seconds the sampler reads each worker's RSS (``VmRSS``), peak (``VmHWM``)
+and open descriptors from /proc. The report gives, per worker, RSS right after the warm-up
+and at the end, the growth between them, the peak, the fd counts, and every status seen (5xx
+counted apart). The numbers depend on the machine: say how busy it was when quoting them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import http.client
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / ".." / "shared" / "data"
+sys.path.insert(0, str(REPO / "tests"))
+
+GENERATE = "/api/v1/face/generateTemplateFromImage"
+MATCH = "/api/v1/matchWithSelfie"
+FACE_AS = "/api/v1/face/as"
+
+
+def _images(n: int) -> list[bytes]:
+    """Real face images as their JPEG bytes: LFW portraits, DeepFace portraits, webcam frames."""
+    from imaging import encode, video_frames
+
+    lfw = sorted((DATA / "verify" / "lfw").rglob("*.jpg"))
+    rng = random.Random(7)
+    picks = rng.sample(lfw, min(len(lfw), n // 2)) if lfw else []
+    portraits = sorted((DATA / "verify" / "extra" / "deepface_unit_dataset").rglob("*.jpg"))
+    out = [p.read_bytes() for p in picks + portraits[: n // 4]]
+    out += [encode(f) for f in video_frames(step=15, limit=max(1, n - len(out)))]
+    if not out:
+        raise SystemExit(f"no images under {DATA}")
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _children(pid: int) -> list[int]:
+    """Worker processes of a uvicorn parent (not multiprocessing's resource tracker)."""
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            kids += [int(x) for x in (task / "children").read_text().split()]
+    workers = []
+    for kid in sorted(set(kids)):
+        with contextlib.suppress(OSError):
+            if b"resource_tracker" not in Path(f"/proc/{kid}/cmdline").read_bytes():
+                workers.append(kid)
+    return workers
+
+
+def _proc_stats(pid: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM", "Threads"):
+                out[key] = float(value.split()[0]) / (1024 if key != "Threads" else 1)
+        out["fds"] = len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        pass
+    return out
+
+
+class Load:
+    """The clients: each its own connection, a seeded sequence of mixed requests."""
+
+    def __init__(self, port: int, images: list[bytes], seed: int) -> None:
+        self.port = port
+        self.images = [base64.b64encode(i).decode("ascii") for i in images]
+        self.seed = seed
+        self.codes: Counter[tuple[str, int]] = Counter()
+        self.errors: Counter[str] = Counter()
+        self.latency: dict[str, list[float]] = {}
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+
+    def _request(self, rng: random.Random) -> tuple[str, bytes, str]:
+        kind = rng.choice(("generate", "match", "as"))
+        a, b = rng.choice(self.images), rng.choice(self.images)
+        if kind == "generate":
+            return GENERATE, json.dumps({"image": a}).encode(), "application/json"
+        if kind == "match":
+            body = {
+                "image": {"template": a, "format": "JPEG"},
+                "imageToVerifyAgainst": {"template": b, "format": "JPEG"},
+                "level": "HIGH",
+            }
+            return MATCH, json.dumps(body).encode(), "application/json"
+        boundary = uuid.uuid4().hex
+        form = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image"\r\n\r\n{a}\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="threshold"\r\n\r\nHIGH\r\n'
+            f"--{boundary}--\r\n"
+        ).encode()
+        return FACE_AS, form, f"multipart/form-data; boundary={boundary}"
+
+    def client(self, index: int) -> None:
+        rng = random.Random(self.seed * 1000 + index)
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        while not self.stop.is_set():
+            path, body, ctype = self._request(rng)
+            t0 = time.perf_counter()
+            try:
+                conn.request("POST", path, body=body, headers={"Content-Type": ctype})
+                r = conn.getresponse()
+                r.read()
+                status = r.status
+                if r.getheader("Connection", "").lower() == "close":
+                    conn.close()
+            except (OSError, http.client.HTTPException) as exc:
+                with self.lock:
+                    self.errors[f"{path}: {type(exc).__name__}"] += 1
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+                continue
+            ms = (time.perf_counter() - t0) * 1000
+            with self.lock:
+                self.codes[(path, status)] += 1
+                self.latency.setdefault(path, []).append(ms)
+        conn.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--minutes", type=float, default=10.0, help="total load time")
+    ap.add_argument("--warmup", type=float, default=90.0, help="seconds before the baseline")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--images", type=int, default=40)
+    ap.add_argument("--port", type=int, default=0, help="0: a free port")
+    ap.add_argument("--sample", type=float, default=5.0, help="seconds between samples")
+    ap.add_argument("--json", type=Path, help="also write the samples and counts here")
+    args = ap.parse_args()
+
+    model_dir = Path(os.environ.get("FACEPROOF_MODEL_DIR", REPO / "var" / "models")).resolve()
+    images = _images(args.images)
+    port = args.port or _free_port()
+    tmp = tempfile.TemporaryDirectory(prefix="faceproof-soak-")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FACEPROOF_")}
+    for key in ("SERVER_CONFIG_PATH", "TEMPLATE_ENCRYPTION_ENABLED", "TEMPLATE_ENCRYPTION_KEY"):
+        env.pop(key, None)
+    env.update(
+        {
+            "FACEPROOF_DATA_DIR": str(Path(tmp.name) / "data"),
+            "FACEPROOF_MODEL_DIR": str(model_dir),
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "faceproof",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
+        env=env,
+        cwd=tmp.name,
+        stdin=subprocess.DEVNULL,
+    )
+    load = Load(port, images, seed=1)
+    samples: list[dict[str, object]] = []
+    try:
+        _wait_up(server, port, args.workers)
+        workers = _children(server.pid) if args.workers > 1 else [server.pid]
+        print(f"server pid {server.pid}, workers {workers}, port {port}, {len(images)} images")
+        print("idle, before any load: " + _fmt({pid: _proc_stats(pid) for pid in workers}))
+        threads = [
+            threading.Thread(target=load.client, args=(i,), daemon=True)
+            for i in range(args.clients)
+        ]
+        t0 = time.monotonic()
+        for t in threads:
+            t.start()
+        end = t0 + args.minutes * 60
+        baseline: dict[int, dict[str, float]] | None = None
+        while time.monotonic() < end:
+            time.sleep(args.sample)
+            now = time.monotonic() - t0
+            stats = {pid: _proc_stats(pid) for pid in workers}
+            samples.append({"t": round(now, 1), "workers": stats})
+            if baseline is None and now >= args.warmup:
+                baseline = stats
+                print(f"after warm-up ({now:.0f} s): " + _fmt(stats), flush=True)
+        load.stop.set()
+        for t in threads:
+            t.join(timeout=180)
+        final = {pid: _proc_stats(pid) for pid in workers}
+        print(f"at the end ({time.monotonic() - t0:.0f} s): " + _fmt(final))
+        _report(load, baseline or final, final, samples, args)
+        if args.json:
+            args.json.write_text(
+                json.dumps(
+                    {
+                        "samples": samples,
+                        "codes": {f"{p} {s}": n for (p, s), n in load.codes.items()},
+                        "errors": dict(load.errors),
+                    },
+                    indent=1,
+                )
+            )
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        tmp.cleanup()
+
+
+def _wait_up(server: subprocess.Popen[bytes], port: int, workers: int) -> None:
+    deadline = time.monotonic() + 300
+    while True:
+        if server.poll() is not None:
+            raise SystemExit(f"server exited with {server.returncode} during start-up")
+        if time.monotonic() > deadline:
+            raise SystemExit("server did not come up within 300 s")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/api/v1/face_health")
+            ok = conn.getresponse().status == 200
+            conn.close()
+            if ok and (workers == 1 or len(_children(server.pid)) >= workers):
+                time.sleep(2 if workers == 1 else 15)  # let every worker finish loading
+                return
+        except OSError:
+            pass
+        time.sleep(0.5)
+
+
+def _fmt(stats: dict[int, dict[str, float]]) -> str:
+    return ", ".join(
+        f"worker {pid}: RSS {s.get('VmRSS', 0):.0f} MB, fds {s.get('fds', 0):.0f}, "
+        f"threads {s.get('Threads', 0):.0f}"
+        for pid, s in stats.items()
+    )
+
+
+def _report(
+    load: Load,
+    baseline: dict[int, dict[str, float]],
+    final: dict[int, dict[str, float]],
+    samples: list[dict[str, object]],
+    args: argparse.Namespace,
+) -> None:
+    print(
+        f"\n{args.workers} workers, {args.clients} clients, {args.minutes:g} min, "
+        f"warm-up {args.warmup:g} s, {os.cpu_count()} CPUs"
+    )
+    print(
+        f"{'worker':>8s} {'RSS warm MB':>12s} {'RSS end MB':>11s} {'growth':>8s} "
+        f"{'peak MB':>8s} {'fds warm':>9s} {'fds end':>8s} {'fds max':>8s}"
+    )
+    for pid, end in final.items():
+        start = baseline.get(pid, {})
+        rss0, rss1 = start.get("VmRSS", 0.0), end.get("VmRSS", 0.0)
+        growth = (rss1 - rss0) / rss0 * 100 if rss0 else float("nan")
+        fd_max = max(
+            (
+                s["workers"][pid].get("fds", 0)
+                for s in samples  # type: ignore[index]
+                if pid in s["workers"]
+            ),  # type: ignore[operator]
+            default=0,
+        )
+        print(
+            f"{pid:>8d} {rss0:12.0f} {rss1:11.0f} {growth:7.1f}% {end.get('VmHWM', 0):8.0f} "
+            f"{start.get('fds', 0):9.0f} {end.get('fds', 0):8.0f} {fd_max:8.0f}"
+        )
+    total = sum(load.codes.values())
+    five = sum(n for (_, s), n in load.codes.items() if s >= 500)
+    print(f"\n{total} answers, 5xx: {five}, transport errors: {sum(load.errors.values())}")
+    for (path, status), n in sorted(load.codes.items()):
+        print(f"  {path:42s} {status}: {n}")
+    for what, n in sorted(load.errors.items()):
+        print(f"  error {what}: {n}")
+    for path, ms in sorted(load.latency.items()):
+        print(
+            f"  latency {path:34s} median {statistics.median(ms):7.1f} ms, "
+            f"max {max(ms):7.1f} ms (client, n={len(ms)})"
+        )
+
+
+if __name__ == "__main__":
+    main()
