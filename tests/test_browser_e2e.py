@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from typing import Any
 import pytest
 
 from conftest import REPO
+from test_serve_cli import _free_port
 
 HARNESS = REPO / "sdk" / "test" / "e2e.mjs"
 ARTIFACTS = REPO / "var" / "test-artifacts" / "browser-e2e"
@@ -66,12 +66,6 @@ def _missing_tools() -> str | None:
     if not (REPO / "sdk" / "node_modules" / "playwright-core").is_dir():
         return "sdk/node_modules (npm ci in sdk/)"
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
