@@ -57,7 +57,7 @@ export const DEFAULT_ARTIFACTS = path.join(REPO, 'var', 'test-artifacts');
 export async function runScenario(opts) {
   const o = {
     video: DEFAULT_VIDEO, camera: 'reactive', scenario: 'capture', captureTimeout: 45,
-    artifacts: DEFAULT_ARTIFACTS, seed: Date.now() % 100000, gain: 0.12, noise: 1.5,
+    artifacts: DEFAULT_ARTIFACTS, seed: Date.now() % 100000, gain: 0.08, noise: 1.5,
     viewport: { width: 1280, height: 800 }, settings: {}, images: [], fit: true, ...opts,
   };
   o.server = o.server.replace(/\/+$/, '');
