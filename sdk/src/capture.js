@@ -21,10 +21,11 @@ export const JPEG_QUALITY = 0.92;
 const MAIN_STREAK = 3; // consecutive good analyses before the main frame
 const STEP_STREAK = 2; // ... before a challenge step counts as reached
 const FRAMES_PER_STEP = 2;
+const LIGHT_ATTEMPTS = 3; // a sequence spoilt by a page stall is run again, at most this often
 const TRAINING_KEY = 'faceproof.training.skip';
 
 /**
- * @typedef {{analysed: number, analysisMs: number, firstFeedbackMs: number, timeline?: Array<{role: string, t: number}>, light_start_t?: number | null, lightPaintLagMs?: number}} CaptureStats
+ * @typedef {{analysed: number, analysisMs: number, firstFeedbackMs: number, phasesMs?: Record<string, number>, timeline?: Array<{role: string, t: number}>, light_start_t?: number | null, lightPaintLagMs?: number, lightRestarts?: number}} CaptureStats
  */
 
 /**
@@ -75,18 +76,26 @@ export class CaptureSession {
     ui.feedback('FEEDBACK_INITIALIZATION');
     try {
       if (o.showCaptureTraining && !trainingSkipped()) await this.training();
+      // The challenge is fetched while the camera starts (it lives 2 minutes: ample).
+      let challengeP = o.enableAs ? this.issueChallenge() : null;
       this.stream = await this.camera(openCamera({ rear: o.assisted }));
+      this.mark('camera');
       await this.maybeChooseCamera();
       // captureTimeout runs from here (a permission prompt or camera choice does not eat it)
       // until the main frame is taken.
       this.armTimeout();
       await this.guard(ui.attach(this.stream));
+      this.mark('video');
       const v = ui.video;
       this.crop = crop43(v.videoWidth || FRAME_W, v.videoHeight || FRAME_H);
       ui.setSource({ w: v.videoWidth, h: v.videoHeight, crop: this.crop });
       for (let attempt = 0; ; attempt++) {
-        if (attempt > 0) this.armTimeout();
-        const challenge = o.enableAs ? readChallenge(await this.guard(this.ctx.issueChallenge())) : null;
+        if (attempt > 0) {
+          this.armTimeout();
+          challengeP = o.enableAs ? this.issueChallenge() : null;
+        }
+        const challenge = challengeP ? readChallenge(await this.guard(challengeP)) : null;
+        this.mark('challenge');
         const frames = await this.collect(challenge);
         if (!o.enableRetakeScreen || (await this.retake(frames.frames[0].blob))) {
           ui.close();
@@ -103,6 +112,19 @@ export class CaptureSession {
       progress.hide();
       this.ctx.onStats?.({ ...this.stats });
     }
+  }
+
+  /** The challenge request, its failure kept for whoever awaits it. */
+  issueChallenge() {
+    const p = this.ctx.issueChallenge();
+    p.catch(() => undefined);
+    return p;
+  }
+
+  /** Records when a start-up phase ended (ms since capture start, first time only). @param {string} name */
+  mark(name) {
+    const phases = (this.stats.phasesMs ??= {});
+    if (phases[name] === undefined) phases[name] = Math.round(performance.now() - this.startedAt);
   }
 
   armTimeout() {
@@ -219,16 +241,23 @@ export class CaptureSession {
     );
   }
 
-  /** Draws the current video frame (centre 4:3 crop) into the 640×480 frame canvas. */
-  grab() {
+  /**
+   * Draws the current video frame (centre 4:3 crop) into the 640×480 frame canvas, or into
+   * `ctx`; returns the time.
+   * @param {CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D} [ctx]
+   */
+  grab(ctx = this.frameCtx) {
     const c = this.crop;
-    this.frameCtx.drawImage(this.ui.video, c.x, c.y, c.w, c.h, 0, 0, FRAME_W, FRAME_H);
+    ctx.drawImage(this.ui.video, c.x, c.y, c.w, c.h, 0, 0, FRAME_W, FRAME_H);
     return performance.now();
   }
 
-  /** @returns {Promise<Blob>} one JPEG encoder and quality for every frame */
-  encode() {
-    const f = /** @type {any} */ (this.frame);
+  /**
+   * @param {OffscreenCanvas | HTMLCanvasElement} [canvas]
+   * @returns {Promise<Blob>} one JPEG encoder and quality for every frame
+   */
+  encode(canvas = this.frame) {
+    const f = /** @type {any} */ (canvas);
     if (typeof f.convertToBlob === 'function') return f.convertToBlob({ type: 'image/jpeg', quality: JPEG_QUALITY });
     return new Promise((resolve, reject) =>
       f.toBlob((/** @type {Blob | null} */ b) => (b ? resolve(b) : reject(new Error('JPEG encoding failed'))), 'image/jpeg', JPEG_QUALITY),
@@ -260,7 +289,10 @@ export class CaptureSession {
       this.stats.analysed++;
       this.stats.analysisMs += performance.now() - t0;
       const q = assess(a, { ...target, eyes: this.o.enableEyesStatusDetector });
-      if (this.stats.firstFeedbackMs < 0) this.stats.firstFeedbackMs = performance.now() - this.startedAt;
+      if (this.stats.firstFeedbackMs < 0) {
+        this.stats.firstFeedbackMs = performance.now() - this.startedAt;
+        this.mark('firstFeedback');
+      }
       this.ui.feedback(q.ok && holdKey ? holdKey : q.feedback);
       this.ui.setOval(target.oval, q.ok);
       good = q.ok ? good + 1 : 0;
@@ -326,36 +358,70 @@ export class CaptureSession {
     const ui = this.ui;
     ui.feedback('FEEDBACK_LIGHT_HOLD');
     const schedule = lightSchedule(light.colors, light.settle);
+    for (let attempt = 1; ; attempt++) {
+      const got = await this.lightOnce(schedule, attempt >= LIGHT_ATTEMPTS);
+      if (got.ok || attempt >= LIGHT_ATTEMPTS) {
+        frames.push(...got.frames);
+        emitChallengeEvent({ phase: 'light', index: -1, color: null });
+        return got.start;
+      }
+      // The page stalled (a colour painted late, or a frame taken outside its window): the
+      // frames would not show the sequence the server checks, so the whole sequence runs
+      // again, on a new light_start, right away — never a shifted or invented timestamp.
+      this.stats.lightRestarts = (this.stats.lightRestarts ?? 0) + 1;
+    }
+  }
+
+  /**
+   * One run of the colour sequence.
+   * @param {ReturnType<typeof lightSchedule>} schedule
+   * @param {boolean} final the last allowed run: its frames are kept whatever happened
+   * @returns {Promise<{ok: boolean, start: number, frames: Array<{blob: Blob, at: number, role: string}>}>}
+   */
+  async lightOnce(schedule, final) {
+    // One canvas per colour: during the sequence a frame is only drawn (cheap), and all are
+    // encoded afterwards, so JPEG work cannot delay the colours or the next frames.
+    const slots = schedule.map(() => {
+      const canvas = makeCanvas(FRAME_W, FRAME_H);
+      return { canvas, ctx: /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d', { alpha: false })), at: 0 };
+    });
+    let ok = true;
     const start = await this.paintAt(schedule[0].color, null);
     emitChallengeEvent({ phase: 'light', index: 0, color: schedule[0].color });
     for (const w of schedule) {
       if (w.index > 0) {
         const painted = await this.paintAt(w.color, start + w.start);
-        this.stats.lightPaintLagMs = Math.max(this.stats.lightPaintLagMs ?? 0, Math.round(painted - (start + w.start)));
+        const lag = painted - (start + w.start);
+        this.stats.lightPaintLagMs = Math.max(this.stats.lightPaintLagMs ?? 0, Math.round(lag));
+        // The colour must be on screen well before its window opens (settle·ms after its
+        // start, which is the camera's latency allowance).
+        if (lag > 0.5 * (w.windowStart - w.start)) ok = false;
         emitChallengeEvent({ phase: 'light', index: w.index, color: w.color });
       }
+      // Aim early in the window so that a busy page still lands inside it; past 60 % stop
+      // waiting for a fresh camera frame and take the current one.
       const span = w.end - w.windowStart;
-      const aim = start + w.windowStart + span * 0.35;
-      // Past this, stop waiting for a fresh camera frame and take the current one.
-      const latest = start + w.end - Math.min(40, 0.25 * span);
+      const aim = start + w.windowStart + span * 0.2;
+      const latest = start + w.windowStart + span * 0.6;
       const wait = aim - performance.now();
       if (wait > 0) await this.sleep(wait);
-      let at = 0;
+      const slot = slots[w.index];
       for (;;) {
         const left = latest - performance.now();
         if (left > 0) await Promise.race([this.nextVideoFrame(), this.sleep(left)]);
-        at = this.grab();
-        if (at >= start + w.windowStart) break;
+        slot.at = this.grab(slot.ctx);
+        if (slot.at >= start + w.windowStart) break;
       }
-      // A page that stalled past the window keeps the true time: the server then sees the
-      // frame outside its colour (light_frames_missing) rather than a fabricated timestamp.
-      frames.push({ blob: await this.encode(), at, role: 'light' });
+      if (slot.at >= start + w.end) ok = false;
     }
     const endAt = start + schedule[schedule.length - 1].end;
     if (endAt > performance.now()) await this.sleep(endAt - performance.now());
-    emitChallengeEvent({ phase: 'light', index: -1, color: null });
-    return start;
+    /** @type {Array<{blob: Blob, at: number, role: string}>} */
+    const frames = [];
+    if (ok || final) for (const slot of slots) frames.push({ blob: await this.encode(slot.canvas), at: slot.at, role: 'light' });
+    return { ok, start, frames };
   }
+
 
   /**
    * Paints the surround colour at the next animation frame at or after `when` (≈ 8 ms early

@@ -178,9 +178,13 @@ export interface CaptureStats {
   analysed: number;
   analysisMs: number;
   firstFeedbackMs: number;
+  /** ms since capture() began at which start-up phases ended: camera, video, challenge, firstFeedback. */
+  phasesMs?: Record<string, number>;
   timeline?: Array<{ role: string; t: number }>;
   light_start_t?: number | null;
   lightPaintLagMs?: number;
+  /** Light sequences run again because the page stalled. */
+  lightRestarts?: number;
 }
 
 export declare class FaceSDK {
