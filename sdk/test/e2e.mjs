@@ -11,9 +11,10 @@
  *   node sdk/test/e2e.mjs --server URL --camera default --capture-timeout 4   # → 501
  *   node sdk/test/e2e.mjs --server URL --scenario match --image A.jpg --image B.jpg
  *
- * Options: --scenario capture|close|match|verify|liveness|docs (default capture), --camera
- * reactive|plain|default|deny|none (default reactive; none for match, liveness and docs), --video FILE (default the live webm),
- * --capture-timeout S, --image FILE (repeatable), --artifacts DIR (default
+ * Options: --scenario capture|close|match|pictureid|verify|liveness|docs (default capture),
+ * --camera reactive|plain|default|deny|none (default reactive; none for the photo
+ * scenarios), --video FILE (default the live webm), --capture-timeout S (default 45),
+ * --image FILE (repeatable), --artifacts DIR (default
  * var/test-artifacts; "" for none), --name PREFIX, --seed N, --gain G, --noise SIGMA,
  * --viewport WxH, --set name=value (a demo setting, repeatable), --no-fit (plain camera: play
  * the recording with its own framing instead of fitting its face into the default oval).
@@ -50,7 +51,7 @@ if (!values.server) {
 const num = (v) => (v === undefined ? undefined : Number(v));
 const opts = {
   server: values.server,
-  camera: values.camera ?? (['match', 'liveness', 'docs'].includes(values.scenario) ? 'none' : 'reactive'), scenario: values.scenario, images: values.image,
+  camera: values.camera ?? (['match', 'pictureid', 'liveness', 'docs'].includes(values.scenario) ? 'none' : 'reactive'), scenario: values.scenario, images: values.image,
   settings: Object.fromEntries(values.set.map((kv) => [kv.split('=')[0], kv.split('=').slice(1).join('=')])),
 };
 if (values.video) opts.video = values.video;

@@ -11,7 +11,7 @@
  *  - "deny": a camera exists but the permission is refused;
  *  - "none": no camera set-up (photo-upload scenarios).
  * Scenarios: "capture" (Capture tab → /process), "close" (close the dialog), "match" (selfie
- * vs selfie tab with two photos), "verify" (Verify-with-ID tab: an ID photo plus a capture),
+ * vs selfie tab with two photos), "pictureid" (selfie vs ID tab, two photos), "verify" (Verify-with-ID tab: an ID photo plus a capture),
  * "liveness" (third-party liveness tab with one photo), "docs" (Swagger UI at /docs renders).
  * Every run is offline: requests to any other origin than the server are refused and listed
  * in `external_requests`.
@@ -40,7 +40,7 @@ export const DEFAULT_ARTIFACTS = path.join(REPO, 'var', 'test-artifacts');
  * @property {string} server base URL, e.g. http://127.0.0.1:8121
  * @property {string} [video] footage for the reactive/plain camera
  * @property {'reactive'|'plain'|'default'|'deny'|'none'} [camera]
- * @property {'capture'|'close'|'timeout'|'match'|'verify'|'liveness'|'docs'} [scenario]
+ * @property {'capture'|'close'|'timeout'|'match'|'pictureid'|'verify'|'liveness'|'docs'} [scenario]
  * @property {number} [captureTimeout] seconds (the SDK option)
  * @property {string[]} [images] photos for match (two), verify (one ID) or liveness (one)
  * @property {string} [artifacts] directory for screenshots ('' = none)
@@ -121,7 +121,7 @@ export async function runScenario(opts) {
 
     const flow = {
       capture: captureFlow, close: captureFlow, timeout: captureFlow,
-      match: matchFlow, verify: verifyFlow, liveness: livenessFlow, docs: docsFlow,
+      match: matchFlow, pictureid: matchFlow, verify: verifyFlow, liveness: livenessFlow, docs: docsFlow,
     }[o.scenario];
     if (!flow) throw new Error(`unknown scenario ${o.scenario}`);
     const shots = [];
@@ -241,14 +241,15 @@ async function resultShot(page, o, shots, id) {
 }
 
 async function matchFlow(page, o, _events, shots) {
-  if (o.images.length !== 2) throw new Error('match needs two --image files');
-  await page.goto(demoUrl(o, 'selfie'));
+  if (o.images.length !== 2) throw new Error(`${o.scenario} needs two --image files`);
+  const tab = o.scenario === 'pictureid' ? 'pictureid' : 'selfie';
+  await page.goto(demoUrl(o, tab));
   await page.waitForSelector('body[data-ready=true]');
-  await page.setInputFiles('#selfie-form input[name=image]', o.images[0]);
-  await page.setInputFiles('#selfie-form input[name=imageToVerifyAgainst]', o.images[1]);
-  await page.click('#selfie-form button[type=submit]');
-  const last = await waitResult(page, 'selfie-result', 60000);
-  await resultShot(page, o, shots, 'selfie-result');
+  await page.setInputFiles(`#${tab}-form input[name=image]`, o.images[0]);
+  await page.setInputFiles(`#${tab}-form input[name=imageToVerifyAgainst]`, o.images[1]);
+  await page.click(`#${tab}-form button[type=submit]`);
+  const last = await waitResult(page, `${tab}-result`, 60000);
+  await resultShot(page, o, shots, `${tab}-result`);
   return last;
 }
 
