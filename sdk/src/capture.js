@@ -267,7 +267,7 @@ export class CaptureSession {
   /**
    * Grabs and analyses frames until `streak` consecutive ones are good for `target`, or
    * `deadline` (performance.now() ms) passes. Returns whether the streak was reached.
-   * @param {{oval: import('./quality.js').Oval, tolerance: import('./quality.js').OvalTolerance}} target
+   * @param {{oval: import('./quality.js').Oval, tolerance: import('./quality.js').OvalTolerance, main?: boolean}} target
    * @param {number} streak @param {number} deadline
    * @param {string | null} holdKey feedback to show instead of FEEDBACK_OK
    * @param {(() => void) | null} onTimeout
@@ -288,7 +288,9 @@ export class CaptureSession {
       const a = await this.guard(this.ctx.analyzer.analyze(this.frame, this.frameCtx, FRAME_W, FRAME_H));
       this.stats.analysed++;
       this.stats.analysisMs += performance.now() - t0;
-      const q = assess(a, { ...target, eyes: this.o.enableEyesStatusDetector });
+      // Closed eyes block only the main frame (the one the server's quality reads); in the
+      // challenge steps the face's position is what counts.
+      const q = assess(a, { oval: target.oval, tolerance: target.tolerance, eyes: this.o.enableEyesStatusDetector && target.main === true });
       if (this.stats.firstFeedbackMs < 0) {
         this.stats.firstFeedbackMs = performance.now() - this.startedAt;
         this.mark('firstFeedback');
@@ -313,7 +315,7 @@ export class CaptureSession {
     const tickerCount = 1 + steps.length + (ch?.light ? 1 : 0);
     ui.setTickers(tickerCount, 0);
     ui.setSurround(this.o.graphics.canvasBackground);
-    const main = { oval: DEFAULT_OVAL, tolerance: ch ? ch.tolerance : DEFAULT_TOLERANCE };
+    const main = { oval: DEFAULT_OVAL, tolerance: ch ? ch.tolerance : DEFAULT_TOLERANCE, main: true };
     ui.setOval(main.oval, false);
     emitChallengeEvent({ phase: 'main', oval: { ...main.oval }, tolerance: { ...main.tolerance } });
     const res = await this.waitFor(main, MAIN_STREAK, Infinity, 'FEEDBACK_PLEASE_HOLD', null);
