@@ -48,6 +48,10 @@ def calibration() -> IdentificationCalibration:
 
 
 CAL = calibration()
+DROP_ALL = (
+    "DROP TABLE IF EXISTS faceproof_gallery_templates, faceproof_gallery_changes, "
+    "faceproof_galleries"
+)
 
 
 def make_service(url: str | None, data_dir: Path, ann_min: int = 10_000) -> IdentificationService:
@@ -75,7 +79,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[st
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:  # a clean schema per test
-        conn.execute("DROP TABLE IF EXISTS faceproof_gallery_templates, faceproof_gallery_changes")
+        conn.execute(DROP_ALL)
     yield url, tmp_path
 
 
@@ -279,7 +283,7 @@ def test_pg_row_tampered_in_database_is_never_answered(pg_url: str, tmp_path: Pa
     import psycopg
 
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS faceproof_gallery_templates, faceproof_gallery_changes")
+        conn.execute(DROP_ALL)
     svc = make_service(pg_url, tmp_path)
     v = unit(np.random.default_rng(9), 2)
     svc.enrol("g", "alice", v[0], 80)

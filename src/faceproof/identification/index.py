@@ -26,7 +26,7 @@ F32 = NDArray[np.float32]
 ANN_MIN = 50_000  # templates from which the gallery is searched with HNSW
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 128
+HNSW_EF_SEARCH = 256  # recall@10 vs exact: bench/identification.py
 REBUILD_FRACTION = 0.2
 
 
@@ -45,7 +45,8 @@ class GalleryIndex:
         self.ef_search = ef_search
         self.version = 0
         self._lock = threading.Lock()
-        self._vectors = np.zeros((0, dim), dtype=np.float32)  # exact mode, and HNSW's copy
+        self._buf = np.zeros((0, dim), dtype=np.float32)  # exact mode's rows (grows by doubling)
+        self._n = 0
         self._rows = _Rows([], [])
         self._where: dict[str, int] = {}  # template id -> row
         self._dead: set[int] = set()  # rows erased but still in the HNSW graph
@@ -69,22 +70,38 @@ class GalleryIndex:
             self._rows.ids += [ids[i] for i in fresh]
             self._rows.subjects += [subjects[i] for i in fresh]
             block = vectors[fresh]
-            self._vectors = np.concatenate([self._vectors, block]) if start else block.copy()
             for j, i in enumerate(fresh):
                 self._where[ids[i]] = start + j
             if self._hnsw is not None:
-                self._hnsw.add(block)
-            elif len(self._where) >= self.ann_min:
-                self._build_hnsw()
+                self._hnsw.add(block)  # the graph keeps the only copy of the vectors
+                return
+            self._append(block)
+            if len(self._where) >= self.ann_min:
+                self._build_hnsw(self._vectors)
+
+    def _append(self, block: F32) -> None:
+        """Exact mode: rows go into a buffer that doubles, so an enrolment costs O(d)."""
+        n, m = self._n, len(block)
+        if n + m > len(self._buf):
+            grown = np.zeros((max(2 * len(self._buf), n + m, 1024), self.dim), np.float32)
+            grown[:n] = self._buf[:n]
+            self._buf = grown
+        self._buf[n : n + m] = block
+        self._n = n + m
+
+    @property
+    def _vectors(self) -> F32:
+        if self._hnsw is not None:
+            return self._graph_vectors()
+        return self._buf[: self._n]
 
     def remove(self, ids: list[str]) -> None:
         with self._lock:
             rows = [self._where.pop(t) for t in ids if t in self._where]
             if not rows:
                 return
-            self._vectors[rows] = 0.0
+            self._vectors[rows] = 0.0  # overwritten in place, in either mode
             if self._hnsw is not None:
-                self._zero_in_graph(rows)
                 self._dead.update(rows)
                 if len(self._dead) > REBUILD_FRACTION * len(self._rows.ids):
                     self._compact()
@@ -94,34 +111,36 @@ class GalleryIndex:
     def _compact(self) -> None:
         """Drop erased rows for good (exact mode always; HNSW by a rebuild)."""
         keep = sorted(self._where.values())
-        self._vectors = self._vectors[keep].copy()
+        kept = self._vectors[keep].copy()
         self._rows = _Rows(
             [self._rows.ids[i] for i in keep], [self._rows.subjects[i] for i in keep]
         )
         self._where = {t: i for i, t in enumerate(self._rows.ids)}
         self._dead.clear()
         self._hnsw = None
+        self._buf, self._n = np.zeros((0, self.dim), np.float32), 0
         if len(self._where) >= self.ann_min:
-            self._build_hnsw()
+            self._build_hnsw(kept)
+        else:
+            self._append(kept)
 
-    def _build_hnsw(self) -> None:
+    def _build_hnsw(self, vectors: F32) -> None:
         import faiss
 
         index = faiss.IndexHNSWFlat(self.dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         index.hnsw.efSearch = self.ef_search
-        index.add(self._vectors)
+        index.add(np.ascontiguousarray(vectors))
         self._hnsw = index
+        self._buf, self._n = np.zeros((0, self.dim), np.float32), 0
 
-    def _zero_in_graph(self, rows: list[int]) -> None:
-        """Overwrite erased vectors inside faiss's own storage (the graph keeps the node)."""
+    def _graph_vectors(self) -> F32:
+        """A writable view of the vectors inside faiss's own storage."""
         import faiss
 
         storage: Any = faiss.downcast_index(self._hnsw.storage)
         n = storage.ntotal
-        codes = faiss.rev_swig_ptr(storage.get_xb(), n * self.dim)
-        flat = np.asarray(codes).reshape(n, self.dim)
-        flat[rows] = 0.0
+        return np.asarray(faiss.rev_swig_ptr(storage.get_xb(), n * self.dim)).reshape(n, self.dim)
 
     # -- search ------------------------------------------------------------------------------
     def search(self, vector: F32, k: int) -> list[Hit]:

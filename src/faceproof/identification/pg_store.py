@@ -33,6 +33,7 @@ from faceproof.identification.store import ChangeSet, Hit, StoredTemplate, Subje
 
 T = "faceproof_gallery_templates"
 C = "faceproof_gallery_changes"
+G = "faceproof_galleries"  # templates per gallery, kept by the writers (COUNT(*) is O(N))
 EF_SEARCH = 100
 
 
@@ -57,6 +58,7 @@ def _schema(dim: int) -> tuple[str, ...]:
             template_id TEXT
         )""",
         f"CREATE INDEX IF NOT EXISTS ix_{C}_gs ON {C} (gallery, seq)",
+        f"CREATE TABLE IF NOT EXISTS {G} (gallery TEXT PRIMARY KEY, templates BIGINT NOT NULL)",
     )
 
 
@@ -134,6 +136,14 @@ class _Writer:
             ),
         )
         self._log("add", template.template_id)
+        self._count(1)
+
+    def _count(self, delta: int) -> None:
+        self.cur.execute(
+            f"INSERT INTO {G} (gallery, templates) VALUES (%s, %s) ON CONFLICT (gallery) "
+            f"DO UPDATE SET templates = {G}.templates + EXCLUDED.templates",
+            (self.gallery, delta),
+        )
 
     def delete_subject(self, subject: str) -> int:
         self.cur.execute(
@@ -143,12 +153,15 @@ class _Writer:
         ids = [str(r[0]) for r in self.cur.fetchall()]
         for tid in ids:
             self._log("del", tid)
+        if ids:
+            self._count(-len(ids))
         return len(ids)
 
     def delete_gallery(self) -> int:
         self.cur.execute(f"DELETE FROM {T} WHERE gallery = %s", (self.gallery,))
         n = int(self.cur.rowcount)
         self.cur.execute(f"DELETE FROM {C} WHERE gallery = %s", (self.gallery,))
+        self.cur.execute(f"DELETE FROM {G} WHERE gallery = %s", (self.gallery,))
         self._log("drop", None)
         return n
 
@@ -227,8 +240,9 @@ class PgGalleryStore:
 
     def count(self, gallery: str) -> int:
         with self._cursor() as cur:
-            cur.execute(f"SELECT COUNT(*) FROM {T} WHERE gallery = %s", (gallery,))
-            return int(cur.fetchone()[0])
+            cur.execute(f"SELECT templates FROM {G} WHERE gallery = %s", (gallery,))
+            row = cur.fetchone()
+        return int(row[0]) if row else 0
 
     def subjects(self, gallery: str, offset: int, limit: int) -> tuple[int, list[SubjectInfo]]:
         with self._cursor() as cur:

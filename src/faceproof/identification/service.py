@@ -9,6 +9,7 @@ worker is seen by the next search here.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -95,7 +96,8 @@ class IdentificationService:
         self.ann_min = ann_min
         self.rejected: set[str] = set()  # template ids that failed to open (tamper/key)
         self._indexes: dict[str, GalleryIndex] = {}
-        self._sync_lock = threading.Lock()
+        # Always taken before the store's own lock (enrolment holds both): one lock order.
+        self._sync_lock = threading.RLock()
 
     @classmethod
     def from_settings(
@@ -204,6 +206,12 @@ class IdentificationService:
             out.append(Candidate(h.subject, h.similarity, score, reached))
         return out
 
+    def size(self, gallery: str) -> int:
+        """Templates searchable in ``gallery`` now (0: no such gallery). Loads the index."""
+        if self.store.searches_itself:
+            return self.store.count(gallery)
+        return len(self.sync(gallery))
+
     def identify(self, gallery: str, vector: F32, k: int) -> tuple[int, list[Candidate]]:
         """(gallery size N, candidates reaching at least LOW for that N, best first)."""
         q = _unit(vector)
@@ -232,7 +240,11 @@ class IdentificationService:
     ) -> Enrolled:
         q = _unit(vector)
         plain = self.template_bytes(q, quality)
-        with self.store.writing(gallery) as w:
+        own_index = not self.store.searches_itself
+        with (
+            self._sync_lock if own_index else contextlib.nullcontext(),
+            self.store.writing(gallery) as w,
+        ):
             if duplicate_level is not None:
                 self._refuse_duplicate(gallery, subject, q, duplicate_level, w)
             before = w.templates_of(subject)

@@ -401,7 +401,7 @@ def _common(
     ident = _service(services)
     _gallery(gallery)
     k = _max_results(10 if max_results is None else max_results)
-    if ident.store.count(gallery) == 0:
+    if ident.size(gallery) == 0 and ident.store.count(gallery) == 0:
         raise ApiError(Err.GALLERY_NOT_FOUND)
     return ident, gallery, lv, k
 
