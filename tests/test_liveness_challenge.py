@@ -190,6 +190,7 @@ def test_no_light_on_the_face_asks_for_a_retry(face_app: TestClient) -> None:
         body = refused(face_app, ans.seal(jwk(face_app)))
         assert body["liveness"]["reasons"] == ["light_too_weak"], depth
         assert body["liveness"]["decision"] == "retry" and body["quality"] is False
+        assert body["description"].startswith("Too little light from the screen")
         light = body["liveness"]["challenge"]["screen_light"]
         assert light["contrast"] < light["min_contrast"]
 

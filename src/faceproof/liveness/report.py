@@ -41,3 +41,21 @@ def liveness_block(result: LivenessResult) -> dict[str, Any]:
 def answer_extra(result: LivenessResult, shown: bool) -> dict[str, Any]:
     """The top-level members to add to an answer: ``{"liveness": …}`` or nothing."""
     return {"liveness": liveness_block(result)} if shown else {}
+
+
+# What a user can do about a capture that could not be judged (decision "retry"): the
+# FEEDBACK_RETRY description. Conditions only; a spoof keeps the generic description.
+RETRY_HINTS = {
+    "light_too_weak": "Too little light from the screen reached the face: move out of bright "
+    "light or sunlight, or closer to the screen, and try again",
+    "face_not_in_oval": "The face was not inside the oval shown: follow the oval and try again",
+    "no_face_in_frame": "The face was not visible in every picture: keep it in view and try again",
+}
+
+
+def retry_description(result: LivenessResult) -> str | None:
+    """The FEEDBACK_RETRY description for a "retry" decision; None (the default) otherwise."""
+    if decision(result) != "retry":
+        return None
+    reasons = list(getattr(result, "reasons", []))
+    return next((RETRY_HINTS[r] for r in reasons if r in RETRY_HINTS), None)

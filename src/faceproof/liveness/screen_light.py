@@ -11,21 +11,22 @@ replay or injected footage recorded before the server drew the sequence cannot f
 Measurement, per light frame k (one frame per colour, taken in the last ``1 − settle`` of
 the colour's interval):
 
-* ``f_k``: mean *linear* RGB (sRGB decoded) of the face's skin (the face-mesh hull without
-  eyes, brows and lips; clipped and very dark pixels left out);
-* ``b_k``: mean linear RGB of the background (the frame outside the face box widened 1.6×
-  sideways and extended down to the frame's bottom, which holds hair, neck and body);
-* ``d_k = log(f_k / b_k)`` per channel. Auto-exposure and white balance scale every pixel of
-  a frame by the same per-channel factor, and the room's own light changes reach face and
-  background alike: the ratio cancels both.
-* Relative to the previous step: ``Δd_k = d_k − d_{k−1}`` (k = 1 … K−1), centred over k (a
-  linear drift in d — slow auto-exposure convergence, a slow move — becomes a constant and
-  is removed). The screen's colours, linear RGB 0/1 per channel for our palette, get the
-  same treatment: ``Δu_k``.
+* ``f_k``: mean *linear* RGB (sRGB decoded) of the face's skin (the face-mesh oval shrunk
+  10 %, without eyes, brows and lips; clipped and very dark pixels left out);
+* relative to the previous step: ``Δ_k = log f_k − log f_{k−1}`` per channel;
+* relative to the background: minus the per-channel log gain of the static background from
+  frame k−1 to k (:func:`background_change`: cells outside the person, unclipped in both
+  frames, that changed like most others). Auto-exposure and white balance scale every pixel
+  of a frame alike, and the room's own light changes reach face and background alike: the
+  difference cancels both;
+* chroma only: the mean over channels is removed from each step (a luminance change —
+  motion in directional light, a flicker — moves the channels together), and the steps are
+  centred (a linear drift is removed). The screen's colours, linear RGB 0/1 per channel for
+  our palette, get the same treatment: ``Δu_k``.
 
 **Statistic.** Per channel, the least-squares gain of the face's change on the screen's
 change, constrained non-negative (more screen light can only brighten skin):
-``g_c = max(0, <Δd_c, Δu_c> / <Δu_c, Δu_c>)``, and ``S = sqrt(Σ_c g_c² |Δu_c|² / Σ_c |Δd_c|²)``:
+``g_c = max(0, <Δ_c, Δu_c> / <Δu_c, Δu_c>)``, and ``S = sqrt(Σ_c g_c² |Δu_c|² / Σ_c |Δ_c|²)``:
 the share of the face's colour changes (root of the explained variance, 0 … 1) that the drawn
 sequence explains with physically possible gains.
 
@@ -36,13 +37,13 @@ was fixed before the draw (a photo, a replay, an earlier session's recording) is
 independent of the draw, so the rank of the drawn arrangement's S among the S of all valid
 arrangements is uniform, and ``P(p ≤ α) ≤ α`` for the permutation p-value
 ``p = #{π : S(π) ≥ S(drawn)} / #arrangements`` (ties count against the capture). We require
-``p ≤ ALPHA`` (1 %): the false-pass probability of a non-following response is at most 1 %
-whatever it does, plus ``S ≥ MIN_STATISTIC`` (an effect size, so a fit that explains little
-never passes however it ranks). The sequences drawn (6–8 colours, at most two repeats)
-have ≥ 720 valid arrangements, so p can reach 1/720.
+``p ≤ ALPHA`` (0.5 %): the false-pass probability of a non-following response is at most
+0.5 % whatever it does, plus ``S ≥ MIN_STATISTIC`` (an effect size, so a fit that explains
+little never passes however it ranks). The sequences drawn (7–8 colours: the six of the
+palette plus one or two others) have ≥ 1800 valid arrangements.
 
-**Contrast.** Sequence-free: ``max_c rms_k(Δd_kc)`` — the relative modulation depth of the
-face's colour (exactly m for a channel switched on or off at every step). Below
+**Contrast.** Sequence-free: ``max_c rms_k(Δ_kc)`` (chroma steps) — the relative modulation
+depth of the face's colour (exactly m for a channel switched on or off at every step). Below
 ``MIN_CONTRAST`` the face's colour does not change enough to judge: bright ambient light
 (the screen adds too little) *or* a medium that does not react at all. The two cannot be
 told apart from the frames, so both get ``light_too_weak``: a retry with a message (move
@@ -170,8 +171,8 @@ def _orders(
 
 
 def draw_sequence(rng: Any = None) -> LightSequence:
-    """6–8 colours: all six palette colours when 6, plus one or two repeats (never adjacent,
-    never the same colour twice), each 300–700 ms. Uniform over valid orders given the
+    """7–8 colours: the six palette colours plus one or two others (never adjacent to
+    themselves, never the same one twice), each 300–700 ms. Uniform over valid orders given the
     multiset (the permutation argument needs exactly that)."""
     rng = rng or secrets.SystemRandom()
     n = rng.randint(MIN_COLOURS, MAX_COLOURS)
@@ -211,7 +212,7 @@ def skin_mask(shape: tuple[int, int], mesh: F32) -> NDArray[np.bool_]:
 def background_mask(
     shape: tuple[int, int], box: tuple[float, float, float, float]
 ) -> NDArray[np.bool_]:
-    """The frame outside the person: the face box widened 1.6× its width on each side and
+    """The frame outside the person: the face box widened by 0.6× its width on each side and
     extended from 0.6× its height above it down to the frame's bottom (neck, body)."""
     w = shape[1]
     x0, y0, x1, y1 = box

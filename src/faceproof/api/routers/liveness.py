@@ -20,7 +20,7 @@ from faceproof.api.middleware import json_ok
 from faceproof.api.schemas import ERROR_RESPONSES, LivenessBlock
 from faceproof.errors import ApiError, Err
 from faceproof.liveness.levels import LEVELS
-from faceproof.liveness.report import answer_extra
+from faceproof.liveness.report import answer_extra, retry_description
 from faceproof.liveness.service import LivenessResult, LivenessService, parse_threshold
 from faceproof.pipeline.decode import decode_base64, decode_image
 
@@ -196,6 +196,7 @@ def secure_face_as(
         request.state.ledger.update({"level_requested": result.threshold, "level_reached": None})
         raise ApiError(
             Err.FEEDBACK_RETRY_INSECURE if result.insecure else Err.FEEDBACK_RETRY,
+            retry_description(result),
             data={"image": jpeg_b64(capture.main.rgb)},
             extra={"quality": bool(result.quality_ok), **extra},
         )

@@ -20,7 +20,7 @@ from faceproof.api.errors import request_refid
 from faceproof.api.middleware import json_ok
 from faceproof.api.schemas import ERROR_RESPONSES, LivenessBlock
 from faceproof.errors import ApiError, Err
-from faceproof.liveness.report import answer_extra
+from faceproof.liveness.report import answer_extra, retry_description
 from faceproof.matching.levels import LEVELS, NONE, Kind, parse_level
 from faceproof.matching.matcher import Embedded, Matcher, MatchResult
 from faceproof.pipeline.decode import TEMPLATE_FORMATS, decode_template
@@ -169,6 +169,7 @@ def _check_liveness(services: Services, capture: Capture, record: FaceRecord) ->
 
         raise ApiError(
             Err.FEEDBACK_RETRY_INSECURE if result.insecure else Err.FEEDBACK_RETRY,
+            retry_description(result),
             data={"image": jpeg_b64(capture.main.rgb)},
             extra={"quality": bool(result.quality_ok), **extra},
         )

@@ -15,7 +15,7 @@ from faceproof.api.errors import request_refid
 from faceproof.api.middleware import json_ok
 from faceproof.api.schemas import ERROR_RESPONSES, ProcessResponse
 from faceproof.errors import ApiError, Err
-from faceproof.liveness.report import answer_extra
+from faceproof.liveness.report import answer_extra, retry_description
 from faceproof.pipeline import outputs
 from faceproof.pipeline.background import parse_colour
 from faceproof.pipeline.record import FaceRecord
@@ -57,6 +57,7 @@ def liveness_decision(
         kind = Err.FEEDBACK_RETRY_INSECURE if result.insecure else Err.FEEDBACK_RETRY
         raise ApiError(
             kind,
+            retry_description(result),
             data={"image": outputs.jpeg_b64(capture.main.rgb)},
             extra={"quality": bool(result.quality_ok), **extra},
         )
