@@ -6,7 +6,9 @@ again after the hostile input: the difference is what that input cost. Stated bo
 
 * one decode costs at most 8 bytes per pixel (Pillow's raster, 4 B/px for RGB(A), plus our
   RGB array, 3 B/px, plus a quarter-megapixel band of temporaries): a 40 Mpx image
-  ≤ 320 MB. Before the bound, an RGBA bomb cost about 60 bytes per pixel (2.3 GB);
+  ≤ 320 MB; a progressive JPEG adds its decoder's coefficients (6 B/px at 4:4:4) and stays
+  within ``working_bytes``, the figure the decode budget reserves. Before the bound, an RGBA
+  bomb cost about 60 bytes per pixel (2.3 GB);
 * three bombs decoded at once stay within the decode budget (256 MB here) plus the three
   RGB results, instead of three times the single cost;
 * an envelope of 16 frames declaring 6320×6320 each costs at most 64 MB (only headers
@@ -49,11 +51,11 @@ PRELUDE = textwrap.dedent(
         return (b"\\x89PNG\\r\\n\\x1a\\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", raw)
                 + chunk(b"IEND", b""))
 
-    def jpeg_of(w, h, quality=70):
+    def jpeg_of(w, h, quality=70, **options):
         rng = np.random.default_rng(0)
         small = Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))
         buf = io.BytesIO()
-        small.resize((w, h)).save(buf, "JPEG", quality=quality)
+        small.resize((w, h)).save(buf, "JPEG", quality=quality, **options)
         return buf.getvalue()
 
     warm = jpeg_of(640, 480)
@@ -98,6 +100,23 @@ def test_40_megapixel_jpeg_costs_at_most_8_bytes_per_pixel() -> None:
     )
     assert out["shape"] == [5200, 7680, 3]
     assert out["delta"] <= 8 * 7680 * 5200 / 2**20, out
+
+
+def test_40_megapixel_progressive_jpeg_stays_within_its_reservation() -> None:
+    out = _child(
+        """
+        big = jpeg_of(7680, 5200, progressive=True, subsampling=0)  # 4:4:4, the worst
+        base = hwm_mb()
+        img = decode.decode_image(big, max_pixels=40_000_000)
+        im = Image.open(io.BytesIO(big))
+        need = decode.working_bytes(im.mode, 7680 * 5200, decode._decoder_bytes_per_pixel(im))
+        print(json.dumps({"delta": hwm_mb() - base, "reserved": need / 2**20,
+                          "shape": list(img.rgb.shape)}))
+        """
+    )
+    assert out["shape"] == [5200, 7680, 3]
+    assert out["delta"] <= out["reserved"], out
+    assert out["reserved"] <= 640, out  # fits the default budget
 
 
 def test_three_bombs_at_once_queue_on_the_decode_budget() -> None:

@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(15 * 1024 * 1024, validation_alias="FACEPROOF_MAX_UPLOAD_BYTES")
     max_image_pixels: int = Field(40_000_000, validation_alias="FACEPROOF_MAX_IMAGE_PIXELS")
     # Per process: bytes of image decoding in flight (docs/deployment.md, "Limits").
-    decode_memory_mb: int = Field(512, ge=64, validation_alias="FACEPROOF_DECODE_MEMORY_MB")
+    decode_memory_mb: int = Field(640, ge=64, validation_alias="FACEPROOF_DECODE_MEMORY_MB")
     # Connections (uvicorn, per worker): see docs/deployment.md, "Limits".
     max_connections: int = Field(256, ge=1, validation_alias="FACEPROOF_MAX_CONNECTIONS")
     keep_alive_seconds: float = Field(5.0, gt=0, validation_alias="FACEPROOF_KEEP_ALIVE_SECONDS")

@@ -7,8 +7,9 @@ truncation treated as an error. Messages carry field names only, never caller da
 
 Memory is bounded twice: by pixels (``FACEPROOF_MAX_IMAGE_PIXELS``, from the header) and by
 bytes of working memory (:class:`DecodeBudget`, ``FACEPROOF_DECODE_MEMORY_MB`` per process):
-a decode needs about 7 bytes per pixel (Pillow's raster plus our RGB array) and waits for
-its share of the budget before Pillow allocates anything.
+a decode needs about 7 bytes per pixel (Pillow's raster plus our RGB array; 13 for a
+progressive JPEG, whose decoder holds every DCT coefficient) and waits for its share of the
+budget before Pillow allocates anything.
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ ImageFormat = Literal["JPEG", "PNG", "ISO_19794_5"]
 #: Library default of ``FACEPROOF_MAX_IMAGE_PIXELS`` (the API passes the setting).
 DEFAULT_MAX_PIXELS = 40_000_000
 #: Library default of ``FACEPROOF_DECODE_MEMORY_MB``: one decode at the default pixel
-#: limit (about 7 bytes per pixel) fits, two do not.
-DEFAULT_DECODE_MEMORY_BYTES = 512 * 1024 * 1024
+#: limit fits, a progressive JPEG (13 bytes per pixel) included; two do not.
+DEFAULT_DECODE_MEMORY_BYTES = 640 * 1024 * 1024
 
 # A truncated upload must be an error, not a half-grey picture: Pillow's global switch stays
 # off in this process (it is off by default; we pin it because a stray import could flip it).
@@ -294,7 +295,7 @@ def _info(im: Image.Image, fmt: ImageFormat, decoded: bool) -> ImageInfo:
 
 def _decode_pillow(payload: bytes, fmt: ImageFormat, max_pixels: int) -> DecodedImage:
     with _open_header(payload, max_pixels) as im:
-        need = working_bytes(im.mode, im.size[0] * im.size[1])
+        need = working_bytes(im.mode, im.size[0] * im.size[1], _decoder_bytes_per_pixel(im))
         with DECODE_BUDGET.reserve(need):
             try:
                 im.load()
@@ -347,12 +348,24 @@ def _raster_bytes_per_pixel(mode: str) -> int:
     return 4
 
 
-def working_bytes(mode: str, pixels: int) -> int:
-    """Peak bytes a decode of ``pixels`` in ``mode`` needs: Pillow's raster, our RGB array
-    and one band of conversion temporaries (float64 worst case), or the RGB array and its
-    upright copy, whichever is more."""
+def _decoder_bytes_per_pixel(im: Image.Image) -> int:
+    """What the codec itself holds while decoding, per pixel, on top of Pillow's raster: a
+    progressive JPEG keeps all DCT coefficients (2 bytes each, up to 3 per pixel at 4:4:4),
+    OpenJPEG works on 32-bit components."""
+    if im.format in ("JPEG", "MPO") and (im.info.get("progressive") or im.info.get("progression")):
+        return 6
+    if im.format == "JPEG2000":
+        return 12
+    return 0
+
+
+def working_bytes(mode: str, pixels: int, decoder_per_pixel: int = 0) -> int:
+    """Peak bytes a decode of ``pixels`` in ``mode`` needs: Pillow's raster, the codec's own
+    buffers, our RGB array and one band of conversion temporaries (float64 worst case), or
+    the RGB array and its upright copy, whichever is more."""
     band = min(pixels, _BAND_PIXELS) * 64
-    return max(pixels * (_raster_bytes_per_pixel(mode) + 3) + band, pixels * 6)
+    per_pixel = _raster_bytes_per_pixel(mode) + decoder_per_pixel + 3
+    return max(pixels * per_pixel + band, pixels * 6)
 
 
 class DecodeBudget:
