@@ -176,6 +176,7 @@ def brief(out: dict[str, Any]) -> str:
     return json.dumps({k: out.get(k) for k in keys})
 
 
+@pytest.mark.timeout(ATTEMPTS * 180)
 def test_reactive_camera_capture_is_accepted(server: str, data_root: Path) -> None:
     """Real footage of a live person that follows the ovals and reflects the screen light is
     accepted: 200 FEEDBACK_CAPTURED with templates (a user may retry, as here at most twice,
