@@ -11,7 +11,7 @@ export const CAPTURE_DIALOG = `<div class="fp-dialog" id="fp-capture-dialog" rol
     <video id="fp-video" playsinline muted autoplay disablepictureinpicture></video>
     <canvas id="fp-overlay" aria-hidden="true"></canvas>
   </div>
-  <div class="fp-label" id="fp-feedback" role="status" aria-live="polite" aria-atomic="true"></div>
+  <div class="fp-label" id="fp-feedback"></div>
   <ol class="fp-tickers" id="fp-tickers" aria-hidden="true"></ol>
   <button type="button" class="fp-close" id="fp-close"><span aria-hidden="true">&times;</span></button>
   <div class="fp-panel" id="fp-panel" hidden></div>

@@ -115,6 +115,16 @@ export class CaptureDialog {
     this.source = null;
     this.feedbackKey = '';
     this.lastAnnounce = 0;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.announceTimer = undefined;
+    // The visible label is not itself live (it changes with every analysed frame).
+    this.label.setAttribute('aria-live', 'off');
+    this.announcer = doc.createElement('div');
+    this.announcer.className = 'fp-sr-only';
+    this.announcer.setAttribute('role', 'status');
+    this.announcer.setAttribute('aria-live', 'polite');
+    this.announcer.setAttribute('aria-atomic', 'true');
+    this.dialog.appendChild(this.announcer);
     this.previousFocus = /** @type {HTMLElement | null} */ (doc.activeElement);
     if (this.closeBtn) {
       if (cfg.allowClose) {
@@ -145,6 +155,7 @@ export class CaptureDialog {
   }
 
   close() {
+    clearTimeout(this.announceTimer);
     this.doc.removeEventListener('keydown', this.onKey, true);
     globalThis.removeEventListener?.('resize', this.onResize);
     this.video.srcObject = null;
@@ -261,11 +272,16 @@ export class CaptureDialog {
     if (key === this.feedbackKey) return;
     this.feedbackKey = key;
     const text = t(this.cfg.strings, key);
-    const now = Date.now();
-    this.label.setAttribute('aria-live', now - this.lastAnnounce > 1500 ? 'polite' : 'off');
-    if (now - this.lastAnnounce > 1500) this.lastAnnounce = now;
     this.label.textContent = text;
     this.label.dataset.key = key;
+    // Screen readers get the guidance from a separate polite region, at most every 1.5 s and
+    // only the message standing at that moment, so a flickering hint is not read out as chatter.
+    clearTimeout(this.announceTimer);
+    const wait = Math.max(0, 1500 - (Date.now() - this.lastAnnounce));
+    this.announceTimer = setTimeout(() => {
+      this.lastAnnounce = Date.now();
+      if (this.announcer.textContent !== text) this.announcer.textContent = text;
+    }, wait);
   }
 
   /** @param {number} total @param {number} active index of the current step */
