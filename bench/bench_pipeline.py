@@ -105,14 +105,15 @@ class EndpointTable:
 
     def print(self) -> None:
         cols = ("server cpu", "server wall", "client")
+        width = max([36, *(len(name) + 1 for name in self.rows)])
         print(
-            f"{'endpoint (server, median / p95 ms)':36s}"
+            f"{'endpoint (server, median / p95 ms)':{width}s}"
             + "".join(f"{c:>16s}" for c in cols)
             + f"{'n':>5s}"
         )
         for name, series in self.rows.items():
             cells = "".join(f"{statistics.median(s):8.2f}/{p95(s):7.2f}" for s in series)
-            print(f"{name:36s}{cells}{len(series[0]):5d}")
+            print(f"{name:{width}s}{cells}{len(series[0]):5d}")
         for name, target in TARGETS_CPU_MS.items():
             if name in self.rows:
                 got = statistics.median(self.rows[name][0])
