@@ -81,6 +81,7 @@ export class CaptureSession {
       this.stream = await this.camera(openCamera({ rear: o.assisted }));
       this.mark('camera');
       await this.maybeChooseCamera();
+      this.watchTrack();
       // captureTimeout runs from here (a permission prompt or camera choice does not eat it)
       // until the main frame is taken.
       this.armTimeout();
@@ -125,6 +126,14 @@ export class CaptureSession {
   mark(name) {
     const phases = (this.stats.phasesMs ??= {});
     if (phases[name] === undefined) phases[name] = Math.round(performance.now() - this.startedAt);
+  }
+
+  /** A camera that goes away mid-capture (unplugged, taken by another app) ends it: 104. */
+  watchTrack() {
+    const track = this.stream?.getVideoTracks()[0];
+    track?.addEventListener('ended', () =>
+      this.cancel(new FaceSDKError('FEEDBACK_CAMERA_ACQUIRING_FAILED', { strings: this.o.localization, detail: 'camera track ended' })),
+    );
   }
 
   armTimeout() {
@@ -231,12 +240,19 @@ export class CaptureSession {
   }
 
   /** Resolves at the next video frame. */
+  /** Resolves at the next video frame, or after 1 s without one (a stalled camera or a
+   * hidden page must not hang the capture: the current frame is used). */
   nextVideoFrame() {
     const v = /** @type {any} */ (this.ui.video);
     return this.guard(
       new Promise((resolve) => {
-        if (typeof v.requestVideoFrameCallback === 'function') v.requestVideoFrameCallback(() => resolve(undefined));
-        else requestAnimationFrame(() => resolve(undefined));
+        const timer = setTimeout(resolve, 1000);
+        const done = () => {
+          clearTimeout(timer);
+          resolve(undefined);
+        };
+        if (typeof v.requestVideoFrameCallback === 'function') v.requestVideoFrameCallback(done);
+        else requestAnimationFrame(done);
       }),
     );
   }
@@ -437,12 +453,17 @@ export class CaptureSession {
       if (wait > 0) await this.sleep(wait);
     }
     return this.guard(
-      new Promise((resolve) =>
-        requestAnimationFrame(() => {
+      new Promise((resolve) => {
+        let painted = false;
+        const paint = () => {
+          if (painted) return;
+          painted = true;
           this.ui.setSurround(color);
           resolve(performance.now());
-        }),
-      ),
+        };
+        requestAnimationFrame(paint);
+        setTimeout(paint, 100); // no animation frames in a hidden page
+      }),
     );
   }
 
