@@ -15,7 +15,7 @@ from faceproof.api.errors import install_error_handlers
 from faceproof.api.middleware import BodySizeLimit, RequestContext
 from faceproof.api.routers import utility
 from faceproof.config import Settings, load_settings
-from faceproof.logging_setup import configure_logging
+from faceproof.logging_setup import AccessLog, configure_logging
 
 log = logging.getLogger("faceproof")
 
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     _document_errors_as_answered(app)
     app.add_middleware(RequestContext)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(AccessLog)  # outermost: one access line per request, 413s included
 
     return app
 

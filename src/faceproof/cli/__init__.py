@@ -15,6 +15,7 @@ def main() -> None:
 
 def _register() -> None:
     from faceproof.cli.calibrate import calibrate
+    from faceproof.cli.call import call
     from faceproof.cli.envelope import envelope
     from faceproof.cli.eval import eval_group
     from faceproof.cli.identification import gallery_group
@@ -36,6 +37,7 @@ def _register() -> None:
         eval_group,
         liveness_group,
         gallery_group,
+        call,
     ):
         main.add_command(command)
 

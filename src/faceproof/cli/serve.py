@@ -60,12 +60,15 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: str
         if value is not None:
             os.environ[env] = str(value)
     _reexec_with_pinned_env()
-    try:
-        settings = load_settings()
-        # Fail fast with one line, before forking workers.
-        from faceproof.api.deps import build_services
+    from faceproof.logging_setup import native_stderr_as_json, uvicorn_log_config
 
-        services = build_services(settings)
+    try:
+        with native_stderr_as_json():  # LiteRT's C++ start-up line, as JSON
+            settings = load_settings()
+            # Fail fast with one line, before forking workers.
+            from faceproof.api.deps import build_services
+
+            services = build_services(settings)
     except ConfigError as exc:
         click.echo(f"faceproof: {exc}", err=True)
         sys.exit(2)
@@ -79,7 +82,8 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: str
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level.lower(),
-        "access_log": False,
+        "log_config": uvicorn_log_config(settings.log_level),  # JSON lines, as ours
+        "access_log": False,  # our own access line: logging_setup.AccessLog
         "server_header": False,
         "http": HTTP_PROTOCOL,
         "timeout_keep_alive": max(1, math.ceil(settings.keep_alive_seconds)),
@@ -118,10 +122,13 @@ def _export_limits(settings: Settings) -> None:
 def worker_app() -> Any:
     """uvicorn's factory in each worker process: the app, with the worker's limits."""
     from faceproof.api.app import create_app
+    from faceproof.logging_setup import native_stderr_as_json
 
     settings = load_settings()
     _limit_models(settings)
-    return WorkerLimits(create_app(settings), settings)
+    with native_stderr_as_json():
+        app = create_app(settings)
+    return WorkerLimits(app, settings)
 
 
 def _limit_models(settings: Settings) -> None:

@@ -1,0 +1,173 @@
+"""Typed exceptions for the server's documented error answers.
+
+Every refusal the server sends has the same body (``code``, ``message`` or ``feedbackCode``,
+``refid``, ``description``; docs/api-decisions.md). :func:`error_from_answer` turns it into
+the exception class named for its documented error name, so callers can ``except
+InvalidImage`` instead of comparing numbers; each carries the code, name, HTTP status, refid
+and description as sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FaceproofError(Exception):
+    """A documented error answer (or, for :class:`TransportError`, no answer at all)."""
+
+    def __init__(
+        self,
+        code: int | None,
+        name: str,
+        http_status: int | None,
+        description: str,
+        refid: str | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> None:
+        self.code = code
+        self.name = name
+        self.http_status = http_status
+        self.description = description
+        self.refid = refid
+        self.body = body or {}
+        where = f" refid={refid}" if refid else ""
+        super().__init__(f"{code} {name} (HTTP {http_status}): {description}{where}")
+
+
+class LivenessRetry(FaceproofError):
+    """401 FEEDBACK_RETRY: the capture was refused by liveness; capture again.
+
+    ``image`` is the capture's main frame (base64 JPEG) and ``liveness`` the reasons block,
+    when the server sends them.
+    """
+
+    @property
+    def image(self) -> str | None:
+        data = self.body.get("data")
+        return data.get("image") if isinstance(data, dict) else None
+
+    @property
+    def liveness(self) -> dict[str, Any] | None:
+        block = self.body.get("liveness")
+        return block if isinstance(block, dict) else None
+
+
+class InsecureCamera(LivenessRetry):
+    """401 FEEDBACK_RETRY_INSECURE: a virtual/emulated camera or automated browser."""
+
+
+class InvalidRequest(FaceproofError):
+    """501 ERROR_INVALID_JSON: a missing or malformed field (HTTP 413: body too large)."""
+
+
+class ClientNotExists(FaceproofError):
+    """404 ERROR_CLIENT_NOT_EXISTS."""
+
+
+class ServerError(FaceproofError):
+    """500 ERROR_SERVER_INTERNAL / FEEDBACK_MATCHING_ERROR."""
+
+
+class InvalidImage(FaceproofError):
+    """503 ERROR_INVALID_IMAGE: no face found (or an unusable face)."""
+
+
+class InvalidFormat(FaceproofError):
+    """504 ERROR_INVALID_FORMAT: the image or template does not decode."""
+
+
+class InvalidMatchLevel(FaceproofError):
+    """505 ERROR_INVALID_MATCH_LEVEL."""
+
+
+class InvalidAsLevel(FaceproofError):
+    """506 ERROR_INVALID_AS_LEVEL."""
+
+
+class NoTemplatesSpecified(FaceproofError):
+    """507 NO_TEMPLATES_SPECIFIED: the capture holds no usable frame."""
+
+
+class MultipleFaces(FaceproofError):
+    """509 ERROR_MULTIPLE_FACES."""
+
+
+class PoorQuality(FaceproofError):
+    """510 ERROR_POOR_ICAO_QUALITY: refused by the ENROL/VERIFY quality gate."""
+
+
+class DecryptionFailed(FaceproofError):
+    """601 ERROR_DECRYPTION_FAILED: the envelope is invalid, replayed or for another key."""
+
+
+class RequestExpired(FaceproofError):
+    """604 ERROR_REQUEST_EXPIRED: the envelope's timestamp is over 2 min from the server's."""
+
+
+class ImageTooLarge(FaceproofError):
+    """900 INVALID_IMAGE: the image declares more pixels than the server accepts."""
+
+
+class WrongResolution(FaceproofError):
+    """901 ERROR_WRONG_RESOLUTION: a capture frame is not 640×480 or 480×640."""
+
+
+class NotFound(FaceproofError):
+    """404: no such endpoint, gallery or subject."""
+
+
+class MethodNotAllowed(FaceproofError):
+    """405 ERROR_METHOD_NOT_ALLOWED."""
+
+
+class DuplicateSubject(FaceproofError):
+    """409 ERROR_DUPLICATE_SUBJECT: another subject of the gallery matches this face."""
+
+
+class TransportError(FaceproofError):
+    """No documented answer: the server could not be reached or answered something else."""
+
+
+#: Documented error name → exception class (tests check it covers faceproof.errors).
+BY_NAME: dict[str, type[FaceproofError]] = {
+    "FEEDBACK_RETRY": LivenessRetry,
+    "FEEDBACK_RETRY_INSECURE": InsecureCamera,
+    "ERROR_CLIENT_NOT_EXISTS": ClientNotExists,
+    "ERROR_SERVER_INTERNAL": ServerError,
+    "FEEDBACK_MATCHING_ERROR": ServerError,
+    "ERROR_INVALID_JSON": InvalidRequest,
+    "ERROR_INVALID_IMAGE": InvalidImage,
+    "ERROR_INVALID_FORMAT": InvalidFormat,
+    "ERROR_INVALID_MATCH_LEVEL": InvalidMatchLevel,
+    "ERROR_INVALID_AS_LEVEL": InvalidAsLevel,
+    "NO_TEMPLATES_SPECIFIED": NoTemplatesSpecified,
+    "ERROR_MULTIPLE_FACES": MultipleFaces,
+    "ERROR_POOR_ICAO_QUALITY": PoorQuality,
+    "ERROR_DECRYPTION_FAILED": DecryptionFailed,
+    "ERROR_REQUEST_EXPIRED": RequestExpired,
+    "INVALID_IMAGE": ImageTooLarge,
+    "ERROR_WRONG_RESOLUTION": WrongResolution,
+    "ERROR_NOT_FOUND": NotFound,
+    "ERROR_GALLERY_NOT_FOUND": NotFound,
+    "ERROR_SUBJECT_NOT_FOUND": NotFound,
+    "ERROR_METHOD_NOT_ALLOWED": MethodNotAllowed,
+    "ERROR_DUPLICATE_SUBJECT": DuplicateSubject,
+}
+
+
+def error_from_answer(http_status: int, body: Any) -> FaceproofError:
+    """The exception for an error answer; :class:`TransportError` when it is not one of ours."""
+    if not isinstance(body, dict) or not isinstance(body.get("code"), int):
+        return TransportError(None, "UNEXPECTED_ANSWER", http_status, "not a faceproof answer")
+    name = body.get("message") or body.get("feedbackCode") or ""
+    name = name if isinstance(name, str) else str(name)
+    refid = body.get("refid")
+    cls = BY_NAME.get(name, FaceproofError)
+    return cls(
+        int(body["code"]),
+        name,
+        http_status,
+        str(body.get("description", "")),
+        refid if isinstance(refid, str) else None,
+        body,
+    )
