@@ -18,7 +18,10 @@ pytestmark = pytest.mark.models
 
 PAD = DATA / "pad"
 LIVE = PAD / "live" / "silentface__image_T1.jpg"  # full-frame selfie (Apache-2.0 source)
-REPLAY = PAD / "spoof" / "replay_screen_crop" / "apfol__100.png"  # phone replay, re-filmed
+PRINT = PAD / "spoof" / "print_photo" / "silentface__image_F1.jpg"  # full frame, printed photo
+TABLET = PAD / "spoof" / "replay_screen" / "silentface__image_F2.jpg"  # full frame, tablet
+TIGHT_CROP = PAD / "spoof" / "replay_screen_crop" / "apfol__100.png"  # detector crop, no context
+REPLAY_VIDEO = DATA / "video" / "apfol__fake2__replay_attack_phone.webm"  # 640×480 phone replay
 NO_FACE = DATA / "misc" / "no_face" / "skimage__brick.png"
 
 
@@ -55,13 +58,28 @@ def test_live_image_passes_at_low(face_app: TestClient) -> None:
     assert body["refid"].startswith("W-face-antispoof-")
 
 
-def test_screen_replay_is_refused_at_the_default_level(face_app: TestClient) -> None:
-    r = face_as(face_app, _need(REPLAY), "BALANCED_VERY_HIGH")
+@pytest.mark.parametrize("path", [PRINT, TABLET], ids=["print", "tablet"])
+def test_full_frame_attacks_are_refused_at_the_default_level(
+    face_app: TestClient, path: Path
+) -> None:
+    r = face_as(face_app, _need(path), "BALANCED_VERY_HIGH")
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["is_spoof"] is True
     level = body["as_highest_security_level_reached"]
     assert level is None or LEVELS.index(level) < LEVELS.index("BALANCED_VERY_HIGH")
+
+
+def test_a_tight_face_crop_is_not_judged(face_app: TestClient) -> None:
+    """Too little context for the MiniFASNet pair: 401 FEEDBACK_RETRY, quality false, and a
+    message that says what to send instead (docs/liveness.md)."""
+    r = face_as(face_app, _need(TIGHT_CROP), "LOW")
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert body["code"] == 401 and body["message"] == "FEEDBACK_RETRY"
+    assert body["quality"] is False
+    assert "whole camera frame" in body["description"]
+    assert body["data"]["image"]
 
 
 def test_level_reached_is_independent_of_the_level_asked(face_app: TestClient) -> None:
@@ -76,18 +94,17 @@ def test_level_reached_is_independent_of_the_level_asked(face_app: TestClient) -
     assert highest["is_spoof"] == (reached != "HIGHEST")
 
 
-def test_most_dev_samples_are_classified_as_labelled(face_app: TestClient) -> None:
-    """A stride through the dev data (in-sample: a regression guard, not an accuracy claim)."""
-    lives = sorted((PAD / "live").glob("apfol__*.png"))[::30]
-    replays = sorted((PAD / "spoof" / "replay_screen_crop").glob("*.png"))[::60]
-    if not lives or not replays:
-        pytest.skip("pad data not present")
-    live_ok = [not face_as(face_app, p.read_bytes(), "LOW").json()["is_spoof"] for p in lives]
-    caught = [
-        face_as(face_app, p.read_bytes(), "BALANCED_VERY_HIGH").json()["is_spoof"] for p in replays
-    ]
-    assert sum(live_ok) >= 0.8 * len(live_ok), live_ok
-    assert sum(caught) >= 0.85 * len(caught), caught
+def test_webcam_frames_are_classified_as_labelled(face_app: TestClient) -> None:
+    """640×480 frames of the live and the phone-replay webcam clips (frames the API judges;
+    not calibration data: the levels come from ../shared/data/pad)."""
+    if not LIVE_VIDEO.is_file() or not REPLAY_VIDEO.is_file():
+        pytest.skip("videos not present")
+    lives = [encode(f) for f in video_frames(LIVE_VIDEO, step=30, limit=6)]
+    replays = [encode(f) for f in video_frames(REPLAY_VIDEO, step=30, limit=6)]
+    live_ok = [not face_as(face_app, f, "LOW").json()["is_spoof"] for f in lives]
+    caught = [face_as(face_app, f, "BALANCED_VERY_HIGH").json()["is_spoof"] for f in replays]
+    assert sum(live_ok) >= 5, live_ok
+    assert all(caught), caught
 
 
 @pytest.mark.parametrize(

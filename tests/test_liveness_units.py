@@ -40,9 +40,20 @@ def test_packaged_calibration_loads_and_levels_are_monotonic() -> None:
     # Bound to the packaged fusion and to the data it was calibrated on.
     assert calib.meta["fusion_sha256"] == load_fusion().digest
     assert len(calib.meta["data_sha256"]) == 64
-    achieved = calib.meta["achieved_on_calibration_data"]
+    # Calibrated on the worst attack type: every type's APCER is within the target.
     for name in LEVELS:
-        assert achieved[name]["apcer"] <= TARGET_APCER[name] + 1e-9
+        level = calib.meta["levels"][name]
+        assert max(level["apcer"].values()) <= TARGET_APCER[name] + 1e-9
+        assert 0.0 <= level["bpcer"] <= 1.0
+        # Rule of three: a type with fewer than 3/target attacks does not support the level.
+        n = calib.meta["attacks_per_type"]
+        want = {k: v for k, v in n.items() if v < 3 / TARGET_APCER[name]}
+        assert level["unsupported_by"] == want == calib.unsupported(name)
+        assert level["supported"] == (not want)
+    # The SDK floor: a low-BPCER point below the strict levels.
+    floor = calib.meta["sdk_passive_floor"]
+    assert floor["bpcer"] <= floor["target_bpcer"] <= 0.02
+    assert calib.sdk_passive_floor == floor["threshold"]
 
 
 def test_highest_level_reached() -> None:
@@ -58,11 +69,57 @@ def test_calibrate_hits_targets_on_known_scores() -> None:
     rng = np.random.default_rng(0)
     attacks = rng.uniform(0, 0.6, 1000)
     bona = rng.uniform(0.4, 1.0, 500)
-    calib = calibrate(attacks, bona)
+    calib = calibrate({"replay": attacks}, bona)
     for name in LEVELS:
         assert apcer(attacks, calib.thresholds[name]) <= TARGET_APCER[name]
     # LOW accepts close to 20 % of attacks: it is not needlessly strict.
     assert apcer(attacks, calib.thresholds["LOW"]) > 0.19
+    # 1000 attacks support every level down to 0.3 % (3/N); HIGHEST (0.1 %) needs 3000.
+    assert [n for n in LEVELS if not calib.meta["levels"][n]["supported"]] == ["HIGHEST"]
+    assert calib.unsupported("HIGHEST") == {"replay": 1000}
+
+
+def test_levels_are_set_by_the_worst_attack_type() -> None:
+    """A pooled threshold would let the rare, strong attack type through; per type it cannot."""
+    rng = np.random.default_rng(3)
+    replay = rng.uniform(0.0, 0.5, 2000)  # weak attacks, many
+    prints = rng.uniform(0.3, 0.9, 100)  # strong attacks, few
+    bona = rng.uniform(0.5, 1.0, 400)
+    calib = calibrate({"replay": replay, "print": prints}, bona)
+    pooled = np.concatenate([replay, prints])
+    for name in ("LOW", "MEDIUM", "MODERATE"):
+        t = calib.thresholds[name]
+        assert apcer(prints, t) <= TARGET_APCER[name] and apcer(replay, t) <= TARGET_APCER[name]
+        assert calib.meta["levels"][name]["worst_type"] == "print"
+        # ... which is stricter than what the pooled rate would have asked for.
+        assert apcer(pooled, t) < TARGET_APCER[name] / 2
+        assert calib.meta["levels"][name]["bpcer"] == pytest.approx(bpcer(bona, t), abs=1e-6)
+    # 100 prints support LOW..MODERATE (3/0.05 = 60) but not BALANCED_HIGH (3/0.03 = 100 is
+    # enough) nor HIGH (150 needed).
+    assert calib.unsupported("MODERATE") == {}
+    assert calib.unsupported("BALANCED_HIGH") == {}
+    assert calib.unsupported("HIGH") == {"print": 100}
+
+
+def test_sdk_passive_floor_is_a_low_bpcer_point() -> None:
+    rng = np.random.default_rng(4)
+    bona = rng.uniform(0.2, 1.0, 1000)
+    attacks = rng.uniform(0.0, 0.4, 500)
+    calib = calibrate({"replay": attacks}, bona, floor_bpcer=0.01)
+    floor = calib.sdk_passive_floor
+    assert bpcer(bona, floor) <= 0.01
+    assert bpcer(bona, floor + 0.01) > 0.01  # not needlessly low
+    assert floor < calib.thresholds["LOW"]
+    info = calib.meta["sdk_passive_floor"]
+    assert info["apcer"]["replay"] == pytest.approx(apcer(attacks, floor), abs=1e-6)
+    # The file round-trips the floor and the per-level support flags.
+    again = Calibration.from_json(json.loads(json.dumps(calib.to_json())))
+    assert again.sdk_passive_floor == floor
+    assert again.unsupported("HIGHEST") == calib.unsupported("HIGHEST") == {"replay": 500}
+    bad = calib.to_json()
+    bad["meta"]["sdk_passive_floor"]["threshold"] = 1.5
+    with pytest.raises(ValueError, match="sdk_passive_floor"):
+        Calibration.from_json(bad)
 
 
 def test_calibration_refuses_non_monotonic_file() -> None:

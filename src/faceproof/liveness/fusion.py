@@ -26,7 +26,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from faceproof.liveness import cues
-from faceproof.liveness.passive_model import ExpoAntiSpoofing, HumanAntispoof, square_crop
+from faceproof.liveness.minifasnet import NETWORKS, MiniFASNetPair, PairScore
+from faceproof.liveness.passive_model import (
+    EXPO_MODEL,
+    HUMAN_GRAPH,
+    HUMAN_WEIGHTS,
+    ExpoAntiSpoofing,
+    HumanAntispoof,
+    square_crop,
+)
 from faceproof.pipeline.record import U8, Detection
 
 FUSION_FILE = "liveness_fusion.json"
@@ -40,6 +48,10 @@ SIGNS: dict[str, int] = {
     "moire96": +1,  # aliased screen pixel grid
     "human": +1,  # pretrained CNN (human-models antispoof): attack probability
     "expo": +1,  # pretrained CNN (expo FaceAntiSpoofing): attack score
+    # MiniFASNet pair (liveness.minifasnet): logit of the mean real probability → live
+    "mfn": -1,
+    "mfn_v2": -1,
+    "mfn_v1se": -1,
     # Candidates measured but not fused (source-dependent in the dev data, docs/liveness.md):
     "sat_std": -1,
     "dr_lo": +1,
@@ -47,12 +59,44 @@ SIGNS: dict[str, int] = {
 }
 
 
-class PassiveModels:
-    """The two pretrained CNNs, loaded once (either may be absent: its cue is then skipped)."""
+# Model files (manifest names) each CNN cue needs; the MiniFASNet pair is bundled in the
+# package and verified like the store's files.
+CUE_MODEL_FILES: dict[str, tuple[str, ...]] = {
+    "human": (HUMAN_GRAPH, HUMAN_WEIGHTS),
+    "expo": (EXPO_MODEL,),
+    **{n: tuple(name for name, _ in NETWORKS) for n in ("mfn", "mfn_v2", "mfn_v1se", "mfn_ctx")},
+}
 
-    def __init__(self, models_path: Path, names: Sequence[str] = ("human", "expo")) -> None:
+
+def needed_models(features: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(PassiveModels names, manifest file names) the given cues need."""
+    kinds = sorted({"mfn" if f.startswith("mfn") else f for f in features if f in CUE_MODEL_FILES})
+    files = sorted({name for f in features for name in CUE_MODEL_FILES.get(f, ())})
+    return kinds, files
+
+
+class PassiveModels:
+    """The pretrained CNNs, loaded once (any may be absent: its cue is then unavailable)."""
+
+    def __init__(self, models_path: Path, names: Sequence[str] = ("human", "expo", "mfn")) -> None:
         self.human = HumanAntispoof(models_path) if "human" in names else None
         self.expo = ExpoAntiSpoofing(models_path) if "expo" in names else None
+        self.mfn = MiniFASNetPair() if "mfn" in names else None
+
+
+def logit(p: float) -> float:
+    """log(p / (1 − p)), with p clipped to [1e-6, 1 − 1e-6] (float32 softmax resolution)."""
+    q = min(max(p, 1e-6), 1.0 - 1e-6)
+    return math.log(q / (1.0 - q))
+
+
+# Cues that one MiniFASNet pair run gives together (computed once per face).
+MFN_CUES: dict[str, Callable[[PairScore], float]] = {
+    "mfn": lambda s: logit(s.score),
+    "mfn_v2": lambda s: logit(s.v2),
+    "mfn_v1se": lambda s: logit(s.v1se),
+    "mfn_ctx": lambda s: s.context_v2,
+}
 
 
 def _face(rgb: U8, square: tuple[float, float, float, float], size: int) -> U8:
@@ -77,6 +121,13 @@ def _cnn(name: str) -> _Extractor:
     return run
 
 
+def _mfn_only(name: str) -> _Extractor:
+    def run(rgb: U8, det: Detection, models: PassiveModels | None) -> float:
+        return extract(rgb, det, [name], models)[name]
+
+    return run
+
+
 EXTRACTORS: dict[str, _Extractor] = {
     "hf64": lambda rgb, d, m: cues.high_frequency_ratio(_inner(rgb, d, 64)),
     "slope96": lambda rgb, d, m: cues.spectral_slope(_inner(rgb, d, 96)),
@@ -88,14 +139,24 @@ EXTRACTORS: dict[str, _Extractor] = {
     "sat_std": lambda rgb, d, m: cues.saturation_stats(_inner(rgb, d, 64))[1],
     "dr_lo": lambda rgb, d, m: cues.dynamic_range(_inner(rgb, d, 64))[0],
     "spec": lambda rgb, d, m: cues.specular_fraction(_inner(rgb, d, 64)),
+    # Computed by `extract` (one pair run); listed so fusion files may name them.
+    **{n: _mfn_only(n) for n in ("mfn", "mfn_v2", "mfn_v1se", "mfn_ctx")},
 }
 
 
 def extract(
     rgb: U8, detection: Detection, names: Sequence[str], models: PassiveModels | None
 ) -> dict[str, float]:
-    """The named cues of one face."""
-    return {n: float(EXTRACTORS[n](rgb, detection, models)) for n in names}
+    """The named cues of one face (the MiniFASNet pair runs once for all its cues)."""
+    out: dict[str, float] = {}
+    if any(n in MFN_CUES for n in names):
+        pair = models.mfn if models is not None else None
+        if pair is None:
+            raise ValueError("MiniFASNet cues need the MiniFASNet pair")
+        result = pair.score(rgb, detection)
+        out.update({n: float(MFN_CUES[n](result)) for n in names if n in MFN_CUES})
+    out.update({n: float(EXTRACTORS[n](rgb, detection, models)) for n in names if n not in out})
+    return out
 
 
 @dataclass(frozen=True)
@@ -123,7 +184,11 @@ class FusionModel:
         return {
             "format": "faceproof-liveness-fusion",
             "version": 1,
-            "model": "sign-constrained L2 logistic regression on standardised cues",
+            "model": str(
+                self.meta.get(
+                    "model", "sign-constrained L2 logistic regression on standardised cues"
+                )
+            ),
             "features": list(self.features),
             "signs": [SIGNS[n] for n in self.features],
             "mean": [round(float(v), 8) for v in self.mean],

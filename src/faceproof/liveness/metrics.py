@@ -78,7 +78,8 @@ def summary(
     attacks_by_type: Mapping[str, Sequence[float] | Arr],
     thresholds: Mapping[str, float] | None = None,
 ) -> dict[str, object]:
-    """APCER per type, BPCER, BPCER@APCER 1 %/5 %, AUC and per-level rates (JSON-ready)."""
+    """APCER per type, BPCER, BPCER@APCER 1 %/5 % (worst type), AUC (pooled and per type) and
+    per-level rates (JSON-ready)."""
     b = np.asarray(bona, dtype=np.float64)
     by_type = {k: np.asarray(v, dtype=np.float64) for k, v in attacks_by_type.items()}
     all_attacks = np.concatenate(list(by_type.values())) if by_type else np.zeros(0)
@@ -86,6 +87,7 @@ def summary(
         "n_bona_fide": int(b.size),
         "n_attack": {k: int(v.size) for k, v in by_type.items()},
         "auc": auc(b, all_attacks),
+        "auc_by_type": {k: auc(b, v) for k, v in by_type.items()},
         "bpcer_at_apcer_1pct": bpcer_at_apcer(b, by_type, 0.01),
         "bpcer_at_apcer_5pct": bpcer_at_apcer(b, by_type, 0.05),
     }

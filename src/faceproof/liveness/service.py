@@ -31,8 +31,15 @@ from faceproof.config import ConfigError, Settings
 from faceproof.errors import ApiError, Err
 from faceproof.liveness import challenge as chl
 from faceproof.liveness.device import check_device
-from faceproof.liveness.fusion import FusionModel, PassiveModels, extract, load_fusion
+from faceproof.liveness.fusion import (
+    FusionModel,
+    PassiveModels,
+    extract,
+    load_fusion,
+    needed_models,
+)
 from faceproof.liveness.levels import DEFAULT_LEVEL, LEVELS, Calibration, load_calibration
+from faceproof.liveness.minifasnet import MIN_CONTEXT, context
 from faceproof.pipeline.record import U8, Detection, FaceRecord
 
 if TYPE_CHECKING:
@@ -40,7 +47,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MODEL_FILES = ("FaceAntiSpoofing.tflite", "antispoof.json", "antispoof.bin")
+# Quality reasons (LivenessResult.reasons of /face/as; docs/liveness.md).
+TOO_LITTLE_CONTEXT = "too_little_context"
+CONTEXT_MESSAGE = (
+    "Too little of the picture around the face to judge liveness: send the whole camera "
+    "frame, not a face crop (the face box at most about half the image height)"
+)
 
 # Capture quality good enough that a spoof verdict is not explained by a poor picture.
 MIN_FACE_WIDTH_PX = 90
@@ -80,13 +92,14 @@ def parse_threshold(value: str | None, field_name: str = "/threshold") -> str:
 
 
 def quality_ok(rgb: U8, record: FaceRecord | Detection) -> bool:
-    """Is the face big, exposed and frontal enough for a liveness verdict to be trusted?
+    """Is the face big, exposed and frontal enough, with enough of the picture around it,
+    for a liveness verdict to be trusted?
 
     False tells the user to retake rather than calling them an attacker (reference:
     "quality" on a FEEDBACK_RETRY).
     """
     det = record.detection if isinstance(record, FaceRecord) else record
-    if det.width < MIN_FACE_WIDTH_PX:
+    if det.width < MIN_FACE_WIDTH_PX or not context_ok(rgb, det):
         return False
     x0, y0, x1, y1 = (round(v) for v in det.box)
     h, w = rgb.shape[:2]
@@ -100,6 +113,16 @@ def quality_ok(rgb: U8, record: FaceRecord | Detection) -> bool:
         return False
     pose = record.pose if isinstance(record, FaceRecord) else None
     return not (pose is not None and (abs(pose.yaw) > MAX_YAW or abs(pose.pitch) > MAX_PITCH))
+
+
+def context_ok(rgb: U8, detection: Detection) -> bool:
+    """Does the image hold enough context around the face for the MiniFASNet pair?
+
+    The pair was trained on whole camera frames (windows 2.7× and 4× the face box); on a tight
+    face crop its score is not a measurement (liveness/minifasnet.py, ``MIN_CONTEXT``).
+    """
+    h, w = rgb.shape[:2]
+    return context((w, h), detection.box) >= MIN_CONTEXT
 
 
 class LivenessService:
@@ -129,16 +152,16 @@ class LivenessService:
     @classmethod
     def from_settings(cls, settings: Settings) -> LivenessService:
         path = settings.models_path
-        missing = [f for f in MODEL_FILES if not (path / f).is_file()]
-        if missing and settings.require_models:
-            raise ConfigError(
-                f"liveness model files missing in {path}: {', '.join(missing)} "
-                "(run `faceproof models fetch`)"
-            )
         try:
             fusion, calibration = load_fusion(), load_calibration()
         except (OSError, ValueError, KeyError) as exc:
             raise ConfigError(f"liveness parameters unreadable: {type(exc).__name__}") from None
+        if settings.require_models:
+            from faceproof.models.store import require_models
+
+            # Size and SHA-256 of every model file the fusion uses (the bundled MiniFASNet
+            # pair included): a missing or altered file stops the server here.
+            require_models(path, needed_models(fusion.features)[1])
         store = chl.ChallengeStore(settings.data_dir / "challenges.sqlite3")
         if settings.allow_emulated_camera:
             log.warning(
@@ -162,16 +185,30 @@ class LivenessService:
     def models(self) -> PassiveModels:
         with self._lock:
             if self._models is None:
-                missing = [f for f in MODEL_FILES if not (self.models_path / f).is_file()]
+                kinds, files = needed_models(self.fusion.features)
+                from faceproof.models.store import load_manifest
+
+                manifest = load_manifest()
+                missing = [
+                    f for f in files if not manifest.entry(f).path(self.models_path).is_file()
+                ]
                 if missing:
                     raise ApiError(Err.SERVER_INTERNAL, "liveness models are not installed")
-                self._models = PassiveModels(self.models_path)
+                self._models = PassiveModels(self.models_path, kinds)
             return self._models
 
     # -- passive ------------------------------------------------------------------------
-    def passive_score(self, rgb: U8, detection: Detection) -> float:
+    def raw_passive_score(self, rgb: U8, detection: Detection) -> float:
+        """The fusion's liveness score whatever the image (for evaluation and logs)."""
         values = extract(rgb, detection, self.fusion.features, self.models())
         return self.fusion.liveness_score(values)
+
+    def passive_score(self, rgb: U8, detection: Detection) -> float:
+        """The passive liveness score (1 = live) that decisions use: 0 when the image holds
+        too little context around the face to judge (a tight crop; see ``context_ok``)."""
+        if not context_ok(rgb, detection):
+            return 0.0
+        return self.raw_passive_score(rgb, detection)
 
     def decide(self, score: float, threshold: str) -> tuple[bool, str | None]:
         """(is_spoof, highest level reached) for a combined score."""
@@ -184,8 +221,22 @@ class LivenessService:
         record: FaceRecord | Detection,
         threshold: str = DEFAULT_LEVEL,
     ) -> LivenessResult:
-        """Passive liveness of one face (third-party images, /face/as)."""
+        """Passive liveness of one face (third-party images, /face/as).
+
+        An image with too little context around the face (a tight face crop) is not judged:
+        401 FEEDBACK_RETRY with ``quality`` false and a message saying what to send instead.
+        """
         det = record.detection if isinstance(record, FaceRecord) else record
+        if not context_ok(rgb, det):
+            from faceproof.pipeline.outputs import jpeg_b64
+
+            log.info("liveness: not judged, %s", TOO_LITTLE_CONTEXT)
+            raise ApiError(
+                Err.FEEDBACK_RETRY,
+                CONTEXT_MESSAGE,
+                data={"image": jpeg_b64(rgb)},
+                extra={"quality": False},
+            )
         score = self.passive_score(rgb, det)
         spoof, level = self.decide(score, threshold)
         return LivenessResult(

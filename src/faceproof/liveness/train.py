@@ -18,20 +18,29 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from faceproof.liveness.fusion import EXTRACTORS, FusionModel, PassiveModels, extract, fit_fusion
+from faceproof.liveness.fusion import (
+    EXTRACTORS,
+    SIGNS,
+    FusionModel,
+    PassiveModels,
+    extract,
+    fit_fusion,
+)
 from faceproof.liveness.levels import TARGET_APCER, Calibration, calibrate
 from faceproof.liveness.metrics import summary
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
-CUE_VERSION = "1"  # bump when a cue's definition changes: invalidates cached values
+CUE_VERSION = "2"  # bump when a cue's definition changes: invalidates cached values
+# `--cache` default: this user's private cache directory (resolved by CueCache)
+DEFAULT_CACHE = Path("~/.cache/faceproof (or $XDG_CACHE_HOME/faceproof)")
 FUSED_FEATURES: tuple[str, ...] = (
     "hf64",
     "slope96",
@@ -42,6 +51,40 @@ FUSED_FEATURES: tuple[str, ...] = (
     "expo",
 )
 DEFAULT_L2 = 200.0
+# The MiniFASNet pair alone (liveness.minifasnet): the primary passive score.
+PAIR_FEATURES: tuple[str, ...] = ("mfn",)
+# Today's fusion before the pair (kept for comparison in `faceproof eval liveness`).
+OLD_FEATURES: tuple[str, ...] = FUSED_FEATURES
+# What `faceproof liveness train` fits and ships, chosen leave-one-source-out
+# (docs/liveness.md): the pair alone. Cues that raise the held-out AUC on the two
+# tight-crop sources (hf64, noise64) let the full-frame print of the third source through
+# at LOW..MODERATE when it is held out, and shrink the live/replay margin on full webcam
+# frames: they do not help on every source, so they are not fused.
+SHIPPED_FEATURES: tuple[str, ...] = PAIR_FEATURES
+# The strongest rejected candidate, kept in the comparison tables.
+CANDIDATE_FEATURES: tuple[str, ...] = ("mfn", "hf64", "noise64")
+
+
+def single_cue_model(name: str, meta: dict[str, Any] | None = None) -> FusionModel:
+    """One cue with its physical sign, nothing fitted: P(attack) = sigmoid(sign · value)."""
+    return FusionModel(
+        (name,),
+        np.zeros(1),
+        np.ones(1),
+        np.array([float(SIGNS[name])]),
+        0.0,
+        {"model": f"the single cue {name} with its physical sign, nothing fitted", **(meta or {})},
+        "",
+    )
+
+
+def pair_model(meta: dict[str, Any] | None = None) -> FusionModel:
+    """The pair's own score as a fusion file: P(attack) = sigmoid(−mfn) = 1 − mean real
+    probability, so the liveness score is exactly upstream's (mean of the two networks)."""
+    return single_cue_model(
+        "mfn",
+        {"model": "MiniFASNet pair alone (mean real probability), nothing fitted", **(meta or {})},
+    )
 
 
 @dataclass(frozen=True)
@@ -95,13 +138,33 @@ def data_digest(samples: Sequence[Sample]) -> str:
 
 
 class CueCache:
-    """Cue values per (file content, variant) in one JSON file; numbers only."""
+    """Cue values per (file content, variant) in one JSON file; numbers only.
+
+    Cue values are derived from face images, so the file is kept private: by default in
+    this user's cache directory (``$XDG_CACHE_HOME/faceproof`` or ``~/.cache/faceproof``,
+    0700), or in a directory given with ``--cache`` that must be this user's and writable by
+    no one else; the file is written 0600 through a fresh temporary file (never through a
+    path someone else could have planted). ``cache_dir=None`` disables the cache.
+    """
 
     def __init__(self, cache_dir: Path | None) -> None:
-        self.path = Path(cache_dir) / f"liveness-cues-v{CUE_VERSION}.json" if cache_dir else None
+        from faceproof.private_cache import check_private_dir, open_private, user_cache_dir
+
+        self.path: Path | None = None
         self.data: dict[str, Any] = {}
-        if self.path and self.path.is_file():
-            self.data = json.loads(self.path.read_text())
+        if cache_dir is None:
+            return
+        folder = Path(cache_dir)
+        if folder == DEFAULT_CACHE:
+            folder = user_cache_dir()
+        else:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            check_private_dir(folder.absolute())
+        self.path = folder.absolute() / f"liveness-cues-v{CUE_VERSION}.json"
+        f = open_private(self.path)
+        if f is not None:
+            with f:
+                self.data = json.loads(f.read())
 
     def get(self, key: str) -> Any:
         return self.data.get(key)
@@ -110,9 +173,15 @@ class CueCache:
         self.data[key] = value
 
     def save(self) -> None:
+        from faceproof.private_cache import write_private
+
         if self.path:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text(json.dumps(self.data))
+            raw = json.dumps(self.data).encode()
+
+            def write(f: IO[bytes]) -> None:
+                f.write(raw)
+
+            write_private(self.path, write)
 
 
 class CueExtractor:
@@ -208,6 +277,32 @@ def _subset(table: Table, mask: NDArray[np.bool_], names: Sequence[str]) -> NDAr
     return table.x[mask][:, cols]
 
 
+def attacks_by_type(
+    table: Table, scores: NDArray[np.float64], mask: NDArray[np.bool_]
+) -> dict[str, NDArray[np.float64]]:
+    """The masked attack scores grouped by attack type (PAI species)."""
+    out: dict[str, list[float]] = {}
+    for s, v, m in zip(table.samples, scores, mask, strict=True):
+        if m and s.label == "spoof":
+            out.setdefault(s.attack, []).append(float(v))
+    return {k: np.array(v) for k, v in sorted(out.items())}
+
+
+def fit_model(
+    table: Table,
+    mask: NDArray[np.bool_],
+    features: Sequence[str],
+    l2: float,
+    meta: dict[str, Any] | None = None,
+) -> FusionModel:
+    """A single cue is a fixed model (nothing fitted: the cue with its physical sign; for the
+    MiniFASNet pair that is upstream's mean real probability); a feature set is a
+    sign-constrained fusion fitted on the masked rows."""
+    if len(features) == 1:
+        return single_cue_model(features[0], meta)
+    return fit_fusion(_subset(table, mask, features), table.y[mask], features, l2=l2, meta=meta)
+
+
 def fit_and_calibrate(
     table: Table,
     mask: NDArray[np.bool_],
@@ -215,12 +310,15 @@ def fit_and_calibrate(
     l2: float,
     meta: dict[str, Any] | None = None,
 ) -> tuple[FusionModel, Calibration]:
-    """Fusion fitted on the masked rows and levels calibrated on the same rows' scores."""
-    x = _subset(table, mask, features)
-    y = table.y[mask]
-    model = fit_fusion(x, y, features, l2=l2, meta=meta)
-    scores = scores_of(model, x)
-    calib = calibrate(scores[y], scores[~y], meta={"fusion_sha256": model.digest})
+    """Model fitted on the masked rows; levels calibrated on the same rows' scores, on the
+    worst attack type."""
+    model = fit_model(table, mask, features, l2, meta)
+    scores = scores_of(model, _subset(table, np.ones(len(table.samples), bool), features))
+    calib = calibrate(
+        attacks_by_type(table, scores, mask),
+        scores[mask & ~table.y],
+        meta={"fusion_sha256": model.digest},
+    )
     return model, calib
 
 
@@ -232,15 +330,8 @@ def scores_of(model: FusionModel, x: NDArray[np.float64]) -> NDArray[np.float64]
 def report(
     table: Table, scores: NDArray[np.float64], mask: NDArray[np.bool_], calib: Calibration | None
 ) -> dict[str, object]:
-    y = table.y
-    by_type: dict[str, list[float]] = {}
-    for s, v, m in zip(table.samples, scores, mask, strict=True):
-        if m and s.label == "spoof":
-            by_type.setdefault(s.attack, []).append(float(v))
-    bona = scores[mask & ~y]
-    return summary(
-        bona, {k: np.array(v) for k, v in by_type.items()}, calib.thresholds if calib else None
-    )
+    bona = scores[mask & ~table.y]
+    return summary(bona, attacks_by_type(table, scores, mask), calib.thresholds if calib else None)
 
 
 def leave_one_source_out(
@@ -315,9 +406,14 @@ def train(
     cache_dir: Path | None,
     *,
     l2: float = DEFAULT_L2,
-    features: Sequence[str] = FUSED_FEATURES,
+    features: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Fit on all data, write fusion + calibration JSON to ``out_dir``; returns a summary."""
+    """Fit on all data, write fusion + calibration JSON to ``out_dir``; returns a summary.
+
+    ``features`` defaults to ``SHIPPED_FEATURES``; the MiniFASNet pair alone is written as a
+    fixed model (nothing fitted), the levels are calibrated on the worst attack type.
+    """
+    features = tuple(features or SHIPPED_FEATURES)
     samples = load_samples(live_dir, spoof_dir)
     extractor = CueExtractor(models_path, CueCache(cache_dir), sorted(set(features)))
     table = build_table(samples, extractor)
@@ -332,7 +428,7 @@ def train(
         "cue_version": CUE_VERSION,
     }
     everything = np.ones(len(table.samples), dtype=bool)
-    model, _ = fit_and_calibrate(table, everything, features, l2, meta)
+    model = fit_model(table, everything, features, l2, meta)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     fusion_raw = (json.dumps(model.to_json(), indent=2) + "\n").encode()
@@ -340,7 +436,7 @@ def train(
     fusion_digest = hashlib.sha256(fusion_raw).hexdigest()
     scores = scores_of(model, _subset(table, everything, features))
     calib = calibrate(
-        scores[table.y],
+        attacks_by_type(table, scores, everything),
         scores[~table.y],
         meta={
             "fusion_sha256": fusion_digest,
@@ -348,6 +444,8 @@ def train(
             "targets": TARGET_APCER,
             "n_bona_fide": meta["n_bona_fide"],
             "n_attack": meta["n_attack"],
+            "calibrated_on": "the worst attack type per level (ISO/IEC 30107-3 APCER per PAI "
+            "species); a level is supported by a type only with >= 3/target attacks of it",
         },
     )
     (out_dir / "liveness_calibration.json").write_text(json.dumps(calib.to_json(), indent=2) + "\n")
