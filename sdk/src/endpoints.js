@@ -8,6 +8,8 @@ import { FaceSDKError } from './errors.js';
 /** @typedef {{url: string, headers: Array<[string, string]>}} Endpoint */
 
 export const DEFAULT_MODELS_URL = '/api/v1/models';
+/** The longest the SDK waits for one server answer (the models bundle is ≈ 2.5 MB). */
+export const REQUEST_TIMEOUT_MS = 60000;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /**
@@ -109,9 +111,11 @@ export function mergedHeaders(...eps) {
  */
 export async function post(url, headers, opts = {}) {
   const f = opts.fetchImpl ?? globalThis.fetch;
+  // A server that never answers must not leave initialize()/capture() pending for ever.
+  const signal = opts.signal ?? (typeof AbortSignal.timeout === 'function' ? AbortSignal.timeout(REQUEST_TIMEOUT_MS) : undefined);
   let res;
   try {
-    res = await f(url, { method: 'POST', headers, credentials: 'same-origin', cache: 'no-store', signal: opts.signal });
+    res = await f(url, { method: 'POST', headers, credentials: 'same-origin', cache: 'no-store', signal });
   } catch (cause) {
     throw new FaceSDKError('ERROR_SERVER_CONNECTION_FAILURE', { cause, detail: `POST ${url} failed` });
   }
