@@ -385,7 +385,7 @@ def test_cli_make_from_server_and_local_store(
     from faceproof.cli.envelope import envelope
 
     image = tmp_path / "pattern.png"
-    image.write_bytes(_image("PNG"))  # synthetic, non-biometric
+    image.write_bytes(_image("PNG", (640, 480)))  # synthetic, non-biometric; a capture's size
     runner = CliRunner()
     out = tmp_path / "env.jwe"
     common = [str(image), "--ts-ms", str(NOW), "--camera-label", "OBS Virtual Camera"]

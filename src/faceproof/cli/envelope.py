@@ -17,6 +17,7 @@ import click
 from joserfc.jwk import RSAKey
 from pydantic import ValidationError
 
+from faceproof.client.frames import capture_frame
 from faceproof.crypto.envelope import CaptureOptions, build_envelope
 
 _BOOL = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
@@ -88,6 +89,11 @@ def envelope() -> None:
 @click.option("--camera-label", default=None)
 @click.option("--ts-ms", type=int, default=None, help="Capture time, epoch ms (default: now).")
 @click.option(
+    "--fit",
+    is_flag=True,
+    help="Letterbox images that are not 640×480 or 480×640 (else they are refused).",
+)
+@click.option(
     "-o",
     "--output",
     required=True,
@@ -102,9 +108,15 @@ def make(
     device_type: str,
     camera_label: str | None,
     ts_ms: int | None,
+    fit: bool,
     output: str,
 ) -> None:
-    """Seal IMAGE files (JPEG or PNG) into one envelope."""
+    """Seal IMAGE files (JPEG or PNG) into one envelope, main frame first.
+
+    Every frame must be 640×480 or 480×640 after its EXIF orientation, as the server
+    refuses any other size (901 ERROR_WRONG_RESOLUTION): another size is refused here with
+    a message, or letterboxed (scaled to fit, on black, nothing cropped) with --fit.
+    """
     if server and data_dir:
         raise click.UsageError("give --server or --data-dir, not both")
     if server:
@@ -114,8 +126,9 @@ def make(
 
         jwk = open_store(data_dir).public_jwk()
     try:
+        frames = [capture_frame(path, fit=fit, name=str(path)) for path in images]
         token = build_envelope(
-            list(images),
+            frames,
             jwk,
             options=parse_options(options),
             device={"type": device_type, "cameraLabel": camera_label},

@@ -22,9 +22,13 @@ class FrameSizeError(ValueError):
 
 def upright_size(jpeg: bytes) -> tuple[int, int]:
     """Width and height as the server sees them: after the EXIF orientation."""
+    from faceproof.errors import ApiError
     from faceproof.pipeline.decode import probe_image
 
-    info = probe_image(jpeg, allow_iso=False)
+    try:
+        info = probe_image(jpeg, allow_iso=False)
+    except ApiError as exc:
+        raise ValueError(f"not a usable image: {exc.description}") from None
     return info.width, info.height
 
 
