@@ -171,23 +171,22 @@
       const ty = state.place.y - s * by;
       ctx.globalCompositeOperation = 'source-over';
       // Where the scaled footage does not cover the frame (a face made smaller than in the
-      // clip, or moved towards an edge), continue it with mirrored copies (reflect padding):
-      // no border or seam a real camera would never show.
+      // clip, or moved towards an edge), its edge pixels are stretched outwards (clamp to
+      // edge): no black border, and no second face (mirrored or enlarged copies of the
+      // footage would put copies of the face in the frame).
       const sw = s * W;
       const sh = s * H;
-      const i0 = tx > 0 ? -Math.ceil(tx / sw) : 0;
-      const i1 = tx + sw < W ? Math.ceil((W - tx - sw) / sw) : 0;
-      const j0 = ty > 0 ? -Math.ceil(ty / sh) : 0;
-      const j1 = ty + sh < H ? Math.ceil((H - ty - sh) / sh) : 0;
-      for (let j = j0; j <= j1; j++) {
-        for (let k = i0; k <= i1; k++) {
-          const fx = k % 2 !== 0;
-          const fy = j % 2 !== 0;
-          ctx.setTransform(fx ? -1 : 1, 0, 0, fy ? -1 : 1, tx + k * sw + (fx ? sw : 0), ty + j * sh + (fy ? sh : 0));
-          ctx.drawImage(bm, 0, 0, sw, sh);
-        }
+      ctx.drawImage(bm, tx, ty, sw, sh);
+      if (ty > 0) ctx.drawImage(bm, 0, 0, W, 1, tx, 0, sw, Math.ceil(ty));
+      if (ty + sh < H) ctx.drawImage(bm, 0, H - 1, W, 1, tx, Math.floor(ty + sh), sw, H - Math.floor(ty + sh));
+      if (tx > 0 && tx < W - 1) {
+        const c = Math.ceil(tx);
+        ctx.drawImage(canvas, c, 0, 1, H, 0, 0, c, H);
       }
-      ctx.setTransform(1, 0, 0, 1, 0, 0);
+      if (tx + sw < W && tx + sw > 1) {
+        const c = Math.floor(tx + sw) - 1;
+        ctx.drawImage(canvas, c, 0, 1, H, c + 1, 0, W - c - 1, H);
+      }
       if (state.tint) {
         const [r, g, bl] = state.tint.map((v, k) => Math.round(v * SKIN[k]));
         const fh = state.place.h;
@@ -252,5 +251,5 @@
   };
   md.enumerateDevices = async () => [device];
 
-  window.__faceproofE2E = { log, state, stop: () => clearInterval(timer) };
+  window.__faceproofE2E = { log, state, canvas, stop: () => clearInterval(timer) };
 })();
