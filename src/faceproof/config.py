@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     allow_emulated_camera: bool = Field(False, validation_alias="FACEPROOF_ALLOW_EMULATED_CAMERA")
     # The additive `liveness` block (decision, reasons, challenge measures) in answers.
     liveness_details: bool = Field(True, validation_alias="FACEPROOF_LIVENESS_DETAILS")
+    # generateTemplateFromImage also keys its template as the reference's IDENTY_TYPE_1 (the
+    # same FACEPROOF_T1 bytes), for integrators' code that reads that key; docs/templates.md.
+    template_key_compat: bool = Field(False, validation_alias="FACEPROOF_TEMPLATE_KEY_COMPAT")
     match_calibration_path: Path | None = Field(
         None, validation_alias="FACEPROOF_MATCH_CALIBRATION"
     )

@@ -149,7 +149,10 @@ class GenerateData(BaseModel):
     width: int
     channels: int
     bits_per_pixel: int
-    templates: dict[str, str] = Field(description="{FACEPROOF_T1: base64 embedding template}")
+    templates: dict[str, str] = Field(
+        description="{FACEPROOF_T1: base64 embedding template}; with "
+        "FACEPROOF_TEMPLATE_KEY_COMPAT=true also IDENTY_TYPE_1 (the reference's key, same value)"
+    )
 
 
 class GenerateResponse(BaseModel):

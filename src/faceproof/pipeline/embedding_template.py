@@ -19,6 +19,9 @@ from faceproof.errors import ApiError, Err
 from faceproof.pipeline.record import F32
 
 TEMPLATE_NAME = "FACEPROOF_T1"
+#: The reference's key for its embedding template; with FACEPROOF_TEMPLATE_KEY_COMPAT the
+#: answer also carries our template under it (same bytes; docs/templates.md).
+REFERENCE_TEMPLATE_NAME = "IDENTY_TYPE_1"
 MAGIC = b"FPT1"
 VERSION = 1
 DIGEST_LEN = 16

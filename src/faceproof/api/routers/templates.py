@@ -16,7 +16,11 @@ from faceproof.errors import ApiError, Err
 from faceproof.icao import enrol_check
 from faceproof.pipeline import outputs
 from faceproof.pipeline.decode import decode_base64, decode_image
-from faceproof.pipeline.embedding_template import TEMPLATE_NAME, encode_embedding
+from faceproof.pipeline.embedding_template import (
+    REFERENCE_TEMPLATE_NAME,
+    TEMPLATE_NAME,
+    encode_embedding,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["templates"])
 
@@ -67,6 +71,9 @@ def generate_template(
         engine.embedder_digest,
         round(quality["quality_metric"]),
     )
+    keys = [TEMPLATE_NAME]
+    if services.settings.template_key_compat:
+        keys.append(REFERENCE_TEMPLATE_NAME)  # the reference's key, same bytes
     response: dict[str, Any] = {
         "code": 200,
         "feedbackCode": "FEEDBACK_CAPTURED",
@@ -75,7 +82,7 @@ def generate_template(
             "height": image.height,
             "width": image.width,
             "channels": 3,
-            "templates": {TEMPLATE_NAME: base64.b64encode(template).decode("ascii")},
+            "templates": dict.fromkeys(keys, base64.b64encode(template).decode("ascii")),
             "bits_per_pixel": image.bits_per_pixel,
         },
         "icao_data": icao.to_json(),
