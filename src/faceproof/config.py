@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     body_timeout_seconds: float = Field(
         60.0, gt=0, validation_alias="FACEPROOF_BODY_TIMEOUT_SECONDS"
     )
-    worker_threads: int = Field(8, ge=2, le=64, validation_alias="FACEPROOF_WORKER_THREADS")
+    worker_threads: int = Field(4, ge=2, le=64, validation_alias="FACEPROOF_WORKER_THREADS")
     model_instances: int = Field(2, ge=1, le=16, validation_alias="FACEPROOF_MODEL_INSTANCES")
     request_expiry_seconds: int = Field(120, validation_alias="FACEPROOF_REQUEST_EXPIRY_SECONDS")
     allowed_origins: str = Field(
