@@ -326,8 +326,11 @@ function sdkStats(stats, ch) {
     first_feedback_ms: stats.firstFeedbackMs >= 0 ? Math.round(stats.firstFeedbackMs) : null,
   };
   const tl = stats.timeline;
-  if (!ch || !Array.isArray(tl)) return out;
+  if (!Array.isArray(tl)) return out;
   const timing = {};
+  const unordered = tl.findIndex((f, i) => i > 0 && !(f.t > tl[i - 1].t));
+  if (unordered > 0) timing.not_increasing = [tl[unordered - 1], tl[unordered]];
+  if (!ch) return { ...out, timing };
   for (const step of ch.steps || []) {
     const i = tl.findIndex((f) => f.role === step.role);
     if (i > 0) timing[`${step.role}_hold_ms`] = [tl[i].t - tl[i - 1].t, step.hold_ms];
