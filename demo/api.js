@@ -68,7 +68,11 @@ export function fromSdkError(err) {
   if (!text) text = String(err?.message || err || 'Unknown error');
   // The reference's errors carry their name in `message` (e.g. FEEDBACK_DIALOG_CLOSED).
   const key = [err?.key, err?.message].find((x) => typeof x === 'string' && /^[A-Z][A-Z0-9_]+$/.test(x));
-  const name = key || (err?.name && err.name !== 'Error' ? String(err.name) : 'SDK_ERROR');
+  // Option validation throws TypeError/RangeError from the constructor (reference: "Invalid
+  // values should raise an exception").
+  const invalid = err instanceof TypeError || err instanceof RangeError;
+  if (invalid) text = `Invalid capture setting: ${text.replace(/^faceproof: /, '')}`;
+  const name = key || (invalid ? 'INVALID_OPTION' : err?.name && err.name !== 'Error' ? String(err.name) : 'SDK_ERROR');
   const hint = hintFor(code);
   const out = new DemoError(code, name, hint && hint !== text ? `${text} — ${hint}` : text);
   if (typeof err?.detail === 'string' && err.detail) out.detail = err.detail;
