@@ -399,46 +399,72 @@ export class CaptureSession {
   async lightOnce(schedule, final) {
     // One canvas per colour: during the sequence a frame is only drawn (cheap), and all are
     // encoded afterwards, so JPEG work cannot delay the colours or the next frames.
-    const slots = schedule.map(() => {
+    const slots = schedule.map((w) => {
       const canvas = makeCanvas(FRAME_W, FRAME_H);
-      return { canvas, ctx: /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d', { alpha: false })), at: 0 };
+      const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d', { alpha: false }));
+      // A frame is wanted from a little into the window (the window itself opens settle·ms
+      // after the colour: the camera's latency allowance) until shortly before it closes.
+      const span = w.end - w.windowStart;
+      return { canvas, ctx, at: -1, from: w.windowStart + 0.1 * span, until: w.end - Math.min(10, 0.05 * span) };
     });
     let ok = true;
-    const start = await this.paintAt(schedule[0].color, null);
-    emitChallengeEvent({ phase: 'light', index: 0, color: schedule[0].color });
-    for (const w of schedule) {
-      if (w.index > 0) {
-        const painted = await this.paintAt(w.color, start + w.start);
-        const lag = painted - (start + w.start);
-        this.stats.lightPaintLagMs = Math.max(this.stats.lightPaintLagMs ?? 0, Math.round(lag));
-        // The colour must be on screen well before its window opens (settle·ms after its
-        // start, which is the camera's latency allowance).
-        if (lag > 0.5 * (w.windowStart - w.start)) ok = false;
-        emitChallengeEvent({ phase: 'light', index: w.index, color: w.color });
+    let start = Infinity;
+    // Frames are taken as the camera delivers them (video-frame callbacks), stamped with the
+    // time the frame was presented, so a late timer cannot push a frame out of its window.
+    const v = /** @type {any} */ (this.ui.video);
+    const byFrame = typeof v.requestVideoFrameCallback === 'function';
+    let watching = byFrame;
+    const onFrame = (/** @type {number} */ now, /** @type {any} */ meta) => {
+      if (!watching) return;
+      const at = Math.min(typeof meta?.presentationTime === 'number' ? meta.presentationTime : now, performance.now());
+      const slot = slots.find((s) => s.at < 0 && at >= start + s.from && at < start + s.until);
+      if (slot) {
+        this.grab(slot.ctx);
+        slot.at = at;
       }
-      // Aim early in the window so that a busy page still lands inside it; past 60 % stop
-      // waiting for a fresh camera frame and take the current one.
-      const span = w.end - w.windowStart;
-      const aim = start + w.windowStart + span * 0.2;
-      const latest = start + w.windowStart + span * 0.6;
-      const wait = aim - performance.now();
-      if (wait > 0) await this.sleep(wait);
-      const slot = slots[w.index];
-      for (;;) {
-        const left = latest - performance.now();
-        if (left > 0) await Promise.race([this.nextVideoFrame(), this.sleep(left)]);
-        slot.at = this.grab(slot.ctx);
-        if (slot.at >= start + w.windowStart) break;
+      v.requestVideoFrameCallback(onFrame);
+    };
+    if (byFrame) v.requestVideoFrameCallback(onFrame);
+    try {
+      start = await this.paintAt(schedule[0].color, null);
+      emitChallengeEvent({ phase: 'light', index: 0, color: schedule[0].color });
+      for (const w of schedule) {
+        if (w.index > 0) {
+          const painted = await this.paintAt(w.color, start + w.start);
+          const lag = painted - (start + w.start);
+          this.stats.lightPaintLagMs = Math.max(this.stats.lightPaintLagMs ?? 0, Math.round(lag));
+          // The colour must be on screen well before its window opens.
+          if (lag > 0.5 * (w.windowStart - w.start)) ok = false;
+          emitChallengeEvent({ phase: 'light', index: w.index, color: w.color });
+        }
+        if (!byFrame) {
+          // No video-frame callbacks (older browsers): a timer aims early in the window.
+          const slot = slots[w.index];
+          const wait = start + slot.from - performance.now();
+          if (wait > 0) await this.sleep(wait);
+          slot.at = this.grab(slot.ctx);
+        }
       }
-      if (slot.at >= start + w.end) ok = false;
+      const endAt = start + schedule[schedule.length - 1].end;
+      if (endAt > performance.now()) await this.sleep(endAt - performance.now());
+    } finally {
+      watching = false;
     }
-    const endAt = start + schedule[schedule.length - 1].end;
-    if (endAt > performance.now()) await this.sleep(endAt - performance.now());
+    for (const [k, w] of schedule.entries()) {
+      const slot = slots[k];
+      if (slot.at < 0) {
+        ok = false; // the camera delivered no frame inside this colour's window
+        if (final) slot.at = this.grab(slot.ctx); // the true time: the server will refuse it
+      } else if (slot.at < start + w.windowStart || slot.at >= start + w.end) {
+        ok = false;
+      }
+    }
     /** @type {Array<{blob: Blob, at: number, role: string}>} */
     const frames = [];
     if (ok || final) for (const slot of slots) frames.push({ blob: await this.encode(slot.canvas), at: slot.at, role: 'light' });
     return { ok, start, frames };
   }
+
 
 
   /**
@@ -517,7 +543,10 @@ export class CaptureSession {
     let prev = -1;
     const frames = [];
     for (const f of got.frames) {
-      const t = Math.max(prev + 1, Math.round(f.at - t0));
+      // Times are the frames' own; only two frames that round to the same millisecond are
+      // told apart by 1 ms (frames that are truly out of order stay so: the server refuses).
+      let t = Math.round(f.at - t0);
+      if (t === prev) t += 1;
       prev = t;
       frames.push({ jpeg: await blobBase64(f.blob), t, role: f.role });
     }
