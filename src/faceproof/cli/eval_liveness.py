@@ -109,6 +109,7 @@ def _scorers(shipped: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     for name in tr.OLD_FEATURES:
         out[f"pair + {name}"] = ("mfn", name)
     out["pair + hf64 + noise64"] = tr.CANDIDATE_FEATURES
+    out["pair + noise64 + block"] = ("mfn", "noise64", "block")
     out["pair + old 7 cues"] = ("mfn", *tr.OLD_FEATURES)
     return out
 
@@ -383,10 +384,12 @@ def _videos(
             cap.release()
     everything = np.ones(len(table.samples), dtype=bool)
     variants: dict[str, tuple[Any, Any]] = {"shipped": (fusion, load_calibration())}
-    if tuple(fusion.features) != tr.CANDIDATE_FEATURES:
-        variants["pair + hf64 + noise64"] = tr.fit_and_calibrate(
-            table, everything, tr.CANDIDATE_FEATURES, tr.DEFAULT_L2
-        )
+    for name, feats in (
+        ("MiniFASNet pair", tr.PAIR_FEATURES),
+        ("pair + hf64 + noise64", tr.CANDIDATE_FEATURES),
+    ):
+        if tuple(fusion.features) != feats:
+            variants[name] = tr.fit_and_calibrate(table, everything, feats, tr.DEFAULT_L2)
     out: dict[str, Any] = {}
     click.echo(
         f"\nwhole video frames (every 10th): {len(rows['live'])} bona fide, "
