@@ -264,6 +264,8 @@ def liveness(
     names = set(fusion.features)
     if by_source:
         names |= {n for feats in _scorers(fusion.features).values() for n in feats}
+    if video_live or video_spoof:
+        names |= set(tr.CANDIDATE_FEATURES)
     names.add("mfn_ctx")
     try:
         cache = tr.CueCache(cache_dir)

@@ -435,6 +435,9 @@ def train(
     fusion_raw = (json.dumps(model.to_json(), indent=2) + "\n").encode()
     (out_dir / "liveness_fusion.json").write_bytes(fusion_raw)
     fusion_digest = hashlib.sha256(fusion_raw).hexdigest()
+    # Calibrate the model as written (its numbers are rounded in the file), so thresholds
+    # that sit on a sample's score decide the same way for the server.
+    model = FusionModel.from_json(json.loads(fusion_raw), fusion_digest)
     scores = scores_of(model, _subset(table, everything, features))
     calib = calibrate(
         attacks_by_type(table, scores, everything),
