@@ -149,6 +149,7 @@ async function browserBudgets(server, video, seconds) {
         initialize_ms: Math.round(initializeMs),
         first_feedback_ms: Math.round(firstFeedbackMs),
         first_feedback_ms_sdk: Math.round(sdk.lastCaptureStats?.firstFeedbackMs ?? -1),
+        first_feedback_phases_ms: sdk.lastCaptureStats?.phasesMs ?? null,
         capture_outcome_fake_camera: outcome,
         analysis_fps: Math.round((10 * n * 1000) / elapsed) / 10,
         analysis_frames: n,

@@ -32,7 +32,12 @@ export class Analyzer {
       Model.compile(core, models.face_detector),
       Model.compile(core, models.face_mesh),
     ]);
-    return new Analyzer(det, mesh);
+    const an = new Analyzer(det, mesh);
+    // One inference each at start-up: the runtime's first run allocates and plans, which
+    // would otherwise delay the first feedback of the first capture.
+    await det.run(an.detInput, [1, INPUT_SIZE, INPUT_SIZE, 3]);
+    await mesh.run(an.meshInput, [1, MESH_INPUT, MESH_INPUT, 3]);
+    return an;
   }
 
   /** @param {Model} det @param {Model} mesh */
