@@ -367,7 +367,7 @@ export class CaptureSession {
 
   /**
    * The screen-light sequence (§3.3): colour k painted at light_start + Σ ms_j, one frame
-   * taken inside [start_k + settle·ms_k, start_k + ms_k), aimed at the window's middle.
+   * taken inside [start_k + settle·ms_k, start_k + ms_k); run again if the page stalled.
    * @param {{colors: Array<{color: string, ms: number}>, settle: number}} light
    * @param {Array<{blob: Blob, at: number, role: string}>} frames
    * @returns {Promise<number>} light_start on the performance.now() axis
