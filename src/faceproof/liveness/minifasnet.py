@@ -19,9 +19,9 @@ shrunk (same factor on both sides) when it is larger than the image, then shifte
 image; the pixels are resized to 80×80 with bilinear interpolation (the aspect is not kept,
 as in training), fed in BGR order with raw 0–255 values. ``context`` is the factor actually
 used over the nominal one: 1 when the whole window fits, lower when the image is too tight
-around the face (a detector crop gives ≈ 0.3–0.45). The networks were trained on full
-frames; a tight crop is outside what they know (``LivenessService`` reports it through the
-``quality`` flag rather than trusting the score).
+around the face (a detector crop gives 0.28–0.41). The networks were trained on full
+frames; a tight crop (context below ``MIN_CONTEXT``) is outside what they know
+(``LivenessService`` does not judge it and reports it through the ``quality`` flag).
 """
 
 from __future__ import annotations
@@ -49,9 +49,9 @@ REAL_CLASS = 1
 # Measured on the 640×480 webcam clips of ../shared/data/video, cropped ever tighter around
 # the face (docs/liveness.md): live frames keep ≥ 0.94 down to 0.71 and fall apart below
 # 0.6, while phone-replay frames, 0.06 at most in the full frame, reach 0.96 once the crop
-# cuts the phone's border off (0.70). 0.65 also admits every face the SDK's oval accepts
-# (box height ≤ 0.78 × 0.6 × 480 px).
-MIN_CONTEXT = 0.65
+# cuts the phone's border off (0.70). 0.64 also admits every face the SDK's default oval
+# accepts in a 640×480 frame (box height ≤ 0.78 × 0.6 × 480 px gives 0.647).
+MIN_CONTEXT = 0.64
 
 
 def bundled_dir() -> Path:
