@@ -85,8 +85,7 @@ def train_cmd(
         click.echo(
             f"{level['name']:<20} target APCER {100 * level['target_apcer']:5.1f} %  "
             f"threshold {level['threshold']:.4f}  "
-            f"BPCER {100 * level.get('bpcer', float('nan')):5.1f} %"
-            + note
+            f"BPCER {100 * level.get('bpcer', float('nan')):5.1f} %" + note
         )
     floor = result["calibration"]["meta"]["sdk_passive_floor"]
     click.echo(
