@@ -349,7 +349,8 @@ export class CaptureSession {
       emitChallengeEvent({ phase: 'oval', role: step.role, oval: { ...step.oval }, tolerance: { ...ch.tolerance } });
       const target = { oval: step.oval, tolerance: ch.tolerance };
       await this.waitFor(target, STEP_STREAK, performance.now() + ch.stepTimeoutMs, 'FEEDBACK_PLEASE_HOLD', null);
-      await this.sleep(step.hold_ms);
+      // Hold: guidance stays live (the analysis goes on) until hold_ms has passed.
+      await this.waitFor(target, Infinity, performance.now() + step.hold_ms, 'FEEDBACK_PLEASE_HOLD', null);
       for (let k = 0; k < FRAMES_PER_STEP; k++) {
         await this.nextVideoFrame();
         const at = this.grab();
