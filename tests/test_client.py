@@ -184,3 +184,43 @@ def test_async_client(fp: FaceproofClient) -> None:
                 await afp.secure_liveness(b"not.a.valid.jwe.token")
 
     asyncio.run(run())
+
+
+#: Every API operation → the client method that calls it.
+CLIENT_METHODS = {
+    ("post", "/api/v1/pub_key"): "pub_key",
+    ("post", "/api/v1/models"): "models",
+    ("post", "/api/v1/time"): "server_time",
+    ("get", "/api/v1/face_health"): "health",
+    ("post", "/api/v1/challenge"): "challenge",
+    ("post", "/api/v1/process"): "process",
+    ("post", "/api/v1/secure/face/as"): "secure_liveness",
+    ("post", "/api/v1/verifyWithPictureId"): "verify_with_picture_id",
+    ("post", "/api/v1/face/as"): "liveness",
+    ("post", "/api/v1/face/generateTemplateFromImage"): "generate_template",
+    ("post", "/api/v1/matchWithSelfie"): "match_with_selfie",
+    ("post", "/api/v1/matchWithPictureId"): "match_with_picture_id",
+    ("post", "/api/v1/galleries/{gallery}/subjects"): "enrol",
+    ("get", "/api/v1/galleries/{gallery}/subjects"): "subjects",
+    ("delete", "/api/v1/galleries/{gallery}/subjects/{subjectId}"): "delete_subject",
+    ("delete", "/api/v1/galleries/{gallery}"): "delete_gallery",
+    ("post", "/api/v1/identify"): "identify",
+}
+
+
+def test_the_client_covers_every_api_operation_of_the_openapi(client: object) -> None:
+    """A new endpoint under /api/v1 fails here until the client (and CLIENT_METHODS) has it."""
+    import inspect
+
+    spec = client.app.openapi()  # type: ignore[attr-defined]
+    operations = {
+        (method, path)
+        for path, ops in spec["paths"].items()
+        if path.startswith("/api/v1/")
+        for method in ops
+    }
+    assert operations == set(CLIENT_METHODS)
+    for name in CLIENT_METHODS.values():
+        sync, aio = getattr(FaceproofClient, name), getattr(AsyncFaceproofClient, name)
+        assert inspect.iscoroutinefunction(aio) and not inspect.iscoroutinefunction(sync)
+        assert inspect.signature(sync).parameters.keys() == inspect.signature(aio).parameters.keys()
