@@ -50,6 +50,8 @@ def test_sdk_entry_point_is_served_as_javascript(client: TestClient) -> None:
     assert "export class FaceSDK" in r.text
     again = client.get("/sdk/faceproof.js", headers={"If-None-Match": r.headers["etag"]})
     assert again.status_code == 304 and again.content == b""
+    types = client.get("/sdk/types/faceproof.d.ts")
+    assert types.status_code == 200 and "export declare class FaceSDK" in types.text
 
 
 def test_every_sdk_module_import_resolves(client: TestClient) -> None:
