@@ -72,9 +72,11 @@ function startFetch(ep) {
   const p = (async () => {
     const modelsUrl = new URL(ep.models.url, documentBase()).href;
     const pubUrl = new URL(ep.pubKey.url, documentBase()).href;
+    // Headers given for either endpoint (LogAPITrigger, requestID …) go with every call.
+    const headers = mergedHeaders(ep.models, ep.pubKey);
     const [bundle, pub] = await Promise.all([
-      post(modelsUrl, ep.models.headers, { httpErrorKey: 'ERROR_FETCH_INTERNAL' }).then((r) => r.arrayBuffer()),
-      post(pubUrl, ep.pubKey.headers, { httpErrorKey: 'ERROR_FETCH_INTERNAL' }).then((r) => jsonBody(r, pubUrl)),
+      post(modelsUrl, headers, { httpErrorKey: 'ERROR_FETCH_INTERNAL' }).then((r) => r.arrayBuffer()),
+      post(pubUrl, headers, { httpErrorKey: 'ERROR_FETCH_INTERNAL' }).then((r) => jsonBody(r, pubUrl)),
     ]);
     const models = await loadBundle(bundle);
     let publicKey;
