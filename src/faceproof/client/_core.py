@@ -286,7 +286,7 @@ def seal(
     from faceproof.client.frames import capture_frame
     from faceproof.crypto.envelope import build_envelope
 
-    if isinstance(images, bytes | str) or not images:
+    if isinstance(images, bytes | str | os.PathLike) or not images:
         raise TypeError("images: a list of image files or bytes, main frame first")
     frames = [
         capture_frame(read_image(img), fit=fit, name=_name(img, i)) for i, img in enumerate(images)
