@@ -315,7 +315,7 @@ def test_descriptors_stay_flat_over_burst_idle_cycles(tmp_path: Path) -> None:
     for cycle in range(30):
         barrier = threading.Barrier(8)
 
-        def work(k: int, c: int = cycle) -> None:
+        def work(k: int, c: int = cycle, barrier: threading.Barrier = barrier) -> None:
             barrier.wait(timeout=30)  # all 8 at once: the pool must grow, then shrink
             led.record(tx(k, request_id=f"{c}-{k}"))
 
