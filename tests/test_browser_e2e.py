@@ -51,7 +51,17 @@ CHALLENGE_REASONS = {
     "light_not_followed",
     "light_too_weak",
 }
-MIN_SCREENSHOT_STD = 8.0  # luminance std of a page with content; a blank page is ~0
+MIN_SCREENSHOT_STD = 8.0
+FRAME_AT_10S = [
+    "ffmpeg",
+    "-loglevel",
+    "error",
+    "-nostdin",
+    "-y",
+    "-ss",
+    "10",
+    "-i",
+]  # luminance std of a page with content; a blank page is ~0
 
 pytestmark = [pytest.mark.models]
 
@@ -173,7 +183,22 @@ ATTEMPTS = 4
 
 def brief(out: dict[str, Any]) -> str:
     keys = ("code", "message", "reasons", "passive_score", "challenge", "sdk", "error", "console")
+    keys += ("possibleMatch", "similarityScore")
     return json.dumps({k: out.get(k) for k in keys})
+
+
+def live_capture(server: str, name: str, *args: str) -> dict[str, Any]:
+    """The reactive camera's run, retried as a user would (at most ATTEMPTS runs) only after
+    a refusal for one of CONDITIONS; the last answer."""
+    tried = []
+    for attempt in range(1, ATTEMPTS + 1):
+        out = harness(server, name, "--camera", "reactive", "--seed", str(attempt), *args)
+        tried.append(brief(out))
+        if out["code"] == 200:
+            return out
+        assert out["code"] == 401 and set(out["reasons"]) <= CONDITIONS, brief(out)
+        assert all(out["challenge"]["move_closer"]["in_oval"]), brief(out)
+    pytest.fail(f"not accepted in {ATTEMPTS} attempts: {tried}")
 
 
 @pytest.mark.timeout(ATTEMPTS * 180)
@@ -181,24 +206,7 @@ def test_reactive_camera_capture_is_accepted(server: str, data_root: Path) -> No
     """Real footage of a live person that follows the ovals and reflects the screen light is
     accepted: 200 FEEDBACK_CAPTURED with templates (a user may retry, as here at most 3 times,
     only after a refusal for a condition in CONDITIONS)."""
-    tried = []
-    for attempt in range(1, ATTEMPTS + 1):
-        out = harness(
-            server,
-            "reactive",
-            "--camera",
-            "reactive",
-            "--video",
-            video(data_root, "apfol__real2__live.webm"),
-            "--seed",
-            str(attempt),
-        )
-        tried.append(brief(out))
-        if out["code"] == 200:
-            break
-        assert out["code"] == 401 and set(out["reasons"]) <= CONDITIONS, brief(out)
-        assert all(out["challenge"]["move_closer"]["in_oval"]), brief(out)
-    assert out["code"] == 200, f"not accepted in {ATTEMPTS} attempts: {tried}"
+    out = live_capture(server, "reactive", "--video", video(data_root, "apfol__real2__live.webm"))
     assert out["message"] == "FEEDBACK_CAPTURED", brief(out)
     assert {"JPEG", "PNG", "ISO_19794_5"} <= set(out["templates"]), brief(out)
     assert out["decision"] == "live" and out["reasons"] == [], brief(out)
@@ -209,6 +217,26 @@ def test_reactive_camera_capture_is_accepted(server: str, data_root: Path) -> No
     assert out["events"].get("oval:far") == 1 and out["events"].get("oval:near") == 1, out
     assert out["events"].get("light", 0) >= 5, out  # 4–8 colours plus the end marker
     assert_screenshots(out, "dialog", "result")
+
+
+@pytest.mark.timeout(ATTEMPTS * 180)
+def test_verify_tab_checks_liveness_then_matches_the_id_portrait(
+    server: str, data_root: Path, tmp_path: Path
+) -> None:
+    """Verify with ID: the ID portrait is another moment of the same person's clip."""
+    clip = video(data_root, "apfol__real2__live.webm")
+    portrait = tmp_path / "id-portrait.jpg"
+    subprocess.run(
+        [*FRAME_AT_10S, clip, "-frames:v", "1", str(portrait)],
+        check=True,
+        timeout=60,
+    )
+    out = live_capture(
+        server, "verify", "--scenario", "verify", "--video", clip, "--image", str(portrait)
+    )
+    assert (out["message"], out["possibleMatch"]) == ("FEEDBACK_MATCHED", True), brief(out)
+    assert out["decision"] == "live" and out["challenge"]["passed"], brief(out)
+    assert_screenshots(out, "result")
 
 
 @pytest.mark.parametrize(
