@@ -164,10 +164,12 @@ class LivenessService:
             require_models(path, needed_models(fusion.features)[1])
         store = chl.ChallengeStore(settings.data_dir / "challenges.sqlite3")
         if settings.allow_emulated_camera:
+            # The level is also spelled out: at start-up this may run before logging is
+            # configured, when the line reaches stderr as bare text (logging_setup re-reads it).
             log.warning(
-                "FACEPROOF_ALLOW_EMULATED_CAMERA is ON: virtual/emulated cameras and automated "
-                "browsers are ACCEPTED (device flags reported, not fatal). For tests and "
-                "development only - never in production."
+                "WARNING: FACEPROOF_ALLOW_EMULATED_CAMERA is ON: virtual/emulated cameras and "
+                "automated browsers are ACCEPTED (device flags reported, not fatal). For tests "
+                "and development only - never in production."
             )
         return cls(
             path,
