@@ -5,7 +5,8 @@
 ``--clients`` threads in this process, each with its own keep-alive connection, send a fixed,
 seeded mix of real requests back to back: /face/generateTemplateFromImage (default ENROL
 quality mode), /matchWithSelfie and /face/as on real images of ../shared/data (LFW and
-DeepFace portraits, 640×480 webcam frames). Every answer is counted by endpoint and status.
+DeepFace portraits, 640×480 webcam frames). Every answer is counted by endpoint, HTTP status
+and, for errors, the reference's ``code`` in the body.
 
 Every ``--sample`` seconds the sampler reads each worker's RSS (``VmRSS``), peak (``VmHWM``)
 and open descriptors from /proc. The report gives, per worker, RSS right after the warm-up
@@ -32,6 +33,7 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / ".." / "shared" / "data"
@@ -97,7 +99,7 @@ class Load:
         self.port = port
         self.images = [base64.b64encode(i).decode("ascii") for i in images]
         self.seed = seed
-        self.codes: Counter[tuple[str, int]] = Counter()
+        self.codes: Counter[tuple[str, int, int | None]] = Counter()
         self.errors: Counter[str] = Counter()
         self.latency: dict[str, list[float]] = {}
         self.lock = threading.Lock()
@@ -132,7 +134,7 @@ class Load:
             try:
                 conn.request("POST", path, body=body, headers={"Content-Type": ctype})
                 r = conn.getresponse()
-                r.read()
+                data = r.read()
                 status = r.status
                 if r.getheader("Connection", "").lower() == "close":
                     conn.close()
@@ -143,8 +145,12 @@ class Load:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
                 continue
             ms = (time.perf_counter() - t0) * 1000
+            code = None
+            if status != 200:  # the reference's code in the body: 510, 509, 401, ...
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    code = int(json.loads(data)["code"])
             with self.lock:
-                self.codes[(path, status)] += 1
+                self.codes[(path, status, code)] += 1
                 self.latency.setdefault(path, []).append(ms)
         conn.close()
 
@@ -193,7 +199,7 @@ def main() -> None:
         stdin=subprocess.DEVNULL,
     )
     load = Load(port, images, seed=1)
-    samples: list[dict[str, object]] = []
+    samples: list[dict[str, Any]] = []
     try:
         _wait_up(server, port, args.workers)
         workers = _children(server.pid) if args.workers > 1 else [server.pid]
@@ -227,7 +233,7 @@ def main() -> None:
                 json.dumps(
                     {
                         "samples": samples,
-                        "codes": {f"{p} {s}": n for (p, s), n in load.codes.items()},
+                        "codes": {f"{p} {s} {c}": n for (p, s, c), n in load.codes.items()},
                         "errors": dict(load.errors),
                     },
                     indent=1,
@@ -275,7 +281,7 @@ def _report(
     load: Load,
     baseline: dict[int, dict[str, float]],
     final: dict[int, dict[str, float]],
-    samples: list[dict[str, object]],
+    samples: list[dict[str, Any]],
     args: argparse.Namespace,
 ) -> None:
     print(
@@ -291,11 +297,7 @@ def _report(
         rss0, rss1 = start.get("VmRSS", 0.0), end.get("VmRSS", 0.0)
         growth = (rss1 - rss0) / rss0 * 100 if rss0 else float("nan")
         fd_max = max(
-            (
-                s["workers"][pid].get("fds", 0)
-                for s in samples  # type: ignore[index]
-                if pid in s["workers"]
-            ),  # type: ignore[operator]
+            (s["workers"][pid].get("fds", 0) for s in samples if pid in s["workers"]),
             default=0,
         )
         print(
@@ -303,10 +305,10 @@ def _report(
             f"{start.get('fds', 0):9.0f} {end.get('fds', 0):8.0f} {fd_max:8.0f}"
         )
     total = sum(load.codes.values())
-    five = sum(n for (_, s), n in load.codes.items() if s >= 500)
+    five = sum(n for (_, s, _c), n in load.codes.items() if s >= 500)
     print(f"\n{total} answers, 5xx: {five}, transport errors: {sum(load.errors.values())}")
-    for (path, status), n in sorted(load.codes.items()):
-        print(f"  {path:42s} {status}: {n}")
+    for (path, status, code), n in sorted(load.codes.items(), key=str):
+        print(f"  {path:42s} HTTP {status}" + (f" code {code}" if code else "") + f": {n}")
     for what, n in sorted(load.errors.items()):
         print(f"  error {what}: {n}")
     for path, ms in sorted(load.latency.items()):
