@@ -97,7 +97,7 @@ def test_enrol_identify_erase_end_to_end(app: TestClient) -> None:
 
     test = KNN / "test"
     for probe, who in (
-        ("obama1.jpg", "obama"),
+        ("obama_and_biden.jpg", "obama"),  # the most prominent face is searched
         ("alex_lacamoire1.jpg", "alex"),
         ("johnsnow_test1.jpg", "kit"),
     ):
@@ -111,6 +111,8 @@ def test_enrol_identify_erase_end_to_end(app: TestClient) -> None:
         assert scores == sorted(scores, reverse=True)
     group = identify(app, gallery="people", level="LOW", image=image(test / "obama_and_biden.jpg"))
     assert group.json()["multipleFacesImage"] is True
+    alone = identify(app, gallery="people", level="LOW", image=image(test / "alex_lacamoire1.jpg"))
+    assert alone.json()["multipleFacesImage"] is False
 
     # A duplicate: Obama's other photo under another name, with a duplicate check.
     dup = enrol(
@@ -136,7 +138,9 @@ def test_enrol_identify_erase_end_to_end(app: TestClient) -> None:
     # Erasure: Obama is gone from storage and from the index.
     r = app.delete(f"{API}/galleries/people/subjects/obama")
     assert r.status_code == 200 and r.json()["templatesDeleted"] == 2
-    j = identify(app, gallery="people", level="LOW", image=image(test / "obama1.jpg")).json()
+    j = identify(
+        app, gallery="people", level="LOW", image=image(test / "obama_and_biden.jpg")
+    ).json()
     assert all(c["subjectId"] != "obama" for c in j["candidates"]) and j["gallerySize"] == 4
     services = app.app.state.services  # type: ignore[attr-defined]
     assert all(t.subject != "obama" for _, t in services.identification.store.all_templates())
@@ -152,7 +156,7 @@ def test_enrol_identify_erase_end_to_end(app: TestClient) -> None:
     r = app.delete(f"{API}/galleries/people")
     assert r.status_code == 200 and r.json()["templatesDeleted"] == 4
     err(
-        identify(app, gallery="people", level="LOW", image=image(test / "obama1.jpg")),
+        identify(app, gallery="people", level="LOW", image=image(test / "obama_and_biden.jpg")),
         404,
         http=404,
     )
@@ -167,7 +171,7 @@ def test_bad_input_is_answered_with_documented_codes(app: TestClient, data_root:
         ).status_code
         == 200
     )
-    ok = {"gallery": "errs", "level": "HIGH", "image": image(KNN / "test/obama1.jpg")}
+    ok = {"gallery": "errs", "level": "HIGH", "image": image(KNN / "test/obama_and_biden.jpg")}
     err(
         app.post(f"{API}/identify", content=b"{nope", headers={"content-type": "application/json"}),
         501,
@@ -253,7 +257,7 @@ def test_sdk_capture_is_searched_only_when_live(
         ).status_code
         == 200
     )
-    frame = encode(fit(load_rgb(test / "obama1.jpg"), 640, 480))
+    frame = encode(fit(load_rgb(test / "obama_and_biden.jpg"), 640, 480))
 
     def post(gallery: str = "caps") -> Any:
         token = build_envelope([frame], services.keystore.public_jwk())

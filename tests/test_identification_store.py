@@ -9,6 +9,7 @@ tests check the machinery, not the shipped thresholds.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import multiprocessing as mp
 import sqlite3
 import stat
@@ -349,3 +350,24 @@ def test_fpir_levels_grow_stricter_with_gallery_size() -> None:
     for level in ("LOW", "MEDIUM"):
         measured = float(np.mean(top >= CAL.threshold(level, 100)))
         assert FPIR_TARGETS[level] / 2 < measured < FPIR_TARGETS[level] * 2
+
+
+def test_shipped_calibration_is_for_the_pinned_embedder_and_consistent() -> None:
+    import json
+    from importlib import resources
+
+    from faceproof.identification.levels import STATED_SIZES, load_identification_calibration
+    from faceproof.matching.levels import LEVELS
+
+    cal = load_identification_calibration()
+    manifest = json.loads(resources.files("faceproof").joinpath("models/manifest.json").read_text())
+    (embedder,) = [m for m in manifest["models"] if m["name"] == "MobileFaceNet.tflite"]
+    assert cal.model["sha256"] == embedder["sha256"]
+    for n in STATED_SIZES:
+        t = [cal.threshold(lv, n) for lv in LEVELS]
+        assert all(a <= b for a, b in itertools.pairwise(t))
+    for lv in LEVELS:
+        assert cal.threshold(lv, 100) <= cal.threshold(lv, 1_000_000)
+    # The split keeps evaluation identities out, and the file says how it validated.
+    assert "sha256(name)" in cal.data["split"] and cal.data["impostor_pairs"] > 1_000_000
+    assert cal.validation["non_mated_searches"] > 1000

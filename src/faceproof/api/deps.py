@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from faceproof.crypto.envelope import EnvelopeOpener
     from faceproof.crypto.keystore import KeyStore
+    from faceproof.identification.service import IdentificationService
     from faceproof.ledger.base import Ledger
     from faceproof.license import Deployment
     from faceproof.liveness.service import LivenessService
@@ -43,10 +44,13 @@ class Services:
     face: FaceEngine | None = None  # None only when models are not required
     liveness: LivenessService | None = None
     matcher: Matcher | None = None
+    identification: IdentificationService | None = None  # needs the face models
     started_at: float = field(default_factory=time.time)
 
     def close(self) -> None:
         self.ledger.close()
+        if self.identification is not None:
+            self.identification.close()
 
 
 def build_services(settings: Settings) -> Services:
@@ -104,6 +108,17 @@ def build_services(settings: Settings) -> Services:
     services.face = FaceEngine.from_settings(settings) if settings.require_models else None
     services.liveness = LivenessService.from_settings(settings)
     services.matcher = Matcher.from_settings(settings)
+    if services.face is not None:
+        from faceproof.identification.service import IdentificationService
+
+        services.identification = IdentificationService.from_settings(
+            settings,
+            services.face.embedder.model_id,
+            services.face.embedder_digest,
+            int(services.face.embedder.dimension),
+            services.matcher,
+        )
+        services.identification.preload()
     return services
 
 

@@ -65,6 +65,27 @@ def split(data: Labelled) -> tuple[Labelled, Labelled]:
     return data.subset(calib), data.subset(~calib)
 
 
+def drop_same_photographs(
+    engine: Any, root: Any, data: Labelled, audit: int = 200
+) -> tuple[Labelled, list[tuple[str, str]]]:
+    """``data`` without one copy of each photograph filed under two names (LFW has a few:
+    a cross-identity pair at cosine 0.97–0.997). Among the ``audit`` most similar
+    cross-identity pairs, those whose aligned crops correlate at NCC >= 0.9
+    (``matching.dataset.same_photograph_pairs``, as the 1:1 calibration) are one photograph:
+    they say nothing about impostors and, left in, decide every strict threshold."""
+    from faceproof.matching.calibration import top_impostor_pairs
+    from faceproof.matching.dataset import same_photograph_pairs
+
+    ids = {n: i for i, n in enumerate(dict.fromkeys(data.names))}
+    labels = np.array([ids[n] for n in data.names], dtype=np.int64)
+    top = top_impostor_pairs(data.vectors, labels, audit)
+    same = same_photograph_pairs(engine, root, data.relpaths, [(i, j) for _, i, j in top])
+    drop = {max(i, j) for i, j in same}
+    keep = np.array([i not in drop for i in range(len(data.names))])
+    pairs = sorted((data.relpaths[i], data.relpaths[j]) for i, j in same)
+    return data.subset(keep), pairs
+
+
 def impostor_scores(data: Labelled) -> F32:
     from faceproof.matching.calibration import pair_scores
 

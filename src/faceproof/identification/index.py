@@ -162,7 +162,9 @@ class GalleryIndex:
 
                 params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
                 params.efSearch = max(self.ef_search, want)
-                d, ix = self._hnsw.search(q, want + len(self._dead), params=params)
+                # Erased nodes are zero vectors (score 0): they seldom reach the top, so a
+                # small margin covers them.
+                d, ix = self._hnsw.search(q, want + min(len(self._dead), 64), params=params)
                 pairs = [(float(s), int(r)) for s, r in zip(d[0], ix[0], strict=True) if r >= 0]
             best: dict[str, Hit] = {}
             for sim, r in sorted(pairs, reverse=True):

@@ -68,7 +68,10 @@ class ImpostorCurve:
             t = float(np.interp(math.log10(fmr), x, y))
         else:
             t = self.tail_u + self.tail_scale * math.log(self.tail_rate_u / fmr)
-            t = max(t, float(self.similarity[-1]), self.max_impostor)
+            # Not floored at the highest impostor seen (as the 1:1 levels are): one outlier
+            # pair (a look-alike, a twin, a label error) would then set every strict level
+            # of every large gallery. The tail model answers, above the last measured point.
+            t = max(t, float(self.similarity[-1]))
         return min(t, MAX_SIMILARITY)
 
 
@@ -172,8 +175,8 @@ def fit_curve(impostor: NDArray[np.float32], points_per_decade: int = 8) -> Impo
 
     Measured points run from FMR 0.5 down to 3/N (rule of three: below it the data cannot
     support the rate); the exponential tail over the top impostor scores (as in the 1:1
-    calibration, ``matching.calibration.fit_tail``) extrapolates further, never below the
-    highest impostor seen.
+    calibration, ``matching.calibration.fit_tail``) extrapolates further (``max_impostor``
+    is recorded, not used as a floor: see ``ImpostorCurve.threshold``).
     """
     from faceproof.matching.calibration import _above, fit_tail
 

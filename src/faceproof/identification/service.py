@@ -119,6 +119,28 @@ class IdentificationService:
         store = open_store(settings.database_url, settings.data_dir, dim)
         return cls(store, keyring, calibration, model_id, model_digest, dim, matcher)
 
+    def preload(self) -> threading.Thread | None:
+        """Load every gallery's index in the background, so a worker's first search of a
+        large gallery does not pay for opening all its rows (searches wait for nothing:
+        one that comes first loads its gallery itself)."""
+        galleries = getattr(self.store, "galleries", None)
+        if self.store.searches_itself or galleries is None:
+            return None
+
+        def run() -> None:
+            for gallery in galleries():
+                try:
+                    self.sync(gallery)
+                except Exception as exc:  # logged by type only; searches retry on their own
+                    log.warning(
+                        "gallery preload failed",
+                        extra={"event": "gallery_preload_failed", "error_type": type(exc).__name__},
+                    )
+
+        thread = threading.Thread(target=run, name="gallery-preload", daemon=True)
+        thread.start()
+        return thread
+
     # -- templates -------------------------------------------------------------------------
     def template_bytes(self, vector: F32, quality: int) -> bytes:
         return encode_embedding(vector, self.model_id, self.model_digest, int(quality))

@@ -211,6 +211,11 @@ class SqliteGalleryStore:
             ).fetchall()
         return int(total), [SubjectInfo(str(s), int(n), int(c)) for s, n, c in rows]
 
+    def galleries(self) -> list[str]:
+        with self._lock:
+            rows = self._connection().execute("SELECT DISTINCT gallery FROM templates").fetchall()
+        return [str(r[0]) for r in rows]
+
     def all_templates(self, gallery: str | None = None) -> Iterator[tuple[str, StoredTemplate]]:
         with self._lock:
             conn = self._connection()
