@@ -90,20 +90,41 @@ def test_shipped_calibration_is_complete_and_ordered(shipped: cal.Calibration) -
                 assert p.method == "tail_fit"
 
 
-def test_shipped_calibration_names_its_model_and_data(shipped: cal.Calibration) -> None:
-    assert shipped.model["sha256"] and shipped.data["digest"].startswith("sha256:")
-    model = REPO / "var" / "models" / "MobileFaceNet.tflite"
-    if model.is_file():
-        assert cal.file_sha256(model) == shipped.model["sha256"]
+def test_shipped_calibration_is_for_the_pinned_embedder(shipped: cal.Calibration) -> None:
+    """Thresholds are model-specific: the file must name the digest the manifest pins."""
+    from faceproof.models.store import load_manifest
+
+    pinned = {m.name: m.sha256 for m in load_manifest().models}
+    assert shipped.model["file"] == "MobileFaceNet.tflite"
+    assert shipped.model["sha256"] == pinned["MobileFaceNet.tflite"]
+    assert shipped.data["digest"].startswith("sha256:")
+
+
+@pytest.mark.models
+def test_installed_embedder_is_the_calibrated_one(
+    shipped: cal.Calibration, models_path: Path
+) -> None:
+    assert cal.file_sha256(models_path / "MobileFaceNet.tflite") == shipped.model["sha256"]
 
 
 @pytest.mark.slow
 def test_shipped_calibration_data_digest_matches_verify_set(shipped: cal.Calibration) -> None:
+    """The shipped file was fitted on verify/lfw minus the identities of its held-out folds."""
+    from faceproof.matching.pairs import read_pairs
+
     root = VERIFY / "lfw"
     if not root.is_dir():
         pytest.skip("../shared/data is not present")
-    people = cal.identity_images(root)
-    rel = [p for files in people.values() for p in files]
+    held = shipped.data["held_out"]
+    pairs_file = VERIFY / held["pairs_file"]
+    assert cal.file_sha256(pairs_file) == held["pairs_sha256"]
+    names = cal.fold_identities(read_pairs(pairs_file), held["folds"])
+    assert sorted(names) == held["identity_names"]
+    fixes = [(f["kind"], f["a"], f["b"], f["reason"]) for f in shipped.data["label_fixes"]]
+    kept, counts = cal.without_identities(cal.identity_images(root), names, fixes)
+    assert counts == {"identities": held["identities"], "images": held["images"]}
+    rel = [p for files in kept.values() for p in files]
+    assert len(rel) == shipped.data["images"]
     assert cal.data_digest(root, rel) == shipped.data["digest"]
 
 
@@ -297,17 +318,20 @@ def engine(models_path: Path) -> object:
 
 @pytest.mark.models
 def test_real_pairs_same_match_at_medium_and_different_do_not(
-    engine: object, matcher: Matcher
+    engine: object, matcher: Matcher, shipped: cal.Calibration
 ) -> None:
-    """First 25 same and 25 different pairs of each of the 5 dev folds (250 pairs)."""
+    """The first 60 same and 60 different pairs of each dev fold the shipped calibration held
+    out (240 pairs): identities the thresholds never saw, so this is out of sample."""
     pairs_file = VERIFY / "pairs-dev.txt"
     if not pairs_file.is_file():
         pytest.skip("../shared/data is not present")
+    held = shipped.data["held_out"]
+    assert held["pairs_file"] == pairs_file.name and held["folds"]
     pairs = parse_pairs(pairs_file.read_text())
     chosen = []
-    for fold in range(5):
+    for fold in held["folds"]:
         in_fold = [p for p in pairs if p.fold == fold]
-        chosen += [p for p in in_fold if p.same][:25] + [p for p in in_fold if not p.same][:25]
+        chosen += [p for p in in_fold if p.same][:60] + [p for p in in_fold if not p.same][:60]
     from faceproof.pipeline.decode import decode_image
 
     def rgb(rel: str) -> np.ndarray:
@@ -317,10 +341,13 @@ def test_real_pairs_same_match_at_medium_and_different_do_not(
     for p in chosen:
         r = matcher.compare(engine, rgb(p.a), rgb(p.b), "selfie", "MEDIUM")  # type: ignore[arg-type]
         (same_ok if p.same else diff_ok).append(r.decision.possible_match == p.same)
-    # MEDIUM is 1:1k FAR: no false accept expected in 125 impostor pairs; the model's TAR at
-    # 1:1k on LFW is ~95 %, so at least 90 % of genuine pairs must match.
+    # MEDIUM is FAR 1:1k. Measured out of sample (`faceproof eval verify`, docs/matching.md):
+    # 0 false accepts in the 600 impostor pairs of the held-out folds (highest impostor
+    # cosine 0.373 here, threshold 0.4535), TAR 96.67 % over their 600 genuine pairs; on
+    # these 240 pairs 114 of the 120 genuine pairs match. The bounds allow no false accept
+    # and at most 2 more misses than measured.
     assert all(diff_ok), f"{diff_ok.count(False)} different-person pairs matched"
-    assert np.mean(same_ok) >= 0.9, f"only {np.mean(same_ok):.2%} same-person pairs matched"
+    assert sum(same_ok) >= 112, f"only {sum(same_ok)}/120 same-person pairs matched"
 
 
 # -- command line ------------------------------------------------------------------------
@@ -391,7 +418,14 @@ def test_eval_verify_cli_writes_report_and_det(models_path: Path, tmp_path: Path
 
     r = json.loads(report.read_text())
     assert r["pairs"] == 12 and r["genuine_pairs"] == 6
-    assert 0.5 <= r["accuracy"]["mean"] <= 1.0 and len(r["accuracy"]["per_fold"]) == 2
+    # Measured: 12/12 correct, ROC AUC 1.0 (the model's 10-fold LFW accuracy is 99.2 %,
+    # docs/matching.md); one error in the 12 is allowed.
+    assert r["accuracy"]["mean"] >= 11 / 12 and len(r["accuracy"]["per_fold"]) == 2
+    assert r["roc_auc"] >= 0.95
+    # Fold 0 of pairs-dev.txt is part of the shipped calibration: reported as in sample.
+    split = r["calibration_split"]
+    assert split["verified"] and (split["pairs_in_sample"], split["pairs_disjoint"]) == (12, 0)
+    assert "in_sample" in r["levels_by_split"] and "disjoint" not in r["levels_by_split"]
     assert [t["far_target"] for t in r["tar_at_far"]] == [1e-2, 1e-3, 1e-4]
     assert not any(t["supported"] for t in r["tar_at_far"])  # 6 impostor pairs support none
     assert set(r["levels"]) == set(LEVELS)
