@@ -1,6 +1,9 @@
 """The match endpoints end to end with the real models and real photos from ../shared/data.
 
-Pairs come from the start of LFW ``pairs-dev.txt`` fold 1 (not hand-picked). The spoof branch
+Pairs come from the start of LFW ``pairs-dev.txt`` fold 1 (index 0; not hand-picked). Its
+identities are part of the shipped match calibration, so these pairs are **in sample**: they
+check what the endpoints answer, not error rates (those are measured out of sample, on the
+folds the calibration held out: docs/matching.md, test_matching.py). The spoof branch
 of /verifyWithPictureId uses a stub in place of ``services.liveness``: a test double of the
 liveness collaborator (whose own tests live with it), so that this file tests what the match
 endpoint does with each liveness outcome.
