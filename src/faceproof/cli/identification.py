@@ -80,8 +80,9 @@ def calibrate_identification(
     from faceproof.identification.levels import FPIR_TARGETS, IdentificationCalibration, fit_curve
 
     labelled, facts = load_labelled(root, label_fixes, models, cache or DEFAULT_CACHE)
+    # Before the split: a photograph filed under two names may straddle the halves.
+    labelled, same = ev.drop_same_photographs(facts["engine"], root, labelled, AUDIT_PAIRS)
     calib, evals = ev.split(labelled)
-    calib, same = ev.drop_same_photographs(facts["engine"], root, calib, AUDIT_PAIRS)
     click.echo(
         f"calibration half: {len(set(calib.names))} identities, {len(calib.names)} images "
         f"({len(same)} copies of a photograph filed under two names dropped); "
@@ -191,8 +192,8 @@ def eval_identification(
     labelled, facts = load_labelled(root, label_fixes, models, cache or DEFAULT_CACHE)
     if cal.model.get("sha256") != facts["model"]["sha256"]:
         raise click.ClickException("the calibration was made for another embedder")
+    labelled, same = ev.drop_same_photographs(facts["engine"], root, labelled, AUDIT_PAIRS)
     calib, evals = ev.split(labelled)
-    evals, same = ev.drop_same_photographs(facts["engine"], root, evals, AUDIT_PAIRS)
     folds = ev.eval_folds(evals)
     real = calib.vectors
     rows = []
