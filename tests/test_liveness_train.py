@@ -85,3 +85,34 @@ def test_shipped_fusion_and_calibration_belong_together() -> None:
     assert calib.meta["fusion_sha256"] == fusion.digest
     assert "worst attack type" in calib.meta["calibrated_on"]
     assert 0.0 < calib.sdk_passive_floor < calib.thresholds["LOW"]
+
+
+def test_leave_one_source_out_refits_per_fold_and_calibrates_on_the_worst_type() -> None:
+    """Synthetic cue table, three sources: each fold is fitted on the other two only, single
+    cues are used as they are (physical sign, nothing fitted), levels per attack type."""
+    rng = np.random.default_rng(7)
+    samples, rows = [], []
+    for source, shift in (("a", 0.0), ("b", 1.0), ("c", -1.0)):
+        for i in range(60):
+            live = i % 3 == 0
+            attack = "none" if live else ("print" if i % 3 == 1 else "replay")
+            samples.append(
+                tr.Sample(Path(f"{source}{i}.png"), "live" if live else "spoof", attack, source)
+            )
+            mfn = (2.0 if live else -2.0) + rng.normal(0, 1) + shift
+            noise = (0.5 if live else -0.5) + rng.normal(0, 1)
+            rows.append([mfn, noise])
+    table = tr.Table(samples, np.array(rows), ["mfn", "noise64"], np.ones(len(samples)), [])
+    single = tr.leave_one_source_out(table, ("mfn",), 200.0)
+    assert set(single["folds"]) == {"a", "b", "c"}
+    assert all(f["weights"] == {"mfn": -1.0} for f in single["folds"].values())
+    fused = tr.leave_one_source_out(table, ("mfn", "noise64"), 200.0)
+    for held, fold in fused["folds"].items():
+        assert fold["trained_on"] == sorted({"a", "b", "c"} - {held})
+        test = fold["test"]
+        assert set(test["n_attack"]) == {"print", "replay"} and test["n_bona_fide"] == 20
+        assert test["auc"] > 0.9
+        lv = test["levels"]["LOW"]
+        assert set(lv["apcer"]) == {"print", "replay"} and lv["apcer_max"] == max(
+            lv["apcer"].values()
+        )
