@@ -267,7 +267,7 @@ def _enrol_image(services: Services, image: TemplateIn) -> tuple[Any, int, dict[
 def list_subjects(
     gallery: str,
     request: Request,
-    offset: int = Query(0, ge=0, description="Subjects to skip"),
+    offset: int = Query(0, ge=0, le=10**9, description="Subjects to skip"),
     limit: int = Query(100, ge=1, le=MAX_PAGE, description=f"Page size, at most {MAX_PAGE}"),
     services: Services = Depends(get_services),
 ) -> JSONResponse:
@@ -367,7 +367,12 @@ async def identify(request: Request, services: Services = Depends(get_services))
     request.state.ledger = {}
     ctype = request.headers.get("content-type", "").lower()
     if ctype.startswith("multipart/form-data"):
-        form = await request.form(max_part_size=services.settings.max_upload_bytes)
+        try:
+            form = await request.form(max_part_size=services.settings.max_upload_bytes)
+        except ApiError:
+            raise  # e.g. the body grew past the size limit while it was read
+        except Exception:  # as FastAPI does for the bodies it parses itself
+            raise ApiError(Err.INVALID_JSON, "(/file) malformed multipart body") from None
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise ApiError(Err.INVALID_JSON, "(/file) Field required")
