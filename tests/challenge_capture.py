@@ -100,10 +100,12 @@ def answer(
     colours: list[str] | None = None,
     ovals: dict[str, dict[str, float]] | None = None,
     seed: int = 7,
+    light_step: int = LIGHT_STEP,
 ) -> Answer:
     """Frames that follow ``challenge`` (ovals, holds, colour windows). ``colours``: what the
     screen is made to show instead of the issued sequence; ``ovals``: where to put the face
-    instead of the issued ovals."""
+    instead of the issued ovals; ``light_step`` 0: the near frame for every colour (a face
+    held perfectly still: only the light, exposure jitter and sensor noise change)."""
     rng = np.random.default_rng(seed)
     video = clip()
     size = (video[0].shape[1], video[0].shape[0])
@@ -125,7 +127,7 @@ def answer(
             continue
         out.light_start_t = start = t + 60
         for k, (colour, entry) in enumerate(zip(shown, light["colors"], strict=True)):
-            lit = warp(video[NEAR + LIGHT_STEP * (k + 1)], m)
+            lit = warp(video[NEAR + light_step * (k + 1)], m)
             lit = sl.simulate_screen_light(lit, moved_box(box, m), colour, depth, rng)
             out.frames.append(lit)
             out.roles.append("light")
