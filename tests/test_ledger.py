@@ -20,7 +20,7 @@ from faceproof.cli.transactions import parse_time, transactions
 from faceproof.config import ConfigError
 from faceproof.ledger import Ledger, SqliteLedger, Transaction, ledger_path, open_ledger
 from faceproof.ledger.report import summarise, write_csv, write_json, write_summary_csv
-from faceproof.ledger.sqlite import SCHEMA_VERSION
+from faceproof.ledger.sqlite import POOL_IDLE, SCHEMA_VERSION
 from faceproof.refid import new_refid
 
 T0 = 1_735_689_600_000  # 2025-01-01T00:00:00Z
@@ -301,15 +301,25 @@ def test_report_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert res.exit_code != 0 and "no ledger" in res.output
 
 
-def _open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+def _fds_on(path: Path) -> int:
+    """Descriptors of this process open on the database file or its WAL/SHM companions
+    (other descriptors of the test process come and go with unrelated work)."""
+    n = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # closed while listing
+            continue
+        n += target.startswith(str(path))
+    return n
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
 def test_descriptors_stay_flat_over_burst_idle_cycles(tmp_path: Path) -> None:
     """The server's thread pool starts threads under load and ends them when idle: each
     burst here is 8 fresh threads that record and exit. Connections must not pile up."""
-    led = SqliteLedger(tmp_path / "l.sqlite3")
+    path = tmp_path / "l.sqlite3"
+    led = SqliteLedger(path)
     led.record(tx(0))
     counts = []
     for cycle in range(30):
@@ -324,14 +334,16 @@ def test_descriptors_stay_flat_over_burst_idle_cycles(tmp_path: Path) -> None:
             t.start()
         for t in threads:
             t.join(timeout=60)
-        counts.append(_open_fds())
+        counts.append(_fds_on(path))
     rows = sum(1 for _ in led.query(None, None))
     led.close()
     assert rows == 1 + 30 * 8
-    # Steady after the first bursts: at most the idle pool (3 descriptors per connection).
-    assert max(counts[5:]) == min(counts[5:]), counts
-    assert max(counts) - counts[0] <= 0, counts
-    assert _open_fds() <= counts[0]
+    # At rest only the idle pool stays open: database + WAL + SHM per connection, plus at
+    # most one connection's worth that SQLite's unix VFS parks while another connection of
+    # the process holds a lock on the same file. That bound holds after all 30 bursts: the
+    # per-thread connections of before added about 16 descriptors with every burst.
+    assert max(counts) <= (POOL_IDLE + 1) * 3, counts
+    assert _fds_on(path) == 0
 
 
 def test_health_reports_a_missing_or_replaced_file(tmp_path: Path) -> None:
