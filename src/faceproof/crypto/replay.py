@@ -1,7 +1,8 @@
 """Single-use capture nonces, shared by every worker process on the host.
 
-An intercepted envelope is a valid, authenticated capture; the only thing that stops it from
-being submitted twice within its freshness window is remembering its nonce. Workers are
+An intercepted envelope still opens and passes the integrity check (the tag proves it was
+not altered in transit, not who sealed it: docs/envelope.md §0); the only thing that stops it
+from being submitted twice within its freshness window is remembering its nonce. Workers are
 separate processes, so the memory lives in one SQLite file (WAL mode) and the "first claim
 wins" decision is the database's PRIMARY KEY constraint, which is atomic across processes.
 A nonce only has to be kept until its envelope would be refused as expired anyway.
