@@ -26,13 +26,13 @@ import base64
 import contextlib
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import cv2
+
+from serving import running_server
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / ".." / "shared" / "data"
@@ -90,42 +90,6 @@ def cpu_ns(pid: int) -> int:
     return total
 
 
-def start_server(
-    port: int, data_dir: Path, src: Path | None, env_extra: dict[str, str]
-) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FACEPROOF_")}
-    env.update(
-        {
-            "FACEPROOF_DATA_DIR": str(data_dir),
-            "FACEPROOF_MODEL_DIR": str(REPO / "var" / "models"),
-            "FACEPROOF_LOG_LEVEL": "WARNING",
-        }
-    )
-    if src is not None:
-        env["PYTHONPATH"] = str(src / "src")
-    env.update(env_extra)
-    cmd = [sys.executable, "-m", "faceproof", "serve", "--port", str(port), "--workers", "1"]
-    return subprocess.Popen(
-        cmd, env=env, cwd=data_dir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-
-
-def wait_ready(client: object, proc: subprocess.Popen[bytes], timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            raise SystemExit(f"server exited: {err[-2000:]}")
-        try:
-            r = client.get("/api/v1/face_health", timeout=5)  # type: ignore[attr-defined]
-            if r.status_code == 200:
-                return
-        except Exception:
-            pass
-        time.sleep(0.5)
-    raise SystemExit("server did not come up")
-
-
 def run(
     client: object, pid: int, images: list[bytes], warmup: int
 ) -> tuple[dict[int, list[float]], dict[int, list[float]]]:
@@ -148,7 +112,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=40)
     ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--port", type=int, default=8161)
+    ap.add_argument("--port", type=int, default=0, help="0: a free port")
     ap.add_argument("--src", type=Path, default=None, help="source tree to serve (default: this)")
     ap.add_argument("--env", action="append", default=[], help="K=V for the server")
     args = ap.parse_args()
@@ -163,28 +127,24 @@ def main() -> int:
         f"server: {'HEAD of ' + str(args.src) if args.src else 'this tree'}  env {env_extra or '-'}"
         f"  machine: {os.cpu_count()} CPUs, load average {load[0]:.1f} at start (shared machine)"
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = start_server(args.port, Path(tmp), args.src, env_extra)
-        try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{args.port}") as client:
-                wait_ready(client, proc)
-                for name, imgs in (
-                    ("640x480 webcam JPEG", webcam_frames(args.n + args.warmup)),
-                    ("dev PAD images (PNG)", pad_images(args.n + args.warmup)),
-                ):
-                    cpu, wall = run(client, proc.pid, imgs, args.warmup)
-                    for code in sorted(cpu):
-                        c, w = cpu[code], wall[code]
-                        what = "judged" if code == 200 else f"answered {code}"
-                        print(
-                            f"{name:<22} {what:<13} n={len(c):3d}"
-                            f"  median CPU {statistics.median(c):7.1f} ms"
-                            f"  (all threads)  median wall {statistics.median(w):7.1f} ms"
-                            f"  p90 CPU {sorted(c)[int(0.9 * (len(c) - 1))]:7.1f} ms"
-                        )
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+    with (
+        running_server(port=args.port, src=args.src, env_extra=env_extra) as served,
+        httpx.Client(base_url=served.url) as client,
+    ):
+        for name, imgs in (
+            ("640x480 webcam JPEG", webcam_frames(args.n + args.warmup)),
+            ("dev PAD images (PNG)", pad_images(args.n + args.warmup)),
+        ):
+            cpu, wall = run(client, served.proc.pid, imgs, args.warmup)
+            for code in sorted(cpu):
+                c, w = cpu[code], wall[code]
+                what = "judged" if code == 200 else f"answered {code}"
+                print(
+                    f"{name:<22} {what:<13} n={len(c):3d}"
+                    f"  median CPU {statistics.median(c):7.1f} ms"
+                    f"  (all threads)  median wall {statistics.median(w):7.1f} ms"
+                    f"  p90 CPU {sorted(c)[int(0.9 * (len(c) - 1))]:7.1f} ms"
+                )
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
     return 0
 

@@ -28,16 +28,13 @@ import http.client
 import json
 import os
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from imaging import DATA, encode, fit, load_rgb, video_frames  # noqa: E402
+from serving import running_server  # noqa: E402
 
 GENERATE = "/api/v1/face/generateTemplateFromImage"
 PROCESS = "/api/v1/process"
@@ -172,71 +170,6 @@ def run_stages(args: argparse.Namespace, jpegs: list[bytes], model_dir: Path) ->
     return table
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def server(model_dir: Path) -> Iterator[int]:
-    """``faceproof serve --workers 1`` on a free loopback port; stopped on exit."""
-    port = _free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FACEPROOF_")}
-        for key in (
-            "SERVER_CONFIG_PATH",
-            "TEMPLATE_ENCRYPTION_ENABLED",
-            "TEMPLATE_ENCRYPTION_KEY",
-            "LOG_LEVEL",
-        ):
-            env.pop(key, None)
-        env.update(
-            {
-                "FACEPROOF_DATA_DIR": str(Path(tmp) / "data"),
-                "FACEPROOF_MODEL_DIR": str(model_dir),
-                "LOG_LEVEL": "WARNING",
-            }
-        )
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "faceproof",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-            ],
-            env=env,
-            cwd=tmp,
-            stdin=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                if proc.poll() is not None:
-                    raise SystemExit(f"server exited with {proc.returncode} during start-up")
-                if time.monotonic() > deadline:
-                    raise SystemExit("server did not come up within 120 s")
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=1):
-                        break
-                except OSError:
-                    time.sleep(0.3)
-            yield port
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
 class Client:
     """One keep-alive HTTP/1.1 connection; ``post`` returns status, body, Server-Timing."""
 
@@ -295,8 +228,8 @@ def run_endpoints(
         ("generateTemplateFromImage (ENROL, default)", {}),
         ("generateTemplateFromImage (DISABLED)", {"qualityMode": "DISABLED"}),
     )
-    with server(model_dir) as port:
-        client = Client(port)
+    with running_server(model_dir=model_dir) as served:
+        client = Client(served.port)
         try:
             status, data, _, _ = client.post("/api/v1/pub_key", b"", "application/json")
             if status != 200:

@@ -23,11 +23,8 @@ import http.client
 import json
 import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -38,6 +35,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / ".." / "shared" / "data"
 sys.path.insert(0, str(REPO / "tests"))
+
+from serving import running_server, worker_pids  # noqa: E402
 
 GENERATE = "/api/v1/face/generateTemplateFromImage"
 MATCH = "/api/v1/matchWithSelfie"
@@ -57,26 +56,6 @@ def _images(n: int) -> list[bytes]:
     if not out:
         raise SystemExit(f"no images under {DATA}")
     return out
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _children(pid: int) -> list[int]:
-    """Worker processes of a uvicorn parent (not multiprocessing's resource tracker)."""
-    kids: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        with contextlib.suppress(OSError):
-            kids += [int(x) for x in (task / "children").read_text().split()]
-    workers = []
-    for kid in sorted(set(kids)):
-        with contextlib.suppress(OSError):
-            if b"resource_tracker" not in Path(f"/proc/{kid}/cmdline").read_bytes():
-                workers.append(kid)
-    return workers
 
 
 def _proc_stats(pid: int) -> dict[str, float]:
@@ -167,42 +146,12 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write the samples and counts here")
     args = ap.parse_args()
 
-    model_dir = Path(os.environ.get("FACEPROOF_MODEL_DIR", REPO / "var" / "models")).resolve()
     images = _images(args.images)
-    port = args.port or _free_port()
-    tmp = tempfile.TemporaryDirectory(prefix="faceproof-soak-")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FACEPROOF_")}
-    for key in ("SERVER_CONFIG_PATH", "TEMPLATE_ENCRYPTION_ENABLED", "TEMPLATE_ENCRYPTION_KEY"):
-        env.pop(key, None)
-    env.update(
-        {
-            "FACEPROOF_DATA_DIR": str(Path(tmp.name) / "data"),
-            "FACEPROOF_MODEL_DIR": str(model_dir),
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "faceproof",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(args.workers),
-        ],
-        env=env,
-        cwd=tmp.name,
-        stdin=subprocess.DEVNULL,
-    )
-    load = Load(port, images, seed=1)
     samples: list[dict[str, Any]] = []
-    try:
-        _wait_up(server, port, args.workers)
-        workers = _children(server.pid) if args.workers > 1 else [server.pid]
+    with running_server(workers=args.workers, port=args.port) as served:
+        port, server = served.port, served.proc
+        load = Load(port, images, seed=1)
+        workers = worker_pids(server.pid) if args.workers > 1 else [server.pid]
         print(f"server pid {server.pid}, workers {workers}, port {port}, {len(images)} images")
         print("idle, before any load: " + _fmt({pid: _proc_stats(pid) for pid in workers}))
         threads = [
@@ -239,34 +188,6 @@ def main() -> None:
                     indent=1,
                 )
             )
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        tmp.cleanup()
-
-
-def _wait_up(server: subprocess.Popen[bytes], port: int, workers: int) -> None:
-    deadline = time.monotonic() + 300
-    while True:
-        if server.poll() is not None:
-            raise SystemExit(f"server exited with {server.returncode} during start-up")
-        if time.monotonic() > deadline:
-            raise SystemExit("server did not come up within 300 s")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/api/v1/face_health")
-            ok = conn.getresponse().status == 200
-            conn.close()
-            if ok and (workers == 1 or len(_children(server.pid)) >= workers):
-                time.sleep(2 if workers == 1 else 15)  # let every worker finish loading
-                return
-        except OSError:
-            pass
-        time.sleep(0.5)
 
 
 def _fmt(stats: dict[int, dict[str, float]]) -> str:
