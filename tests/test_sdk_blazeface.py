@@ -6,21 +6,15 @@ guides into the challenge oval is the box the server measures."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from faceproof.models.blazeface import BlazeFaceDetector, letterbox
 from faceproof.pipeline.decode import decode_image
+from sdk_node import needs_node, run_support
 
-ROOT = Path(__file__).resolve().parents[1]
-DECODE = ROOT / "sdk" / "test" / "support" / "decode.mjs"
-NODE = shutil.which("node")
-
-pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
+pytestmark = needs_node
 
 
 def _images(data_root: Path) -> list[Path]:
@@ -48,15 +42,7 @@ def test_sdk_decoding_matches_the_server(models_path: Path, data_root: Path) -> 
             }
         )
         expected.append(det.detect(rgb))
-    proc = subprocess.run(
-        [str(NODE), str(DECODE)],
-        input=json.dumps({"cases": cases}).encode(),
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr.decode()
-    got = json.loads(proc.stdout)
+    got = json.loads(run_support("decode.mjs", {"cases": cases}))
     assert sum(len(e) for e in expected) >= len(cases)  # faces were found at all
     for js, py in zip(got, expected, strict=True):
         assert len(js) == len(py)

@@ -6,10 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
-import shutil
-import subprocess
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,12 +16,9 @@ from faceproof.crypto.envelope import EnvelopeOpener, new_nonce
 from faceproof.crypto.keystore import KeyStore
 from faceproof.crypto.replay import MemoryNonceStore
 from faceproof.errors import ApiError
+from sdk_node import needs_node, run_support
 
-ROOT = Path(__file__).resolve().parents[1]
-SEAL = ROOT / "sdk" / "test" / "support" / "seal.mjs"
-NODE = shutil.which("node")
-
-pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
+pytestmark = needs_node
 
 
 def _jpeg(size: tuple[int, int]) -> bytes:
@@ -41,15 +35,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> KeyStore:
 
 def _seal_with_sdk(store: KeyStore, payload: dict[str, Any]) -> str:
     pub = {"kid": store.current_kid, "jwk": store.public_jwk()}
-    proc = subprocess.run(
-        [str(NODE), str(SEAL)],
-        input=json.dumps({"pub": pub, "payload": payload}).encode(),
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr.decode()
-    return proc.stdout.decode()
+    return run_support("seal.mjs", {"pub": pub, "payload": payload})
 
 
 def _payload(frames: list[bytes]) -> dict[str, Any]:

@@ -5,12 +5,9 @@ the server's PnP head pose and mesh-lid eye aspect ratio."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from faceproof.models.blazeface import BlazeFaceDetector
 from faceproof.models.facemesh import FaceMeshModel
@@ -18,12 +15,9 @@ from faceproof.pipeline.decode import decode_image
 from faceproof.pipeline.pose import estimate_pose
 from faceproof.quality import mesh_regions as mr
 from faceproof.quality.eyes_open import aspect_ratio
+from sdk_node import needs_node, run_support
 
-ROOT = Path(__file__).resolve().parents[1]
-POSE = ROOT / "sdk" / "test" / "support" / "pose.mjs"
-NODE = shutil.which("node")
-
-pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
+pytestmark = needs_node
 
 
 def test_sdk_pose_and_eyes_match_the_server(models_path: Path, data_root: Path) -> None:
@@ -48,15 +42,7 @@ def test_sdk_pose_and_eyes_match_the_server(models_path: Path, data_root: Path) 
             lids.append(aspect_ratio((m[list(corners)], m[list(lower)], m[list(upper)])))
         ears.append(float(np.mean(lids)))
     assert len(meshes) >= 10
-    proc = subprocess.run(
-        [str(NODE), str(POSE)],
-        input=json.dumps({"meshes": meshes}).encode(),
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr.decode()
-    got = json.loads(proc.stdout)
+    got = json.loads(run_support("pose.mjs", {"meshes": meshes}))
     yaw = np.array([g["yaw"] - p.yaw for g, p in zip(got, poses, strict=True)])
     pitch = np.array([g["pitch"] - p.pitch for g, p in zip(got, poses, strict=True)])
     roll = np.array([g["roll"] - p.roll for g, p in zip(got, poses, strict=True)])
