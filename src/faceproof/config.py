@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     # 1:N identification (docs/identification.md): galleries live in SQLite in the data dir
     # unless FACEPROOF_DATABASE_URL names PostgreSQL (with pgvector), shared by all replicas.
     database_url: str | None = Field(None, validation_alias="FACEPROOF_DATABASE_URL")
+    # Shared single-use state (nonces, challenges) and abuse-limit counters for several
+    # replicas: redis://host:port/db (storage/redis_client.py). Unset: SQLite in the data dir.
+    redis_url: str | None = Field(None, validation_alias="FACEPROOF_REDIS_URL")
     identification_calibration_path: Path | None = Field(
         None, validation_alias="FACEPROOF_IDENTIFICATION_CALIBRATION"
     )

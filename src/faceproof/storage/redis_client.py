@@ -1,0 +1,128 @@
+"""The Redis connection shared by replicas (``FACEPROOF_REDIS_URL``).
+
+When set, the single-use stores (envelope nonces, liveness challenges) and the abuse-limit
+counters live in one Redis that every replica reaches, so a nonce or challenge used on one
+replica is refused on all of them. Unset, they stay in SQLite files in the data dir (one
+host). Every caller goes through :func:`shared_redis`, so one process holds one connection
+pool per URL whatever the number of stores.
+
+Timeouts are short on purpose: a request waiting on a dead Redis should fail within seconds
+(the stores answer 5xx, ``/face_health`` says why), not hang a worker thread. The URL may
+hold a password, so it is never echoed in an error or a log line: :func:`describe` gives
+the printable part (scheme, host, port, db).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from faceproof.config import ConfigError
+
+if TYPE_CHECKING:
+    import redis
+
+SCHEMES = frozenset({"redis", "rediss", "unix"})
+#: Every key faceproof writes starts with this, so a Redis shared with other applications
+#: (better: a database number of its own, ``redis://host/2``) can be audited and flushed.
+KEY_PREFIX = "faceproof:"
+CONNECT_TIMEOUT_S = 2.0
+SOCKET_TIMEOUT_S = 2.0
+HEALTH_CHECK_INTERVAL_S = 15
+MAX_CONNECTIONS = 64  # per process; requests block for a free one rather than open more
+
+_clients: dict[str, redis.Redis] = {}
+_clients_lock = threading.Lock()
+
+
+def is_redis_url(url: str | None) -> bool:
+    """True when ``url`` names Redis (``redis://``, ``rediss://`` or ``unix://``)."""
+    return bool(url and url.strip()) and urlsplit(url.strip()).scheme.lower() in SCHEMES
+
+
+def describe(url: str) -> str:
+    """``redis://host:port/db`` without user or password: safe for logs and errors."""
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() == "unix":
+        return f"unix://{parts.path}"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = parts.hostname or "localhost"
+    return f"{parts.scheme.lower()}://{host}:{port or 6379}{parts.path or '/0'}"
+
+
+def key(*parts: str) -> str:
+    """A namespaced key: ``key("nonce", n)`` -> ``faceproof:nonce:<n>``."""
+    return KEY_PREFIX + ":".join(parts)
+
+
+def open_redis(url: str, *, check: bool = True) -> redis.Redis:
+    """A new client for ``url`` with bounded timeouts; ``check`` pings it once.
+
+    Raises ConfigError (one line, no password) for a bad scheme, a missing ``redis``
+    package, or a server that does not answer.
+    """
+    url = url.strip()
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in SCHEMES:
+        raise ConfigError(
+            f"FACEPROOF_REDIS_URL: unsupported scheme {scheme or '(none)'!r}; "
+            "expected redis://host:port/db, rediss://… (TLS) or unix:///path.sock"
+        )
+    try:
+        import redis
+    except ImportError:  # pragma: no cover - a dependency in pyproject.toml
+        raise ConfigError("FACEPROOF_REDIS_URL is set but the redis package is missing") from None
+    kwargs: dict[str, Any] = {
+        "socket_timeout": SOCKET_TIMEOUT_S,
+        "health_check_interval": HEALTH_CHECK_INTERVAL_S,
+        "max_connections": MAX_CONNECTIONS,
+    }
+    if scheme != "unix":
+        kwargs["socket_connect_timeout"] = CONNECT_TIMEOUT_S
+        kwargs["socket_keepalive"] = True
+    try:
+        client = redis.Redis.from_url(url, **kwargs)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"FACEPROOF_REDIS_URL: malformed URL ({type(exc).__name__})") from None
+    if check:
+        reason = health(client)
+        if reason is not None:
+            client.close()
+            raise ConfigError(f"FACEPROOF_REDIS_URL: {describe(url)} unreachable: {reason}")
+    return client
+
+
+def shared_redis(url: str) -> redis.Redis:
+    """This process's client for ``url`` (created and pinged on first use).
+
+    redis-py's connection pool notices a fork and reconnects in the child, so a client made
+    before uvicorn forks its workers is safe to keep.
+    """
+    url = url.strip()
+    with _clients_lock:
+        client = _clients.get(url)
+        if client is None:
+            client = _clients[url] = open_redis(url)
+        return client
+
+
+def health(client: redis.Redis) -> str | None:
+    """None when Redis answers PING now, else a short reason (no URL, no password)."""
+    try:
+        ok = client.ping()
+    except Exception as exc:  # redis raises ConnectionError, TimeoutError, AuthenticationError…
+        return type(exc).__name__
+    return None if ok else "no PONG"
+
+
+def close_all() -> None:
+    """Closes every shared client of this process (tests, orderly shutdown)."""
+    with _clients_lock:
+        clients = list(_clients.values())
+        _clients.clear()
+    for client in clients:
+        client.close()
