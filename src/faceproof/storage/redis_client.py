@@ -38,7 +38,9 @@ _clients_lock = threading.Lock()
 
 def is_redis_url(url: str | None) -> bool:
     """True when ``url`` names Redis (``redis://``, ``rediss://`` or ``unix://``)."""
-    return bool(url and url.strip()) and urlsplit(url.strip()).scheme.lower() in SCHEMES
+    if url is None or not url.strip():
+        return False
+    return urlsplit(url.strip()).scheme.lower() in SCHEMES
 
 
 def describe(url: str) -> str:
