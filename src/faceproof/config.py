@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     # faceproof's own.
     host: str = Field("127.0.0.1", validation_alias="FACEPROOF_HOST")
     port: int = Field(8080, validation_alias="FACEPROOF_PORT")
-    workers: int = Field(1, validation_alias="FACEPROOF_WORKERS")
+    # Worker processes; 0 = one per usable core (CPU affinity and cgroup quota), cli/serve.py.
+    workers: int = Field(0, ge=0, le=256, validation_alias="FACEPROOF_WORKERS")
     data_dir: Path = Field(Path("var"), validation_alias="FACEPROOF_DATA_DIR")
     model_dir: Path | None = Field(None, validation_alias="FACEPROOF_MODEL_DIR")
     max_upload_bytes: int = Field(15 * 1024 * 1024, validation_alias="FACEPROOF_MAX_UPLOAD_BYTES")
@@ -92,6 +93,29 @@ class Settings(BaseSettings):
     # Shared single-use state (nonces, challenges) and abuse-limit counters for several
     # replicas: redis://host:port/db (storage/redis_client.py). Unset: SQLite in the data dir.
     redis_url: str | None = Field(None, validation_alias="FACEPROOF_REDIS_URL")
+    # Serving (docs/deployment.md, "Serving"): requests that may wait per worker beyond the
+    # FACEPROOF_WORKER_THREADS running (then 503 ERROR_SERVER_BUSY + Retry-After), and how long
+    # SIGTERM waits for in-flight requests before closing them.
+    queue_size: int = Field(8, ge=0, le=10_000, validation_alias="FACEPROOF_QUEUE_SIZE")
+    shutdown_timeout_seconds: float = Field(
+        30.0, gt=0, validation_alias="FACEPROOF_SHUTDOWN_TIMEOUT_SECONDS"
+    )
+    # Abuse limits (docs/deployment.md, "Abuse limits"); counters shared by all workers
+    # (SQLite in the data dir) or all replicas (FACEPROOF_REDIS_URL). 0 turns a limit off.
+    abuse_failures: int = Field(5, ge=0, validation_alias="FACEPROOF_ABUSE_FAILURES")
+    abuse_origin_failures: int = Field(0, ge=0, validation_alias="FACEPROOF_ABUSE_ORIGIN_FAILURES")
+    abuse_window_seconds: int = Field(
+        180, ge=1, le=86_400, validation_alias="FACEPROOF_ABUSE_WINDOW_SECONDS"
+    )
+    challenge_rate: int = Field(30, ge=0, validation_alias="FACEPROOF_CHALLENGE_RATE")
+    challenge_rate_window_seconds: int = Field(
+        60, ge=1, le=86_400, validation_alias="FACEPROOF_CHALLENGE_RATE_WINDOW_SECONDS"
+    )
+    # Comma-separated IPs/CIDRs whose X-Forwarded-For is believed (the client address).
+    trusted_proxies: str = Field("", validation_alias="FACEPROOF_TRUSTED_PROXIES")
+    # Who may GET /metrics: peers in these CIDRs, or a bearer token when set.
+    metrics_allow: str = Field("127.0.0.1/32,::1/128", validation_alias="FACEPROOF_METRICS_ALLOW")
+    metrics_token: str | None = Field(None, validation_alias="FACEPROOF_METRICS_TOKEN")
     identification_calibration_path: Path | None = Field(
         None, validation_alias="FACEPROOF_IDENTIFICATION_CALIBRATION"
     )
@@ -117,6 +141,19 @@ class Settings(BaseSettings):
         for name in (h.strip() for h in v.split(",")):
             if name and not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
                 raise ValueError("FACEPROOF_CORS_ALLOW_HEADERS must list header names")
+        return v
+
+    @field_validator("trusted_proxies", "metrics_allow")
+    @classmethod
+    def _networks(cls, v: str) -> str:
+        import ipaddress
+
+        for item in (x.strip() for x in v.split(",")):
+            if item:
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise ValueError(f"not an IP address or CIDR: {item!r}") from None
         return v
 
     @property
