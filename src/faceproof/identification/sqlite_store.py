@@ -4,13 +4,12 @@ WAL mode, ``synchronous=FULL`` (an acknowledged enrolment or erasure survives a 
 ``secure_delete`` (erased rows are overwritten with zeros in the file, not just unlinked)
 and a WAL checkpoint after each erasure so the old pages do not linger in the log. Writers
 serialise on SQLite's own lock (``BEGIN IMMEDIATE``), so a duplicate check and the insert
-it guards are one atomic step across processes. One connection per process, used under a
-lock; it never crosses a fork.
+it guards are one atomic step across processes. One connection per process
+(:class:`~faceproof.storage.sqlite_file.ProcessLocalSqlite`), used under a lock.
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 import time
@@ -23,8 +22,8 @@ from numpy.typing import NDArray
 
 from faceproof.config import ConfigError
 from faceproof.identification.store import ChangeSet, Hit, StoredTemplate, SubjectInfo
+from faceproof.storage.sqlite_file import ProcessLocalSqlite
 
-BUSY_TIMEOUT_MS = 15_000
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS templates (
         id TEXT PRIMARY KEY,
@@ -144,31 +143,16 @@ class SqliteGalleryStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
-        self._conn: sqlite3.Connection | None = None
-        self._pid = -1
+        self._db = ProcessLocalSqlite(
+            self.path, SCHEMA, synchronous="FULL", pragmas=("secure_delete = ON",)
+        )
         try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
             self._connection()
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"{self.path}: cannot open the gallery store ({exc})") from None
 
     def _connection(self) -> sqlite3.Connection:
-        if self._conn is None or self._pid != os.getpid():
-            conn = sqlite3.connect(
-                self.path,
-                timeout=BUSY_TIMEOUT_MS / 1000,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("PRAGMA secure_delete = ON")
-            for statement in SCHEMA:
-                conn.execute(statement)
-            self._conn, self._pid = conn, os.getpid()
-        return self._conn
+        return self._db.connection()
 
     # -- reads -------------------------------------------------------------------------------
     def version(self, gallery: str) -> int:
@@ -264,6 +248,4 @@ class SqliteGalleryStore:
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
+            self._db.close()

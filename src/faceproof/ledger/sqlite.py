@@ -5,11 +5,12 @@ whose ``record`` returned survives a process kill or a power loss. Concurrency: 
 serialises writers with a file lock; ``busy_timeout`` makes a second process wait for it
 instead of failing.
 
-Connections: a small per-process pool. A request borrows a connection for one statement and
-gives it back, so the thread pool's threads (which come and go with load) never own one: the
-number of open connections (three descriptors each in WAL mode: database, -wal, -shm) stays
-at most ``POOL_IDLE`` idle plus those in use, whatever the number of threads ever seen. A
-connection is never shared by two threads at once, and never crosses a ``fork``.
+Connections (opened by :mod:`faceproof.storage.sqlite_file`): a small per-process pool. A
+request borrows a connection for one statement and gives it back, so the thread pool's
+threads (which come and go with load) never own one: the number of open connections (three
+descriptors each in WAL mode: database, -wal, -shm) stays at most ``POOL_IDLE`` idle plus
+those in use, whatever the number of threads ever seen. A connection is never shared by two
+threads at once, and never crosses a ``fork``.
 """
 
 from __future__ import annotations
@@ -18,16 +19,15 @@ import json
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from faceproof.config import ConfigError
 from faceproof.ledger.base import Transaction
+from faceproof.storage.sqlite_file import connect, create_private_file
 
 SCHEMA_VERSION = 1
-BUSY_TIMEOUT_MS = 15_000
 POOL_IDLE = 4  # idle connections kept per process; more are closed when given back
 
 # _MIGRATIONS[i] upgrades a database from version i to i + 1.
@@ -94,43 +94,15 @@ class SqliteLedger:
 
     def _create_file(self) -> None:
         try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            # Create it 0600 ourselves: SQLite would use the umask; -wal/-shm copy this mode.
-            fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
-            os.close(fd)
+            create_private_file(self.path)
         except OSError as exc:
             raise ConfigError(f"{self.path}: cannot create ledger ({exc.strerror})") from None
 
     def _connect(self) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(
-                self.path,
-                timeout=BUSY_TIMEOUT_MS / 1000,
-                isolation_level=None,  # autocommit: each INSERT is its own durable commit
-                check_same_thread=False,  # only so close() may close it from another thread
-            )
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._set_wal(conn)
-            conn.execute("PRAGMA synchronous = FULL")
+            return connect(self.path, synchronous="FULL")
         except sqlite3.Error as exc:
             raise ConfigError(f"{self.path}: cannot open ledger ({exc})") from None
-        return conn
-
-    @staticmethod
-    def _set_wal(conn: sqlite3.Connection) -> None:
-        # Switching to WAL needs a brief exclusive lock; the busy handler is not always
-        # consulted for it, so retry while another process is initialising the same file.
-        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-        while True:
-            try:
-                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-                break
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        if str(mode).lower() != "wal":
-            raise sqlite3.OperationalError(f"journal_mode is {mode}, WAL unavailable")
 
     def _take(self) -> sqlite3.Connection:
         if self._closed:
