@@ -14,7 +14,7 @@ import pytest
 from faceproof.crypto.envelope import DeviceInfo
 from faceproof.errors import ApiError
 from faceproof.liveness import geometry3d as g
-from faceproof.liveness.challenge import ChallengeStore
+from faceproof.liveness.challenge import SqliteChallengeStore as ChallengeStore
 from faceproof.liveness.device import check_device
 from faceproof.liveness.fusion import SIGNS, FusionModel, fit_fusion, load_fusion
 from faceproof.liveness.levels import (

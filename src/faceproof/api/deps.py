@@ -57,7 +57,7 @@ def build_services(settings: Settings) -> Services:
     """Builds and checks every service; raises ConfigError with a one-line message."""
     from faceproof.crypto.envelope import EnvelopeOpener
     from faceproof.crypto.keystore import KeyStore
-    from faceproof.crypto.replay import SqliteNonceStore
+    from faceproof.crypto.replay import open_nonce_store
     from faceproof.crypto.template_encryption import load_public_key
     from faceproof.ledger import open_ledger
     from faceproof.license import load_deployment
@@ -86,7 +86,7 @@ def build_services(settings: Settings) -> Services:
         bits=settings.rsa_key_bits,
         grace_seconds=settings.key_grace_seconds,
     )
-    nonces = SqliteNonceStore(settings.data_dir / "nonces.sqlite3")
+    nonces = open_nonce_store(settings)  # Redis when FACEPROOF_REDIS_URL is set
     opener = EnvelopeOpener(
         keystore,
         nonces,

@@ -7,7 +7,8 @@ docs/liveness.md.
    for each distance an oval drawn at random (centre anywhere a face fits in 640×480; far
    small, near at least 1.7× taller), a random hold time, a step timeout, the oval
    tolerance, and a random screen-colour sequence (:mod:`faceproof.liveness.screen_light`).
-   It is stored server-side (SQLite in the data dir, shared by all workers).
+   It is stored server-side: SQLite in the data dir (shared by the host's workers) or, for
+   several replicas, Redis (``FACEPROOF_REDIS_URL``); see :func:`open_challenge_store`.
 2. The SDK guides the user into each oval, runs the colour sequence while the near oval is
    held, seals the frames (roles ``main``, ``far``, ``near``, ``light``, times ``t``) in an
    envelope whose ``nonce`` is the challenge's and whose ``challenge`` is
@@ -36,13 +37,19 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from faceproof.crypto.envelope import CapturePayload, new_nonce
 from faceproof.liveness import screen_light as sl
+from faceproof.storage import redis_client
 from faceproof.storage.sqlite_file import ProcessLocalSqlite
+
+if TYPE_CHECKING:
+    import redis
+
+    from faceproof.config import Settings
 
 TTL_MS = 120_000  # a challenge must be answered within 2 minutes of issue
 CLOCK_SKEW_MS = 5_000  # tolerance between the SDK's corrected clock and ours
@@ -203,7 +210,30 @@ def draw_challenge(now_ms: int, ttl_ms: int, rng: secrets.SystemRandom | None = 
     )
 
 
-class ChallengeStore:
+class ChallengeStore(Protocol):
+    """Issued challenges; :meth:`claim` succeeds once per challenge, across all workers."""
+
+    ttl_ms: int
+
+    def issue(self, now_ms: int | None = None) -> Challenge:
+        """Draws a challenge and stores it until it expires."""
+        ...
+
+    def claim(self, challenge_id: str) -> Challenge | None:
+        """The challenge if it exists and was never claimed, marked used (atomically).
+
+        An expired challenge is still returned for a while (``check_binding`` then names
+        it expired rather than unknown)."""
+        ...
+
+    def health(self) -> str | None:
+        """None when the store can answer now, else a short reason (``/face_health``)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class SqliteChallengeStore:
     """Issued challenges in one SQLite file; claiming is atomic across worker processes."""
 
     def __init__(self, path: Path, ttl_ms: int = TTL_MS) -> None:
@@ -253,9 +283,69 @@ class ChallengeStore:
             return None
         return Challenge.from_row(row[0], row[1], json.loads(row[2]), int(row[3]), int(row[4]))
 
+    def health(self) -> str | None:
+        try:
+            with self._lock:
+                self._connection().execute("SELECT 1 FROM challenges LIMIT 1").fetchall()
+        except sqlite3.Error as exc:
+            return f"challenge store unavailable ({type(exc).__name__})"
+        return None
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+class RedisChallengeStore:
+    """Issued challenges in Redis, shared by every replica.
+
+    ``issue`` writes ``faceproof:challenge:<id>`` (JSON) with ``SET NX`` and an expiry of two
+    TTLs (an expired challenge stays claimable long enough to be reported as expired, as in
+    SQLite); ``claim`` is ``GETDEL``, atomic in Redis, so of any number of concurrent claims
+    on any replicas exactly one gets the challenge and the rest get None.
+    """
+
+    def __init__(self, client: redis.Redis, ttl_ms: int = TTL_MS) -> None:
+        self.client = client
+        self.ttl_ms = min(ttl_ms, TTL_MS)
+
+    @staticmethod
+    def _key(challenge_id: str) -> str:
+        return redis_client.key("challenge", challenge_id)
+
+    def issue(self, now_ms: int | None = None) -> Challenge:
+        now = int(time.time() * 1000) if now_ms is None else now_ms
+        ch = draw_challenge(now, self.ttl_ms)
+        record = json.dumps(
+            {"nonce": ch.nonce, "params": ch.params(), "issued": now, "expires": ch.expires_ms}
+        )
+        if not self.client.set(self._key(ch.id), record, nx=True, px=2 * self.ttl_ms):
+            raise RuntimeError("challenge id collision")  # 144 random bits: never in practice
+        return ch
+
+    def claim(self, challenge_id: str) -> Challenge | None:
+        if not challenge_id or len(challenge_id) > 64:
+            return None
+        raw = self.client.getdel(self._key(challenge_id))
+        if raw is None:
+            return None
+        rec = json.loads(raw)
+        return Challenge.from_row(
+            challenge_id, rec["nonce"], rec["params"], int(rec["issued"]), int(rec["expires"])
+        )
+
+    def health(self) -> str | None:
+        return redis_client.health(self.client)
+
+    def close(self) -> None:
+        """The client is shared by the process's stores (redis_client.close_all)."""
+
+
+def open_challenge_store(settings: Settings) -> ChallengeStore:
+    """Redis when ``FACEPROOF_REDIS_URL`` is set, else ``<data_dir>/challenges.sqlite3``."""
+    if settings.redis_url and settings.redis_url.strip():
+        return RedisChallengeStore(redis_client.shared_redis(settings.redis_url))
+    return SqliteChallengeStore(settings.data_dir / "challenges.sqlite3")
 
 
 @dataclass

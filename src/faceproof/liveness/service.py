@@ -162,7 +162,7 @@ class LivenessService:
             # Size and SHA-256 of every model file the fusion uses (the bundled MiniFASNet
             # pair included): a missing or altered file stops the server here.
             require_models(path, needed_models(fusion.features)[1])
-        store = chl.ChallengeStore(settings.data_dir / "challenges.sqlite3")
+        store = chl.open_challenge_store(settings)  # Redis when FACEPROOF_REDIS_URL is set
         if settings.allow_emulated_camera:
             # The level is also spelled out: at start-up this may run before logging is
             # configured, when the line reaches stderr as bare text (logging_setup re-reads it).

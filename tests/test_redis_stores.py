@@ -1,0 +1,204 @@
+"""The Redis single-use stores (FACEPROOF_REDIS_URL) against a real redis-server.
+
+Each "replica" below has its own client (own connection pool), as separate hosts would; the
+races start every claimant at one barrier so the claims really overlap.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from faceproof.config import ConfigError, Settings
+from faceproof.crypto.envelope import new_nonce
+from faceproof.crypto.replay import (
+    CLOCK_SKEW_MS,
+    RedisNonceStore,
+    SqliteNonceStore,
+    open_nonce_store,
+)
+from faceproof.liveness.challenge import (
+    TTL_MS,
+    RedisChallengeStore,
+    SqliteChallengeStore,
+    open_challenge_store,
+)
+from faceproof.storage import redis_client
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    from redis_server import redis_binary, redis_server
+
+    if redis_binary() is None:
+        pytest.skip("redis-server is not installed (scripts/install.sh --dev)")
+    with redis_server() as url:
+        yield url
+
+
+def replica(url: str) -> redis.Redis:
+    """A client of its own, as another host would have."""
+    return redis_client.open_redis(url)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# -- client ---------------------------------------------------------------------------------
+def test_client_health_and_errors_never_show_the_password(redis_url: str) -> None:
+    client = redis_client.shared_redis(redis_url)
+    assert redis_client.shared_redis(redis_url) is client  # one pool per URL and process
+    assert redis_client.health(client) is None
+    dead = f"redis://user:s3cret@127.0.0.1:{_closed_port()}/0"
+    with pytest.raises(ConfigError) as info:
+        redis_client.open_redis(dead)
+    assert "s3cret" not in str(info.value) and "unreachable" in str(info.value)
+    with pytest.raises(ConfigError, match="unsupported scheme"):
+        redis_client.open_redis("http://127.0.0.1:6379")
+    assert redis_client.describe("rediss://u:pw@h:7000/2") == "rediss://h:7000/2"
+    assert redis_client.is_redis_url(" redis://x ") and not redis_client.is_redis_url("")
+
+
+def _closed_port() -> int:
+    from redis_server import free_port
+
+    return free_port()  # bound and released: nothing listens there
+
+
+def test_health_reports_a_stopped_server_quickly() -> None:
+    from redis_server import redis_binary, redis_server
+
+    if redis_binary() is None:
+        pytest.skip("redis-server is not installed")
+    with redis_server() as url:
+        client = replica(url)
+        store = RedisNonceStore(client)
+        assert store.health() is None
+    t0 = time.monotonic()
+    reason = store.health()
+    assert reason is not None and "Error" in reason
+    assert time.monotonic() - t0 < 3 * redis_client.SOCKET_TIMEOUT_S
+    with pytest.raises(redis.RedisError):  # never "accepted" when the store cannot answer
+        store.claim(new_nonce(), now_ms() + 60_000)
+
+
+# -- nonces ---------------------------------------------------------------------------------
+def test_nonce_single_use_across_replicas_and_expiry(redis_url: str) -> None:
+    a, b = RedisNonceStore(replica(redis_url)), RedisNonceStore(replica(redis_url))
+    nonce = new_nonce()
+    expires = now_ms() + 120_000
+    assert a.claim(nonce, expires)
+    assert not b.claim(nonce, expires)
+    assert not a.claim(nonce, expires)
+    assert b.claim(new_nonce(), expires)
+    # Kept until the envelope's expiry plus the clock-skew margin, then dropped by Redis.
+    ttl = a.client.pttl(RedisNonceStore._key(nonce))
+    assert 120_000 + CLOCK_SKEW_MS - 5_000 < ttl <= 120_000 + CLOCK_SKEW_MS
+    past = new_nonce()
+    assert a.claim(past, now_ms() - 10_000)
+    assert 0 < a.client.pttl(RedisNonceStore._key(past)) <= CLOCK_SKEW_MS
+    assert not b.claim(past, now_ms())
+    keys = a.client.keys("faceproof:nonce:*")
+    assert len(keys) >= 3 and all(len(k) == len("faceproof:nonce:") + 64 for k in keys)
+
+
+def race(calls: list[Callable[[], object]]) -> list[object]:
+    """Runs every call in its own thread, all released at once by a barrier."""
+    barrier = threading.Barrier(len(calls))
+    results: list[object] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        barrier.wait()
+        results[i] = calls[i]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    return results
+
+
+def test_one_nonce_raced_by_many_replicas_is_claimed_once(redis_url: str) -> None:
+    stores = [RedisNonceStore(replica(redis_url)) for _ in range(8)]
+    for _ in range(20):
+        nonce, expires = new_nonce(), now_ms() + 60_000
+        wins = race([partial(s.claim, nonce, expires) for s in stores])
+        assert sum(w is True for w in wins) == 1 and all(isinstance(w, bool) for w in wins)
+
+
+def _claim_many(url: str, nonces: list[str], barrier: Any, queue: Any) -> None:
+    store = RedisNonceStore(redis_client.open_redis(url))
+    barrier.wait()
+    queue.put([n for n in nonces if store.claim(n, int(time.time() * 1000) + 60_000)])
+
+
+def test_nonce_claims_are_atomic_across_processes(redis_url: str) -> None:
+    nonces = [new_nonce() for _ in range(300)]
+    ctx = multiprocessing.get_context("fork")
+    barrier, queue = ctx.Barrier(3), ctx.Queue()
+    procs = [
+        ctx.Process(target=_claim_many, args=(redis_url, nonces, barrier, queue)) for _ in "abc"
+    ]
+    for p in procs:
+        p.start()
+    won = [n for _ in procs for n in queue.get(timeout=60)]
+    for p in procs:
+        p.join(timeout=60)
+    assert sorted(won) == sorted(nonces)  # every nonce claimed exactly once in total
+
+
+# -- challenges -----------------------------------------------------------------------------
+def test_challenge_issued_on_one_replica_is_redeemed_once_on_another(redis_url: str) -> None:
+    a, b = RedisChallengeStore(replica(redis_url)), RedisChallengeStore(replica(redis_url))
+    ch = a.issue()
+    ttl = a.client.pttl(RedisChallengeStore._key(ch.id))
+    assert 2 * TTL_MS - 5_000 < ttl <= 2 * TTL_MS  # expired ones stay to be named expired
+    got = b.claim(ch.id)
+    assert got is not None
+    assert (got.nonce, got.order, got.issued_ms, got.expires_ms) == (
+        ch.nonce,
+        ch.order,
+        ch.issued_ms,
+        ch.expires_ms,
+    )
+    assert got.params() == ch.params()
+    assert a.claim(ch.id) is None and b.claim(ch.id) is None
+    assert b.claim("no-such-id") is None and b.claim("") is None and b.claim("x" * 65) is None
+    # An expired challenge is still handed out once (check_binding reports it as expired).
+    old = a.issue(now_ms=now_ms() - TTL_MS - 1_000)
+    late = b.claim(old.id)
+    assert late is not None and late.expires_ms < now_ms()
+
+
+def test_one_challenge_raced_by_many_replicas_is_redeemed_once(redis_url: str) -> None:
+    stores = [RedisChallengeStore(replica(redis_url)) for _ in range(8)]
+    for _ in range(20):
+        cid = stores[0].issue().id
+        got = race([partial(s.claim, cid) for s in stores])
+        assert sum(g is not None for g in got) == 1
+
+
+# -- selection by settings ------------------------------------------------------------------
+def test_settings_pick_the_backend(
+    redis_url: str, make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    embedded = make_settings(data_dir=tmp_path / "embedded")
+    assert isinstance(open_nonce_store(embedded), SqliteNonceStore)
+    assert isinstance(open_challenge_store(embedded), SqliteChallengeStore)
+    shared = make_settings(data_dir=tmp_path / "shared", redis_url=redis_url)
+    nonces, challenges = open_nonce_store(shared), open_challenge_store(shared)
+    assert isinstance(nonces, RedisNonceStore) and isinstance(challenges, RedisChallengeStore)
+    assert nonces.health() is None and challenges.health() is None
+    assert not (shared.data_dir / "nonces.sqlite3").exists()
+    with pytest.raises(ConfigError, match="unsupported scheme"):
+        open_nonce_store(make_settings(redis_url="postgresql://x/y"))
