@@ -22,6 +22,9 @@ if [[ $DEV == 1 ]]; then
   command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
   # Gallery tests against a real PostgreSQL (tests/pg_server.py starts one on loopback).
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+  # Scale-out tests (tests/cluster.py): shared Redis and an nginx in front of two replicas.
+  command -v redis-server >/dev/null || need_apt+=(redis-server)
+  command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need_apt+=(nginx)
 fi
 if ((${#need_apt[@]})); then
   if [[ $(id -u) == 0 ]]; then
