@@ -63,6 +63,16 @@ class Err(Enum):
     DUPLICATE_SUBJECT = ErrorKind(
         409, "ERROR_DUPLICATE_SUBJECT", 409, "Another subject of the gallery matches this face"
     )
+    # Serving limits (ours; docs/api-decisions.md, docs/deployment.md "Abuse limits"). Each is
+    # answered with a Retry-After header. Busy keeps code 500 (the reference's "server-side,
+    # try again" family) because code 503 already means ERROR_INVALID_IMAGE.
+    TOO_MANY_ATTEMPTS = ErrorKind(
+        429, "ERROR_TOO_MANY_ATTEMPTS", 429, "Too many failed liveness attempts; retry later"
+    )
+    TOO_MANY_REQUESTS = ErrorKind(
+        429, "ERROR_TOO_MANY_REQUESTS", 429, "Too many requests from this client; retry later"
+    )
+    SERVER_BUSY = ErrorKind(500, "ERROR_SERVER_BUSY", 503, "Server busy; retry later")
 
 
 class ApiError(Exception):

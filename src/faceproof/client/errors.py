@@ -124,6 +124,15 @@ class DuplicateSubject(FaceproofError):
     """409 ERROR_DUPLICATE_SUBJECT: another subject of the gallery matches this face."""
 
 
+class TooManyAttempts(FaceproofError):
+    """429 ERROR_TOO_MANY_ATTEMPTS / ERROR_TOO_MANY_REQUESTS: an abuse limit (failed liveness
+    attempts, challenges); the answer's ``Retry-After`` header and description say when."""
+
+
+class ServerBusy(FaceproofError):
+    """500 ERROR_SERVER_BUSY (HTTP 503): every worker's queue is full; retry later."""
+
+
 class TransportError(FaceproofError):
     """No documented answer: the server could not be reached or answered something else."""
 
@@ -152,6 +161,9 @@ BY_NAME: dict[str, type[FaceproofError]] = {
     "ERROR_SUBJECT_NOT_FOUND": NotFound,
     "ERROR_METHOD_NOT_ALLOWED": MethodNotAllowed,
     "ERROR_DUPLICATE_SUBJECT": DuplicateSubject,
+    "ERROR_TOO_MANY_ATTEMPTS": TooManyAttempts,
+    "ERROR_TOO_MANY_REQUESTS": TooManyAttempts,
+    "ERROR_SERVER_BUSY": ServerBusy,
 }
 
 
