@@ -5,52 +5,37 @@ masks from the landmarks, the person's own skin colour) is done once per face an
 measure reads it. Each property below is computed on first use and cached, so a caller that
 only needs ``eyes_open_metric`` pays for no image processing at all.
 
-The crop: the face is rotated so the eye line is horizontal and scaled so the mesh's extent
-fills ``FILL`` of a ``crop_size``² square. Measures therefore see every face at the same scale
-(a big face is downsampled with area averaging first, a small one upsampled — which is why
-detail measures also lose score on small faces). Pixels that came from outside the photo are
-marked in :attr:`QualitySession.valid`: a face cut by the frame keeps its full mesh (the mesh
-model extrapolates) but the cut part has no valid pixels, so its regions score as invisible.
+The crop (:mod:`faceproof.quality.crop`): the face is rotated so the eye line is horizontal
+and scaled so the mesh's extent fills ``FILL`` of a ``crop_size``² square. Measures therefore
+see every face at the same scale (a big face is downsampled with area averaging first, a small
+one upsampled — which is why detail measures also lose score on small faces). Pixels that came
+from outside the photo are marked in :attr:`QualitySession.valid`: a face cut by the frame
+keeps its full mesh (the mesh model extrapolates) but the cut part has no valid pixels, so its
+regions score as invisible. The person's own skin colour: :mod:`faceproof.quality.skin`.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
 
 import cv2
 import numpy as np
-from numpy.typing import NDArray
 
 from faceproof.pipeline.record import F32, U8, FaceRecord, PersonMask, Pose
 from faceproof.quality import mesh_regions as mr
 from faceproof.quality.config import SKIN, RegionParams, SkinParams
-from faceproof.quality.order_stats import median
+from faceproof.quality.crop import CROP_SIZE, F64, BoolMap, crop_transform, inside_photo, warp_crop
+from faceproof.quality.skin import (
+    SkinReference,
+    colour_match,
+    find_reference,
+    hue_terms,
+    reference_from,
+)
 
-F64 = NDArray[np.float64]
-BoolMap = NDArray[np.bool_]
 EyeLids = tuple[F64, F64, F64]  # corners (2, 2), lower lid (7, 2), upper lid (7, 2)
 
-CROP_SIZE = 224
-FILL = 0.8  # share of the crop side covered by the mesh's larger extent
-
-
-@dataclass(frozen=True)
-class SkinReference:
-    """The person's own skin in this photo: Lab chroma distribution, lightness, texture."""
-
-    mean_ab: F64  # (2,) median a*, b*
-    spread: F64  # (2,) robust σ of chroma: radial, tangential (a*, b* on grey photos)
-    lightness: float  # median L* (0–100)
-    gradient: float  # median local gradient of L* (texture)
-    pixels: int  # how many crop pixels the reference was drawn from
-    patches: tuple[str, ...]  # the reference patches that agreed
-
-    @property
-    def chroma(self) -> float:
-        return float(np.hypot(*self.mean_ab))
+__all__ = ["CROP_SIZE", "BoolMap", "EyeLids", "QualitySession", "SkinReference"]
 
 
 def _as_rgb(image: U8) -> U8:
@@ -155,68 +140,18 @@ class QualitySession:
     @cached_property
     def _transform(self) -> tuple[F64, float]:
         """2×3 affine map image → crop, and its scale (crop pixels per image pixel)."""
-        e = self.eye_centres
-        angle = math.atan2(e[1, 1] - e[0, 1], e[1, 0] - e[0, 0])
-        c, s = math.cos(-angle), math.sin(-angle)
-        rot = np.array([[c, -s], [s, c]])
-        r = self.mesh @ rot.T
-        lo, hi = r.min(axis=0), r.max(axis=0)
-        extent = max(float(np.max(hi - lo)), 1.0)
-        scale = FILL * self.crop_size / extent
-        a = scale * rot
-        centre = (lo + hi) / 2  # rotated frame
-        t = np.full(2, self.crop_size / 2) - scale * centre
-        return np.hstack([a, t[:, None]]), scale
+        return crop_transform(self.eye_centres, self.mesh, self.crop_size)
 
     @cached_property
     def crop(self) -> U8:
         """The face, upright and scale-normalised, (S, S, 3) RGB; outside the photo is 0."""
         m, scale = self._transform
-        n = self.crop_size
-        src: NDArray[np.uint8] = self.rgb
-        if scale < 0.5:
-            # Area-average first so downsampling a big face does not alias (warpAffine is
-            # bilinear); only the part of the photo under the crop is resized.
-            inv = cv2.invertAffineTransform(m)
-            corners = np.array([[0, 0, 1], [n, 0, 1], [0, n, 1], [n, n, 1]], dtype=np.float64)
-            pts = corners @ inv.T
-            w, h = self.image_size
-            lo, hi = np.floor(pts.min(axis=0)) - 2, np.ceil(pts.max(axis=0)) + 2
-            x0, y0 = max(0, int(lo[0])), max(0, int(lo[1]))
-            x1, y1 = min(w, int(hi[0])), min(h, int(hi[1]))
-            if x1 > x0 and y1 > y0:
-                f = min(1.0, 2.0 * scale)
-                sub = src[y0:y1, x0:x1]
-                sw, sh = max(1, round(sub.shape[1] * f)), max(1, round(sub.shape[0] * f))
-                src = np.asarray(cv2.resize(sub, (sw, sh), interpolation=cv2.INTER_AREA))
-                fx, fy = sub.shape[1] / sw, sub.shape[0] / sh
-                a = m[:, :2] @ np.diag([fx, fy])
-                m = np.hstack([a, (m[:, :2] @ np.array([x0, y0]) + m[:, 2])[:, None]])
-        out = cv2.warpAffine(
-            src, m, (n, n), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
-        )
-        return np.asarray(out, dtype=np.uint8)
+        return warp_crop(self.rgb, m, scale, self.crop_size)
 
     @cached_property
     def valid(self) -> BoolMap:
         """Crop pixels that come from inside the photo."""
-        n = self.crop_size
-        inv = cv2.invertAffineTransform(self._transform[0])
-        w, h = self.image_size
-        # The map is affine, so its extremes over the pixel-centre grid are at the corner
-        # pixels: when those are inside the photo by a margin far above the rounding error,
-        # every pixel is (the usual case, a face with room around it).
-        c = np.array([0.5, n - 0.5])
-        cx = inv[0, 0] * c[None, :] + inv[0, 1] * c[:, None] + inv[0, 2]
-        cy = inv[1, 0] * c[None, :] + inv[1, 1] * c[:, None] + inv[1, 2]
-        eps = 1e-6 * (1.0 + w + h)
-        if cx.min() >= eps and cx.max() < w - eps and cy.min() >= eps and cy.max() < h - eps:
-            return np.ones((n, n), dtype=bool)
-        xs = np.arange(n, dtype=np.float64)[None, :] + 0.5  # pixel centres, broadcast
-        ys = np.arange(n, dtype=np.float64)[:, None] + 0.5
-        x = inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2]
-        y = inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]
-        return np.asarray((x >= 0) & (x < w) & (y >= 0) & (y < h))
+        return inside_photo(self._transform[0], self.image_size, self.crop_size)
 
     @cached_property
     def points(self) -> F64:
@@ -304,127 +239,37 @@ class QualitySession:
     # -- the person's skin ---------------------------------------------------------------
     @cached_property
     def skin_reference(self) -> SkinReference:
-        """Skin colour from the reference patches that agree with the most skin-like one.
+        """Skin colour from the reference patches (:func:`faceproof.quality.skin.find_reference`).
 
         Cheeks, forehead, chin and nose bridge are candidates because any of them can be
         covered (a mask hides cheeks and chin, a fringe the forehead, dark glasses the
-        bridge). Each patch gets a prior from generic skin chroma (hue and saturation in
-        CIELAB); the patch whose colour is shared by the most prior-weighted area wins, and
-        the reference pools every patch within ``agree`` of it. A mask's several covered
-        patches agree with each other, but their colour has no skin prior, so they lose to
-        the uncovered ones. On a greyscale photo no patch has a prior and plain agreement
-        decides.
+        bridge). With none usable the face oval (or the whole crop) is the pool.
         """
-        p = self.skin_params
-        lab = self.lab.reshape(-1, 3)  # pixels by flat index
         plain = self.plain_valid
-        names, stats, areas, priors, masks = [], [], [], [], []
-        for name in mr.SKIN_REFERENCE_PATCHES:
-            mask = self.region(name) & plain
-            idx = np.flatnonzero(mask)
-            n = idx.size
-            if n < p.min_patch_pixels:
-                continue
-            med = _column_medians(np.take(lab, idx, axis=0))
-            names.append(name)
-            stats.append(med)
-            areas.append(n)
-            priors.append(skin_prior(float(med[1]), float(med[2]), p))
-            masks.append(mask)
-        if not names:
-            pool = self.region("face") & self.valid
-            if not pool.any():
-                pool = self.valid
-            return self._reference_from(np.flatnonzero(pool), ())
-        st = np.array(stats, dtype=np.float64)
-        w = np.array(areas, dtype=np.float64) * (np.array(priors) + 0.02)
-        d = _patch_distance(st[:, None, :], st[None, :, :])
-        agree = d < p.agree
-        best = int(np.argmax((agree * w[None, :]).sum(axis=1)))
-        chosen = [i for i in range(len(names)) if agree[best, i]]
-        pool = np.zeros_like(masks[0])
-        for i in chosen:
-            pool |= masks[i]
-        # Drop the pool's own outliers (a stray lock of hair, a specular spot) before fitting.
-        # Only pool pixels can stay in it, so the tests run on those alone.
-        idx = np.flatnonzero(pool)
-        lum = np.take(lab, idx, axis=0)[:, 0]
-        g = np.take(self.gradient.reshape(-1), idx)
-        lo, hi = np.percentile(lum, [5, 95])
-        keep = (lum >= lo) & (lum <= hi) & (g <= np.percentile(g, 90))
-        return self._reference_from(idx[keep], tuple(names[i] for i in chosen))
-
-    def _reference_from(self, pool: NDArray[np.intp], patches: tuple[str, ...]) -> SkinReference:
-        """The reference from the crop pixels at flat indices ``pool`` (ascending)."""
-        lab = self.lab.reshape(-1, 3)
-        if pool.size < 3:
-            pool = np.arange(lab.shape[0])
-        px = np.take(lab, pool, axis=0)
-        ab = px[:, 1:].astype(np.float64)
-        centre = _column_medians(ab)
-        c = float(np.hypot(*centre))
-        if c >= self.skin_params.min_reference_chroma:
-            u = centre / c
-            axes = np.stack([ab @ u, ab @ np.array([-u[1], u[0]])], axis=1)
-        else:
-            axes = ab
-        mad = _column_medians(np.abs(axes - _column_medians(axes)))
-        spread = np.maximum(1.4826 * mad, self.skin_params.chroma_floor)
-        return SkinReference(
-            mean_ab=centre,
-            spread=spread.astype(np.float64),
-            lightness=max(float(median(px[:, 0])), 1.0),
-            gradient=float(median(np.take(self.gradient.reshape(-1), pool))),
-            pixels=int(pool.size),
-            patches=patches,
-        )
+        patches = [(name, self.region(name) & plain) for name in mr.SKIN_REFERENCE_PATCHES]
+        ref = find_reference(self.lab, self.gradient, patches, self.skin_params)
+        if ref is not None:
+            return ref
+        pool = self.region("face") & self.valid
+        if not pool.any():
+            pool = self.valid
+        return reference_from(self.lab, self.gradient, np.flatnonzero(pool), (), self.skin_params)
 
     def skin_colour(self, lips: bool = False) -> BoolMap:
-        """Pixels whose CIELAB chroma is plausible for this person's skin (valid ones only).
-
-        Polar test around the reference colour. Shading and highlights scale skin chroma but
-        keep its hue, so the chroma may range over a band of the reference's (widened by the
-        reference's own radial spread), while the hue must stay within ``hue_base`` plus
-        what chroma noise explains at this pixel's chroma (``atan(k·σ_t / C)``: the hue of a
-        weakly coloured pixel in a noisy webcam frame is uncertain, that of a saturated one is
-        not). A white, grey, blue or black cover fails one of the two; noise alone does not.
-        With ``lips`` redder and more saturated pixels pass too (lips are; a mask is not).
-        On a grey photo the plain a*, b* distance in spread units decides.
-        """
+        """Valid pixels whose colour is plausible for this person's skin
+        (:func:`faceproof.quality.skin.colour_match`); ``lips`` admits lip colours too."""
         key = "_colour_lips" if lips else "_colour"
-        if key in self._regions:
-            return self._regions[key]
-        p = self.skin_params
-        ref = self.skin_reference
-        a, b = self.lab[:, :, 1], self.lab[:, :, 2]
-        c = ref.chroma
-        ra, rb = float(ref.mean_ab[0]), float(ref.mean_ab[1])
-        if c >= p.min_reference_chroma:
-            sr = float(ref.spread[0])
-            chroma = self.chroma
-            hi = (p.lip_chroma_high if lips else p.chroma_high) * c + p.chroma_k * sr
-            lo = max(p.chroma_low * c - sr, p.chroma_min_share * c)
-            dhue, tol = self._hue_terms
-            red = p.lip_hue_shift if lips else 0.0
-            colour = (chroma >= lo) & (chroma <= hi) & (dhue >= -tol - red) & (dhue <= tol)
-        else:
-            sa, sb = float(ref.spread[0]), float(ref.spread[1])
-            colour = (np.abs(a - ra) <= p.chroma_k * sa) & (np.abs(b - rb) <= p.chroma_k * sb)
-        self._regions[key] = np.asarray(colour & self.valid)
+        if key not in self._regions:
+            colour = colour_match(
+                self.lab, self.chroma, self._hue_terms, self.skin_reference, self.skin_params, lips
+            )
+            self._regions[key] = np.asarray(colour & self.valid)
         return self._regions[key]
 
     @cached_property
     def _hue_terms(self) -> tuple[F32, F32]:
-        """Per pixel: hue change from the reference skin (degrees, > 0: yellower) and the
-        hue tolerance at the pixel's chroma; shared by both :meth:`skin_colour` variants."""
-        p = self.skin_params
-        ref = self.skin_reference
-        a, b = self.lab[:, :, 1], self.lab[:, :, 2]
-        ra, rb = float(ref.mean_ab[0]), float(ref.mean_ab[1])
-        st = float(ref.spread[1])
-        dhue = np.degrees(np.arctan2(b * ra - a * rb, a * ra + b * rb))
-        tol = p.hue_base + np.degrees(np.arctan2(p.chroma_k * st, self.chroma))
-        return np.asarray(dhue), np.asarray(tol)
+        """Hue change and tolerance per pixel, shared by both :meth:`skin_colour` variants."""
+        return hue_terms(self.lab, self.chroma, self.skin_reference, self.skin_params)
 
     @cached_property
     def lightness_ratio(self) -> F32:
@@ -458,32 +303,3 @@ class QualitySession:
                 & (self.gradient <= rp.texture_factor * ref.gradient + rp.texture_offset)
             )
         return self._passes[key]
-
-
-def skin_prior(a: float, b: float, p: SkinParams) -> float:
-    """0–1: how typical a CIELAB chroma (a*, b*) is of human skin under everyday light.
-
-    Skin of every tone sits in a narrow hue band of warm colours (hue angle ≈ 20–80°) with a
-    moderate chroma; blue/green/black/white masks, dark lenses and grey hair fall outside.
-    """
-    chroma = math.hypot(a, b)
-    hue = math.degrees(math.atan2(b, a))
-    c = _ramp(chroma, p.prior_chroma_min, 3.0) * (1.0 - _ramp(chroma, p.prior_chroma_max, 5.0))
-    h = _ramp(hue, p.prior_hue_min, 8.0) * (1.0 - _ramp(hue, p.prior_hue_max, 8.0))
-    return c * h
-
-
-def _ramp(x: float, at: float, width: float) -> float:
-    return float(1.0 / (1.0 + math.exp(-(x - at) / width)))
-
-
-def _column_medians(x: NDArray[Any]) -> NDArray[Any]:
-    """``np.median(x, axis=0)`` for an (N, k) array."""
-    return np.asarray(median(x.T, axis=-1))
-
-
-def _patch_distance(p: F64, q: F64) -> F64:
-    """Colour difference of patch medians: chroma ΔE plus a lightness-ratio term."""
-    dab = np.hypot(p[..., 1] - q[..., 1], p[..., 2] - q[..., 2])
-    dl = np.abs(np.log(np.maximum(p[..., 0], 1.0) / np.maximum(q[..., 0], 1.0)))
-    return np.asarray(dab + 20.0 * dl)
