@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from faceproof.face.record import U8, Detection
 from faceproof.models.blazeface import (
     BlazeFaceDetector,
     FaceDetectorSet,
@@ -18,7 +19,6 @@ from faceproof.models.blazeface import (
 )
 from faceproof.models.centernet import ANIMALS, CenterNetObjects
 from faceproof.pipeline.face_check import drop_animal_faces
-from faceproof.pipeline.record import U8, Detection
 
 
 def _load(path: Path) -> U8:

@@ -66,11 +66,11 @@ def aligned(models: Path) -> Aligner:
     """LFW image (person, number) → aligned 112×112 RGB crop."""
     if not (LFW / "pairs-dev.txt").is_file():
         pytest.skip("../shared/data/verify (LFW) is not present on this machine")
+    from faceproof.face.record import FaceRecord
     from faceproof.models.blazeface import FaceDetectorSet, most_prominent
     from faceproof.models.facemesh import FaceMeshModel
     from faceproof.models.iris import IrisModel
     from faceproof.pipeline.landmarks import LandmarkStage
-    from faceproof.pipeline.record import FaceRecord
 
     detector = FaceDetectorSet(models)
     stage = LandmarkStage(FaceMeshModel(models), IrisModel(models))

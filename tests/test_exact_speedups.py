@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from faceproof.errors import ApiError
+from faceproof.face.record import PersonMask
 from faceproof.icao.illumination import BINS, _hist
 from faceproof.pipeline.decode import decode_base64
-from faceproof.pipeline.record import PersonMask
 from faceproof.quality.order_stats import median, pixels
 
 SIZES = [(640, 480), (480, 640), (1280, 720), (4032, 3024), (200, 150), (256, 256), (513, 511),

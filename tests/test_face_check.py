@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
+from faceproof.face.record import Detection
 from faceproof.models.blazeface import FaceDetectorSet
 from faceproof.models.centernet import ANIMALS, CenterNetObjects, ObjectBox
 from faceproof.pipeline.face_check import ANIMAL_MIN, CONFIDENT, check_faces, drop_animal_faces
-from faceproof.pipeline.record import Detection
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 

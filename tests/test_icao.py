@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 import pytest
 
+from faceproof.face.record import Detection, FaceRecord, Landmarks
 from faceproof.icao import MESSAGES, IcaoReport, assess_icao, enrol_check, is_compliant
-from faceproof.pipeline.record import Detection, FaceRecord, Landmarks
 from faceproof.quality import QualitySession, assess_quality
 from faceproof.quality import mesh_regions as mr
 from faceproof.quality.report import QualityReport

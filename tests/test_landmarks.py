@@ -14,7 +14,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from faceproof.pipeline.pose import (
     CANONICAL_POINTS,
     POSE_INDICES,

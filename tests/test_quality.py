@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from faceproof.pipeline.record import FaceRecord
+from faceproof.face.record import FaceRecord
 from faceproof.quality import QualitySession, assess_quality
 from faceproof.quality import mesh_regions as mr
 from faceproof.quality.report import combine
@@ -83,8 +83,8 @@ class Pipeline:
         self.segmenter = SelfieSegmenter(models)
 
     def analyse(self, rgb: np.ndarray) -> Analysed | None:
+        from faceproof.face.pose import estimate_pose
         from faceproof.models.blazeface import most_prominent
-        from faceproof.pipeline.pose import estimate_pose
 
         faces = self.full.detect(rgb) or self.short.detect(rgb)
         main, multiple = most_prominent(faces, (rgb.shape[1], rgb.shape[0]))

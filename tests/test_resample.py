@@ -1,4 +1,4 @@
-"""``pipeline.resample.shrink``: the two-step area shrink stays an area shrink."""
+"""``face.resample.shrink``: the two-step area shrink stays an area shrink."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from faceproof.pipeline.resample import shrink
+from faceproof.face.resample import shrink
 
 
 def _scene(w: int, h: int) -> np.ndarray:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from faceproof.face.pose import estimate_pose
 from faceproof.models.blazeface import BlazeFaceDetector
 from faceproof.models.facemesh import FaceMeshModel
 from faceproof.pipeline.decode import decode_image
-from faceproof.pipeline.pose import estimate_pose
 from faceproof.quality import mesh_regions as mr
 from faceproof.quality.eyes_open import aspect_ratio
 from sdk_node import needs_node, run_support

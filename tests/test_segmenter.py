@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from faceproof.config import ConfigError
+from faceproof.face.record import U8
 from faceproof.models.blazeface import FaceDetectorSet, most_prominent
 from faceproof.models.segmenter import MODEL_FILE, SelfieSegmenter
 from faceproof.models.store import require_models
-from faceproof.pipeline.record import U8
 
 pytestmark = pytest.mark.models
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from faceproof.api.deps import Services
 from faceproof.crypto.envelope import CapturePayload
 from faceproof.errors import ApiError, Err
+from faceproof.face.record import U8
 from faceproof.pipeline.decode import DecodedImage, ImageInfo, decode_image, probe_image
-from faceproof.pipeline.record import U8
 
 # The reference accepts 480x640 captures only; we accept either orientation of that size.
 CAPTURE_SIZES = {(480, 640), (640, 480)}

@@ -33,11 +33,11 @@ def _files(folders: tuple[Path, ...], limit: int | None) -> list[Path]:
 
 def _scan(paths: list[Path], models: Path) -> list[dict[str, Any]]:
     from faceproof.errors import ApiError
+    from faceproof.face.record import Detection
     from faceproof.models.blazeface import FaceDetectorSet
     from faceproof.models.centernet import ANIMALS, CenterNetObjects
     from faceproof.pipeline.decode import decode_image
     from faceproof.pipeline.face_check import check_faces
-    from faceproof.pipeline.record import Detection
 
     detectors = FaceDetectorSet(models)
     objects = CenterNetObjects(models)

@@ -22,8 +22,8 @@ import math
 import cv2
 import numpy as np
 
-from faceproof.pipeline.record import PersonMask
-from faceproof.pipeline.resample import shrink
+from faceproof.face.record import PersonMask
+from faceproof.face.resample import shrink
 from faceproof.quality.config import MEASURES
 from faceproof.quality.measure import MeasureResult
 from faceproof.quality.order_stats import median, pixels

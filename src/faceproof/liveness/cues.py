@@ -25,7 +25,7 @@ import itertools
 import cv2
 import numpy as np
 
-from faceproof.pipeline.record import F32, U8
+from faceproof.face.record import F32, U8
 
 INNER_FACE = 0.7  # side of the inner-face square (cheeks, eyes, nose, mouth) over the box side
 

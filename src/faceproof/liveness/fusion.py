@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from faceproof.face.record import U8, Detection
 from faceproof.liveness import cues
 from faceproof.liveness.minifasnet import NETWORKS, MiniFASNetPair, PairScore
 from faceproof.liveness.passive_model import (
@@ -35,7 +36,6 @@ from faceproof.liveness.passive_model import (
     HumanAntispoof,
     square_crop,
 )
-from faceproof.pipeline.record import U8, Detection
 
 FUSION_FILE = "liveness_fusion.json"
 

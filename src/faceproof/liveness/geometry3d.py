@@ -10,7 +10,7 @@ So two hypotheses are fitted to the face-mesh correspondences between a far and 
 * **plane**: the best homography (8 degrees of freedom), residual ``e_plane``;
 * **rigid 3-D face**: the face of the first frame back-projected to 3-D with the mesh's own
   depth estimates (a pinhole camera with focal length = image width, as in
-  :mod:`faceproof.pipeline.pose`), then the best rigid motion (6 degrees of freedom) by PnP
+  :mod:`faceproof.face.pose`), then the best rigid motion (6 degrees of freedom) by PnP
   into the second frame, residual ``e_rigid``.
 
 Each direction (far→near and near→far) is fitted and the residuals averaged. For a real
@@ -41,7 +41,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from faceproof.pipeline.record import F32, U8
+from faceproof.face.record import F32, U8
 
 # Mesh vertices on rigid parts of the face: contour, nose, brows, eye corners, cheeks.
 # Lips and eyelids are left out: expressions and blinks move them independently of pose.

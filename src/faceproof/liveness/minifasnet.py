@@ -34,7 +34,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from faceproof.pipeline.record import U8, Detection
+from faceproof.face.record import U8, Detection
 
 INPUT_SIZE = 80
 # name → nominal window scale (over the upstream-style face box)

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from faceproof.pipeline.record import U8, Detection
+from faceproof.face.record import U8, Detection
 
 EXPO_MODEL = "FaceAntiSpoofing.tflite"
 HUMAN_GRAPH = "antispoof.json"

@@ -64,7 +64,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from faceproof.pipeline.record import F32, U8
+from faceproof.face.record import F32, U8
 
 # Six saturated colours: every channel at 0 or full scale. Each channel's screen emission
 # swings over its whole range (the largest reflected change a screen can make in that

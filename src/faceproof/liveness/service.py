@@ -29,6 +29,7 @@ import numpy as np
 
 from faceproof.config import ConfigError, Settings
 from faceproof.errors import ApiError, Err
+from faceproof.face.record import U8, Detection, FaceRecord
 from faceproof.liveness import challenge as chl
 from faceproof.liveness.device import check_device
 from faceproof.liveness.fusion import (
@@ -40,7 +41,6 @@ from faceproof.liveness.fusion import (
 )
 from faceproof.liveness.levels import DEFAULT_LEVEL, LEVELS, Calibration, load_calibration
 from faceproof.liveness.minifasnet import MIN_CONTEXT, context
-from faceproof.pipeline.record import U8, Detection, FaceRecord
 
 if TYPE_CHECKING:
     from faceproof.api.capture import Capture

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from faceproof.pipeline.record import U8
+from faceproof.face.record import U8
 
 PROXY_VERSION = "id-proxy-1"
 

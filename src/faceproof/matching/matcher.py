@@ -18,9 +18,9 @@ import numpy as np
 
 from faceproof.config import ConfigError, Settings
 from faceproof.errors import ApiError, Err
+from faceproof.face.record import F32, U8
 from faceproof.matching.calibration import Calibration, file_sha256, load_calibration
 from faceproof.matching.levels import LEVELS, NONE, Kind, rank
-from faceproof.pipeline.record import F32, U8
 
 if TYPE_CHECKING:
     from faceproof.pipeline.engine import FaceEngine

@@ -27,9 +27,9 @@ from typing import Literal
 
 import numpy as np
 
+from faceproof.face.record import F32, U8, Detection
+from faceproof.face.resample import shrink
 from faceproof.models.runtime import TFLiteModel
-from faceproof.pipeline.record import F32, U8, Detection
-from faceproof.pipeline.resample import shrink
 
 DetectorRange = Literal["short", "full"]
 DetectionMode = Literal["selfie", "document"]
@@ -145,7 +145,7 @@ def _as_rgb(image: U8) -> U8:
 class BlazeFaceDetector:
     """One BlazeFace model (``range`` "short" for selfie distance, "full" for up to ~5 m).
 
-    Implements :class:`faceproof.pipeline.record.FaceDetector`. Boxes are not clipped to the
+    Implements :class:`faceproof.face.record.FaceDetector`. Boxes are not clipped to the
     image: a face cut by the frame edge keeps its estimated full extent.
     """
 

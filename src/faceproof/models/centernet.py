@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from faceproof.face.record import F32, U8
+from faceproof.face.resample import shrink
 from faceproof.models.tfjs_graph import TfjsGraph, max_pool
-from faceproof.pipeline.record import F32, U8
-from faceproof.pipeline.resample import shrink
 
 GRAPH_FILE = "centernet.json"
 WEIGHTS_FILE = "centernet.bin"

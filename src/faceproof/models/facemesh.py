@@ -23,8 +23,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from faceproof.face.record import F32, U8, Detection, Landmarks
 from faceproof.models.runtime import TFLiteModel
-from faceproof.pipeline.record import F32, U8, Detection, Landmarks
 
 MODEL_FILE = "face_landmark.tflite"
 NUM_POINTS = 468
@@ -116,7 +116,7 @@ def _rgb(image: U8) -> U8:
 
 
 class FaceMeshModel:
-    """468-point face mesh; implements :class:`~faceproof.pipeline.record.LandmarkModel`.
+    """468-point face mesh; implements :class:`~faceproof.face.record.LandmarkModel`.
 
     ``refine`` runs the second pass (:meth:`refine_from_mesh`) after the detection pass: the
     mesh-based ROI is better centred and rotated than the detector's coarse keypoints allow.

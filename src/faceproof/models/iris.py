@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from faceproof.face.record import F32, U8
 from faceproof.models.facemesh import Roi
 from faceproof.models.runtime import TFLiteModel
-from faceproof.pipeline.record import F32, U8
 
 MODEL_FILE = "iris_landmark.tflite"
 EYE_SCALE = 2.3

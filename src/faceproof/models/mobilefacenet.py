@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from faceproof.face.record import F32, U8
 from faceproof.models.graph_rewrite import fuse_decomposed_prelu
 from faceproof.models.runtime import TFLiteModel
-from faceproof.pipeline.record import F32, U8
 
 MODEL_FILE = "MobileFaceNet.tflite"
 MODEL_ID = "mobilefacenet-expo-1.0.24"
@@ -29,7 +29,7 @@ def _l2(v: F32) -> F32:
 
 
 class MobileFaceNetEmbedder:
-    """Implements :class:`~faceproof.pipeline.record.Embedder`; outputs are L2-normalised."""
+    """Implements :class:`~faceproof.face.record.Embedder`; outputs are L2-normalised."""
 
     model_id: str = MODEL_ID
 

@@ -4,7 +4,7 @@ Pre- and post-processing follow MediaPipe's selfie-segmentation graph: the whole
 resized to the square input without keeping the aspect ratio (that is how the model was
 trained, so a letterbox would shrink the person and waste input pixels), RGB scaled to
 [0, 1]; the model ends in a sigmoid, and the mask is resized back bilinearly
-(:class:`~faceproof.pipeline.record.PersonMask` keeps the model's map and resizes on demand).
+(:class:`~faceproof.face.record.PersonMask` keeps the model's map and resizes on demand).
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
+from faceproof.face.record import F32, U8, PersonMask
+from faceproof.face.resample import shrink
 from faceproof.models.runtime import TFLiteModel
-from faceproof.pipeline.record import F32, U8, PersonMask
-from faceproof.pipeline.resample import shrink
 
 MODEL_FILE = "selfie_segmentation.tflite"
 
 
 class SelfieSegmenter:
-    """Implements :class:`faceproof.pipeline.record.Segmenter`."""
+    """Implements :class:`faceproof.face.record.Segmenter`."""
 
     def __init__(self, models_path: Path | str, *, num_threads: int = 1) -> None:
         self._model = TFLiteModel(Path(models_path) / MODEL_FILE, num_threads=num_threads)

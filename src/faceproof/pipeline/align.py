@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from faceproof.pipeline.record import U8
+from faceproof.face.record import U8
 
 F64 = NDArray[np.float64]
 

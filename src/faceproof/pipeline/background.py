@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from faceproof.errors import ApiError, Err
-from faceproof.pipeline.record import U8
+from faceproof.face.record import U8
 
 _COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 BACKGROUND_PROB = 0.2  # below this a pixel counts as background for the mean colour

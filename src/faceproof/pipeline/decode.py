@@ -36,8 +36,8 @@ from PIL import (  # the plugins we allow, registered explicitly (Image.open(for
 )
 
 from faceproof.errors import ApiError, Err
+from faceproof.face.record import U8
 from faceproof.pipeline import iso19794
-from faceproof.pipeline.record import U8
 
 ImageFormat = Literal["JPEG", "PNG", "ISO_19794_5"]
 

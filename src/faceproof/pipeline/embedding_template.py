@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from faceproof.errors import ApiError, Err
-from faceproof.pipeline.record import F32
+from faceproof.face.record import F32
 
 TEMPLATE_NAME = "FACEPROOF_T1"
 #: The reference's key for its embedding template; with FACEPROOF_TEMPLATE_KEY_COMPAT the

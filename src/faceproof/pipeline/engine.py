@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from faceproof.config import Settings
-from faceproof.pipeline.record import F32, U8, Detection, FaceRecord, PersonMask
+from faceproof.face.record import F32, U8, Detection, FaceRecord, PersonMask
 
 Mode = Literal["selfie", "document"]
 
@@ -104,7 +104,7 @@ class FaceEngine:
         return FaceSearch(faces, main, multiple)
 
     def landmarks(self, rgb: U8, detection: Detection) -> FaceRecord:
-        from faceproof.pipeline.pose import estimate_pose
+        from faceproof.face.pose import estimate_pose
 
         record = self.landmark_stage.run(rgb, FaceRecord(detection=detection))
         if record.landmarks is not None:

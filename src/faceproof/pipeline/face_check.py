@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from faceproof.pipeline.record import U8, Detection
+from faceproof.face.record import U8, Detection
 
 CONFIDENT = 0.75
 ANIMAL_MIN = 0.45

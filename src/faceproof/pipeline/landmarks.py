@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from faceproof.face.record import F32, U8, FaceRecord, LandmarkModel
 from faceproof.models.iris import IrisModel
-from faceproof.pipeline.record import F32, U8, FaceRecord, LandmarkModel
 
 # Mesh eye outlines (16 points each): image-left eye (subject's right), image-right eye.
 EYE_OUTLINES: tuple[tuple[int, ...], tuple[int, ...]] = (

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from faceproof.face.record import U8, FaceRecord, PersonMask
 from faceproof.pipeline import iso19794
 from faceproof.pipeline.align import aligned_crop, token_frontal, transform_points
 from faceproof.pipeline.background import replace_background
 from faceproof.pipeline.engine import FaceEngine, FaceSearch
-from faceproof.pipeline.record import U8, FaceRecord, PersonMask
 from faceproof.pipeline.templates import TEMPLATE_NAMES, encode_jpeg
 from faceproof.pipeline.templates import encode_templates as _encode
 

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 import cv2
 import numpy as np
 
+from faceproof.face.record import U8
 from faceproof.pipeline import iso19794
-from faceproof.pipeline.record import U8
 
 TEMPLATE_NAMES = ("JPEG", "PNG", "ISO_19794_5")
 

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from faceproof.pipeline.record import U8
+from faceproof.face.record import U8
 
 F64 = NDArray[np.float64]
 BoolMap = NDArray[np.bool_]

@@ -6,7 +6,7 @@ raw: the largest of |yaw|/yaw_limit, |pitch|/pitch_limit, |roll|/roll_limit; ≤
 
 from __future__ import annotations
 
-from faceproof.pipeline.record import Pose
+from faceproof.face.record import Pose
 from faceproof.quality.config import MEASURES, POSE_LIMITS, PoseLimits
 from faceproof.quality.measure import MeasureResult
 from faceproof.quality.scale import Sigmoid

@@ -21,7 +21,7 @@ from functools import cached_property
 import cv2
 import numpy as np
 
-from faceproof.pipeline.record import F32, U8, FaceRecord, PersonMask, Pose
+from faceproof.face.record import F32, U8, FaceRecord, PersonMask, Pose
 from faceproof.quality import mesh_regions as mr
 from faceproof.quality.config import SKIN, RegionParams, SkinParams
 from faceproof.quality.crop import CROP_SIZE, F64, BoolMap, crop_transform, inside_photo, warp_crop
@@ -48,7 +48,7 @@ class QualitySession:
     """One face in one image; measures read its cached properties.
 
     ``person_mask`` is the segmenter's person probability, (H, W) like ``rgb`` (an array, or
-    a :class:`~faceproof.pipeline.record.PersonMask`, resized only as far as a measure needs);
+    a :class:`~faceproof.face.record.PersonMask`, resized only as far as a measure needs);
     background measures need it and fall back to a geometric estimate without it.
     """
 
@@ -107,7 +107,7 @@ class QualitySession:
     def pose(self) -> Pose:
         if self.record.pose is not None:
             return self.record.pose
-        from faceproof.pipeline.pose import estimate_pose
+        from faceproof.face.pose import estimate_pose
 
         h, w = self.rgb.shape[:2]
         return estimate_pose(self.mesh.astype(np.float32), (w, h))  # (width, height)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from faceproof.pipeline.record import F32
+from faceproof.face.record import F32
 from faceproof.quality.config import SkinParams
 from faceproof.quality.crop import F64, BoolMap
 from faceproof.quality.order_stats import median

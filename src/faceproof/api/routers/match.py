@@ -20,11 +20,11 @@ from faceproof.api.errors import request_refid
 from faceproof.api.middleware import json_ok
 from faceproof.api.schemas import ERROR_RESPONSES, LivenessBlock
 from faceproof.errors import ApiError, Err
+from faceproof.face.record import FaceRecord
 from faceproof.liveness.report import answer_extra, retry_description
 from faceproof.matching.levels import LEVELS, NONE, Kind, parse_level
 from faceproof.matching.matcher import Embedded, Matcher, MatchResult
 from faceproof.pipeline.decode import TEMPLATE_FORMATS, decode_template
-from faceproof.pipeline.record import FaceRecord
 
 router = APIRouter(prefix="/api/v1", tags=["match"])
 

@@ -15,10 +15,10 @@ from faceproof.api.errors import request_refid
 from faceproof.api.middleware import json_ok
 from faceproof.api.schemas import ERROR_RESPONSES, ProcessResponse
 from faceproof.errors import ApiError, Err
+from faceproof.face.record import FaceRecord
 from faceproof.liveness.report import answer_extra, retry_description
 from faceproof.pipeline import outputs
 from faceproof.pipeline.background import parse_colour
-from faceproof.pipeline.record import FaceRecord
 
 router = APIRouter(prefix="/api/v1", tags=["capture"])
 
