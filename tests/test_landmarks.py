@@ -14,13 +14,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from faceproof.pipeline.pose import (
+
+from faceproof.face.pose import (
     CANONICAL_POINTS,
     POSE_INDICES,
     estimate_pose,
     pose_from_rotation,
 )
-from faceproof.pipeline.record import Detection, FaceRecord, Pose
+from faceproof.face.record import Detection, FaceRecord, Pose
 
 pytestmark = pytest.mark.models
 

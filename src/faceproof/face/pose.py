@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from faceproof.pipeline.record import F32, Pose
+from faceproof.face.record import F32, Pose
 
 # index: (x, y, z) on the subject's right side (image left) or the midline.
 _ONE_SIDE: dict[int, tuple[float, float, float]] = {

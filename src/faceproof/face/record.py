@@ -109,7 +109,7 @@ class PersonMask:
     def resized(self, size: tuple[int, int]) -> F32:
         """``cv2.resize(full, size, INTER_AREA)`` for a ``size`` (w, h) within the photo's,
         equal up to float rounding but without the photo-sized map."""
-        from faceproof.pipeline.resample import upsample_then_area
+        from faceproof.face.resample import upsample_then_area
 
         if size[0] > self.size[0] or size[1] > self.size[1]:
             import cv2
