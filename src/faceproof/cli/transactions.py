@@ -88,7 +88,12 @@ def report(
         raise click.BadParameter("must be after --since", param_hint="--until")
     try:
         settings = load_settings()
-        ledger = open_ledger(settings.ledger_url, data_dir or settings.data_dir, must_exist=True)
+        ledger = open_ledger(
+            settings.ledger_url,
+            data_dir or settings.data_dir,
+            must_exist=True,
+            database_url=settings.database_url,
+        )
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     try:

@@ -57,18 +57,13 @@ class Enrolled:
 
 def open_store(url: str | None, data_dir: Path, dim: int) -> GalleryStore:
     """SQLite in the data dir by default; PostgreSQL + pgvector for ``postgresql://`` URLs."""
-    from urllib.parse import urlsplit
+    from faceproof.storage.postgres import postgres_url
 
-    scheme = urlsplit(url.strip()).scheme.lower() if url and url.strip() else ""
-    if scheme in {"postgresql", "postgres"}:
+    pg = postgres_url(url, "FACEPROOF_DATABASE_URL", "galleries")
+    if pg is not None:
         from faceproof.identification.pg_store import PgGalleryStore
 
-        return PgGalleryStore(url or "", dim)
-    if scheme:
-        raise ConfigError(
-            f"FACEPROOF_DATABASE_URL: unsupported scheme {scheme!r} for galleries; "
-            "expected postgresql://… (or leave it unset for SQLite in the data dir)"
-        )
+        return PgGalleryStore(pg, dim)
     from faceproof.identification.sqlite_store import SqliteGalleryStore
 
     return SqliteGalleryStore(data_dir / "galleries.sqlite3")

@@ -1,8 +1,10 @@
 """Transaction ledger: the local stand-in for the reference's cloud "License Manager".
 
-``open_ledger`` picks the backend from ``FACEPROOF_LEDGER_URL``; callers only see the
-:class:`Ledger` protocol, so another backend (PostgreSQL for multi-host deployments) can be
-added without touching them.
+``open_ledger`` picks the backend: ``FACEPROOF_LEDGER_URL`` when set (``sqlite:///file`` or
+``postgresql://…``), else PostgreSQL when ``FACEPROOF_DATABASE_URL`` names it (the database
+that several replicas share, as the gallery does), else ``<data_dir>/ledger.sqlite3``.
+Callers only see the :class:`Ledger` protocol. Both backends take their schema from
+:mod:`faceproof.ledger.migrations` (docs/ledger.md).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 from faceproof.config import ConfigError
 from faceproof.ledger.base import Ledger, Transaction
 from faceproof.ledger.sqlite import SqliteLedger
+from faceproof.storage import postgres
 
 __all__ = ["DEFAULT_FILENAME", "Ledger", "SqliteLedger", "Transaction", "open_ledger"]
 
@@ -32,10 +35,7 @@ def ledger_path(url: str | None, data_dir: Path) -> Path:
     url = url.strip()
     scheme = urlsplit(url).scheme.lower()
     if scheme in {"postgresql", "postgres"} or scheme.startswith("postgresql+"):
-        raise ConfigError(
-            "FACEPROOF_LEDGER_URL: PostgreSQL ledger not available in this build; "
-            "use sqlite:///ledger.sqlite3 (one host) or leave it unset"
-        )
+        raise ConfigError("FACEPROOF_LEDGER_URL: a PostgreSQL ledger has no file path")
     if scheme != "sqlite":
         raise ConfigError(
             f"FACEPROOF_LEDGER_URL: unsupported scheme {scheme or '(none)'!r}; "
@@ -50,10 +50,26 @@ def ledger_path(url: str | None, data_dir: Path) -> Path:
     return path if path.is_absolute() else data_dir / path
 
 
-def open_ledger(url: str | None, data_dir: Path, *, must_exist: bool = False) -> Ledger:
-    """Open the configured ledger (default ``<data_dir>/ledger.sqlite3``).
+def open_ledger(
+    url: str | None,
+    data_dir: Path,
+    *,
+    must_exist: bool = False,
+    database_url: str | None = None,
+) -> Ledger:
+    """Open the configured ledger (see the module docstring for the order of choice).
 
+    ``url`` is ``FACEPROOF_LEDGER_URL``, ``database_url`` is ``FACEPROOF_DATABASE_URL``.
     ``must_exist`` is for readers such as the report CLI, which should not create an empty
-    ledger in the wrong directory and then report zero transactions.
+    ledger in the wrong place and then report zero transactions.
     """
+    pg = postgres.postgres_url(database_url, "FACEPROOF_DATABASE_URL", "the ledger")
+    if postgres.is_postgres_url(url):
+        pg = (url or "").strip()
+    elif url is not None and url.strip():
+        pg = None  # an explicit SQLite ledger wins over the shared database
+    if pg is not None:
+        from faceproof.ledger.pg import PgLedger
+
+        return PgLedger(pg, must_exist=must_exist)
     return SqliteLedger(ledger_path(url, data_dir), must_exist=must_exist)

@@ -9,6 +9,7 @@ blob in through a free-text field.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -61,6 +62,53 @@ class Transaction:
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+#: Column order of stored transactions (every backend); ``quality`` is JSON.
+COLUMNS = (
+    "refid",
+    "action",
+    "ts_ms",
+    "outcome",
+    "code",
+    "http_status",
+    "endpoint",
+    "latency_ms",
+    "security_level_requested",
+    "security_level_reached",
+    "quality",
+    "device_type",
+    "request_id",
+)
+
+
+def transaction_from_row(row: tuple[object, ...]) -> Transaction:
+    """A stored row (in :data:`COLUMNS` order) back as a Transaction; ``quality`` may be JSON
+    text (SQLite) or already decoded (PostgreSQL's JSONB)."""
+    values = dict(zip(COLUMNS, row, strict=True))
+    raw_quality = values.pop("quality")
+    quality = json.loads(raw_quality) if isinstance(raw_quality, str) else raw_quality
+    return Transaction(quality=quality, **values)  # type: ignore[arg-type]
+
+
+def transaction_values(tx: Transaction) -> tuple[object, ...]:
+    """``tx`` as a row in :data:`COLUMNS` order, ``quality`` as JSON text."""
+    quality = None if tx.quality is None else json.dumps(tx.quality, sort_keys=True)
+    return (
+        tx.refid,
+        tx.action,
+        tx.ts_ms,
+        tx.outcome,
+        tx.code,
+        tx.http_status,
+        tx.endpoint,
+        float(tx.latency_ms),
+        tx.security_level_requested,
+        tx.security_level_reached,
+        quality,
+        tx.device_type,
+        tx.request_id,
+    )
 
 
 def _check_text(name: str, value: object, *, required: bool) -> None:

@@ -15,7 +15,6 @@ threads at once, and never crosses a ``fork``.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
@@ -24,53 +23,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from faceproof.config import ConfigError
-from faceproof.ledger.base import Transaction
+from faceproof.ledger import migrations
+from faceproof.ledger.base import (
+    COLUMNS,
+    Transaction,
+    transaction_from_row,
+    transaction_values,
+)
+from faceproof.ledger.migrations import SCHEMA_VERSION
 from faceproof.storage.sqlite_file import connect, create_private_file
 
-SCHEMA_VERSION = 1
 POOL_IDLE = 4  # idle connections kept per process; more are closed when given back
 
-# _MIGRATIONS[i] upgrades a database from version i to i + 1.
-_MIGRATIONS: list[tuple[str, ...]] = [
-    (
-        """CREATE TABLE transactions (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            refid TEXT NOT NULL,
-            action TEXT NOT NULL,
-            ts_ms INTEGER NOT NULL,
-            outcome TEXT NOT NULL,
-            code INTEGER NOT NULL,
-            http_status INTEGER NOT NULL,
-            endpoint TEXT NOT NULL,
-            latency_ms REAL NOT NULL,
-            security_level_requested TEXT,
-            security_level_reached TEXT,
-            quality TEXT,
-            device_type TEXT,
-            request_id TEXT
-        )""",
-        "CREATE INDEX ix_transactions_ts ON transactions (ts_ms)",
-    ),
-]
-assert len(_MIGRATIONS) == SCHEMA_VERSION
-
-_COLUMNS = (
-    "refid",
-    "action",
-    "ts_ms",
-    "outcome",
-    "code",
-    "http_status",
-    "endpoint",
-    "latency_ms",
-    "security_level_requested",
-    "security_level_reached",
-    "quality",
-    "device_type",
-    "request_id",
-)
 _INSERT = (
-    f"INSERT INTO transactions ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
+    f"INSERT INTO transactions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
 )
 
 
@@ -155,23 +121,11 @@ class SqliteLedger:
             return None
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
+        """Applies ledger/migrations.py under the write lock (concurrent first start-ups)."""
         try:
-            conn.execute("BEGIN IMMEDIATE")  # serialises concurrent first start-ups
+            conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
-                row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
-                version = int(row[0] or 0)
-                if version > SCHEMA_VERSION:
-                    raise ConfigError(
-                        f"{self.path}: ledger schema version {version} is newer than this "
-                        f"faceproof build supports ({SCHEMA_VERSION})"
-                    )
-                for step in _MIGRATIONS[version:]:
-                    for statement in step:
-                        conn.execute(statement)
-                if version < SCHEMA_VERSION:
-                    conn.execute("DELETE FROM schema_version")
-                    conn.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+                migrations.apply(conn.cursor(), "sqlite", str(self.path))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -182,26 +136,8 @@ class SqliteLedger:
     # -- Ledger interface ----------------------------------------------------------------
 
     def record(self, tx: Transaction) -> None:
-        quality = None if tx.quality is None else json.dumps(tx.quality, sort_keys=True)
         with self._borrow() as conn:
-            conn.execute(
-                _INSERT,
-                (
-                    tx.refid,
-                    tx.action,
-                    tx.ts_ms,
-                    tx.outcome,
-                    tx.code,
-                    tx.http_status,
-                    tx.endpoint,
-                    float(tx.latency_ms),
-                    tx.security_level_requested,
-                    tx.security_level_reached,
-                    quality,
-                    tx.device_type,
-                    tx.request_id,
-                ),
-            )
+            conn.execute(_INSERT, transaction_values(tx))
 
     def query(
         self, since_ms: int | None, until_ms: int | None, action: str | None = None
@@ -217,7 +153,7 @@ class SqliteLedger:
         if action is not None:
             where.append("action = ?")
             args.append(action)
-        sql = f"SELECT {', '.join(_COLUMNS)} FROM transactions"
+        sql = f"SELECT {', '.join(COLUMNS)} FROM transactions"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY ts_ms, id"
@@ -232,7 +168,7 @@ class SqliteLedger:
             cur = conn.execute(sql, args)
             while batch := cur.fetchmany(500):
                 for row in batch:
-                    yield _row_to_tx(row)
+                    yield transaction_from_row(row)
         finally:
             conn.close()
 
@@ -255,7 +191,8 @@ class SqliteLedger:
                 row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
         except (sqlite3.Error, ConfigError) as exc:
             return f"ledger unavailable ({type(exc).__name__})"
-        if row is None or row[0] != SCHEMA_VERSION:
+        if row is None or row[0] is None or int(row[0]) < SCHEMA_VERSION:
+            # Newer is fine: migrations only add, and a newer replica may have just run them.
             return "ledger schema changed"
         return None
 
@@ -273,10 +210,3 @@ class SqliteLedger:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _row_to_tx(row: tuple[object, ...]) -> Transaction:
-    values = dict(zip(_COLUMNS, row, strict=True))
-    raw_quality = values.pop("quality")
-    quality = json.loads(raw_quality) if isinstance(raw_quality, str) else None
-    return Transaction(quality=quality, **values)  # type: ignore[arg-type]

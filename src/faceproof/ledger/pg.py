@@ -1,0 +1,123 @@
+"""PostgreSQL ledger: one table shared by every replica (``FACEPROOF_DATABASE_URL``).
+
+Same interface and guarantees as the SQLite ledger, for deployments with several hosts:
+``record`` returns after PostgreSQL committed the row (the server's ``synchronous_commit``,
+on by default, makes that durable), rows from every replica land in ``faceproof_ledger`` and
+the report CLI reads them all. The schema comes from :mod:`faceproof.ledger.migrations`,
+applied at start-up under an advisory lock so replicas starting together do not collide.
+
+Connections: one per process for writes (a request's INSERT is a few hundred microseconds,
+so threads queue on it briefly rather than each holding a server connection); a query opens
+a private connection with a server-side cursor, so a year of rows streams instead of being
+loaded at once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+
+from faceproof.config import ConfigError
+from faceproof.ledger import migrations
+from faceproof.ledger.base import (
+    COLUMNS,
+    Transaction,
+    transaction_from_row,
+    transaction_values,
+)
+from faceproof.ledger.migrations import SCHEMA_VERSION, TABLES
+from faceproof.storage import postgres
+
+TABLE = TABLES["postgres"]["transactions"]
+VERSION_TABLE = TABLES["postgres"]["version"]
+_PLACEHOLDERS = ", ".join("%s::jsonb" if c == "quality" else "%s" for c in COLUMNS)
+_INSERT = f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({_PLACEHOLDERS})"
+
+
+class PgLedger:
+    """Append-only ledger in PostgreSQL (see the module docstring)."""
+
+    def __init__(self, url: str, *, must_exist: bool = False) -> None:
+        self.url = url
+        self.where = postgres.describe(url)
+        self._db = postgres.ProcessLocalPg(url)
+        self._closed = False
+        try:
+            with self._db.cursor() as cur:
+                if must_exist:
+                    cur.execute("SELECT to_regclass(%s)", (VERSION_TABLE,))
+                    if cur.fetchone()[0] is None:
+                        raise ConfigError(f"{self.where}: no ledger in this database")
+                self.migrated = migrations.apply(cur, "postgres", self.where)
+        except ConfigError:
+            self._db.close()
+            raise
+        except Exception as exc:  # psycopg errors; the URL may hold a password: never echo it
+            self._db.close()
+            raise ConfigError(
+                f"FACEPROOF_DATABASE_URL: cannot open the ledger database at {self.where} "
+                f"({type(exc).__name__})"
+            ) from None
+
+    def record(self, tx: Transaction) -> None:
+        if self._closed:
+            raise RuntimeError("ledger is closed")
+        with self._db.cursor() as cur:
+            cur.execute(_INSERT, transaction_values(tx))
+
+    def query(
+        self, since_ms: int | None, until_ms: int | None, action: str | None = None
+    ) -> Iterator[Transaction]:
+        where: list[str] = []
+        args: list[object] = []
+        if since_ms is not None:
+            where.append("ts_ms >= %s")
+            args.append(since_ms)
+        if until_ms is not None:
+            where.append("ts_ms < %s")
+            args.append(until_ms)
+        if action is not None:
+            where.append("action = %s")
+            args.append(action)
+        sql = f"SELECT {', '.join(COLUMNS)} FROM {TABLE}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY ts_ms, id"
+        if self._closed:
+            raise RuntimeError("ledger is closed")
+        return self._iter(sql, args)
+
+    def _iter(self, sql: str, args: list[object]) -> Iterator[Transaction]:
+        conn = postgres.connect(self.url, autocommit=False)
+        try:
+            with conn.cursor(name=f"ledger_{secrets.token_hex(6)}") as cur:
+                cur.itersize = 500
+                cur.execute(sql, args)
+                for row in cur:
+                    yield transaction_from_row(tuple(row))
+            conn.rollback()  # read-only: nothing to keep
+        finally:
+            conn.close()
+
+    def health(self) -> str | None:
+        """None when the ledger can record; else why not, briefly (no URL)."""
+        if self._closed:
+            return "ledger closed"
+        try:
+            with self._db.cursor() as cur:
+                version = migrations.current_version(cur, "postgres")
+        except Exception as exc:
+            return f"ledger database unavailable ({type(exc).__name__})"
+        if version < SCHEMA_VERSION:
+            return "ledger schema changed"
+        return None
+
+    def close(self) -> None:
+        self._closed = True
+        self._db.close()
+
+    def __enter__(self) -> PgLedger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
