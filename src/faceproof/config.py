@@ -8,7 +8,6 @@ existing ``.env`` works unchanged; faceproof's own settings use the ``FACEPROOF_
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, field_validator
@@ -179,8 +178,3 @@ def load_settings(**overrides: object) -> Settings:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first.get("loc", ())) or "settings"
         raise ConfigError(f"invalid setting {loc}: {first.get('msg')}") from None
-
-
-@lru_cache(maxsize=1)
-def default_settings() -> Settings:
-    return load_settings()
