@@ -6,6 +6,7 @@ races start every claimant at one barrier so the claims really overlap.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import threading
 import time
@@ -202,3 +203,36 @@ def test_settings_pick_the_backend(
     assert not (shared.data_dir / "nonces.sqlite3").exists()
     with pytest.raises(ConfigError, match="unsupported scheme"):
         open_nonce_store(make_settings(redis_url="postgresql://x/y"))
+
+
+# -- /face_health ---------------------------------------------------------------------------
+def test_face_health_names_the_stores_and_fails_when_redis_is_down(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from faceproof.api.app import create_app
+    from redis_server import redis_binary, redis_server
+
+    if redis_binary() is None:
+        pytest.skip("redis-server is not installed")
+    embedded = create_app(make_settings(data_dir=tmp_path / "embedded"))
+    with TestClient(embedded, raise_server_exceptions=False) as c:
+        body = c.get("/api/v1/face_health").json()
+    assert body["stores"]["ledger"] == {"backend": "sqlite", "status": "OK"}
+    assert body["stores"]["nonces"] == {"backend": "sqlite", "status": "OK"}
+    with contextlib.ExitStack() as server:
+        url = server.enter_context(redis_server())
+        app = create_app(make_settings(data_dir=tmp_path / "shared", redis_url=url))
+        with TestClient(app, raise_server_exceptions=False) as c:
+            r = c.get("/api/v1/face_health")
+            assert r.status_code == 200, r.text
+            assert r.json()["stores"]["nonces"] == {"backend": "redis", "status": "OK"}
+            assert r.json()["stores"]["challenges"] == {"backend": "redis", "status": "OK"}
+            server.close()  # Redis stops under the running app
+            r = c.get("/api/v1/face_health")
+    assert r.status_code == 503
+    body = r.json()
+    assert body["status"] == "ERROR" and body["ledger"] == "OK"
+    assert body["stores"]["nonces"]["status"] == "ERROR" and "Error" in body["reason"]
+    assert "127.0.0.1" not in r.text  # no address (nor password) in the probe's answer

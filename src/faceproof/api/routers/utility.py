@@ -78,21 +78,36 @@ def server_time(request: Request) -> Response:
 
 @router.get(
     "/face_health",
-    summary="Health probe: OK plus versions, models, key id and the ledger; 503 when unhealthy",
+    summary="Health probe: OK plus versions, models, key id, ledger and state stores; "
+    "503 when unhealthy",
 )
 def face_health(request: Request, services: Services = Depends(get_services)) -> JSONResponse:
     """200 with ``status: OK`` when the worker can serve billed requests; 503 with
-    ``status: ERROR`` and ``reason`` when it cannot (today: the ledger cannot record)."""
+    ``status: ERROR`` and ``reason`` when it cannot (the ledger cannot record, or the nonce or
+    challenge store does not answer); ``stores`` names each store's backend and state."""
+    from faceproof.storage.health import CRITICAL, store_statuses
+
     face = services.face
-    probe = getattr(services.ledger, "health", None)
-    problem = probe() if callable(probe) else None
+    liveness, ident = services.liveness, services.identification
+    stores = store_statuses(
+        {
+            "ledger": services.ledger,
+            "nonces": services.opener.nonces,
+            "challenges": liveness.challenges if liveness is not None else None,
+            "gallery": ident.store if ident is not None else None,
+        }
+    )
+    failed = [s for s in stores if s.problem is not None and s.name in CRITICAL]
+    ledger_problem = next((s.problem for s in stores if s.name == "ledger"), None)
+    problem = failed[0].problem if failed else None
     body = {
         "status": "OK" if problem is None else "ERROR",
         "refid": request_refid(request),
         "version": __version__,
         "kid": services.keystore.current_kid,
         "models": face.model_status() if face is not None else {"status": "not loaded"},
-        "ledger": "OK" if problem is None else "ERROR",
+        "ledger": "OK" if ledger_problem is None else "ERROR",
+        "stores": {s.name: s.public() for s in stores},
         "uptime_s": round(time.time() - services.started_at, 1),
     }
     if problem is not None:
