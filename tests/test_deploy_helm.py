@@ -1,0 +1,318 @@
+"""deploy/helm/faceproof: rendered by Helm itself (Helm's Go SDK, PyPI helm-python-sdk),
+every manifest validated against the Kubernetes JSON schemas (PyPI kubernetes-validate, strict:
+an unknown field is an error) for the oldest and newest Kubernetes the chart supports, then
+cross-checked: references resolve, the settings are ones the server reads and accepts, and
+the init container's key copy is run on a Secret-shaped folder. No cluster runs here:
+scheduling, probes and autoscaling at run time are not tested."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import helm_python as helm
+import kubernetes_validate
+import pytest
+import yaml
+
+from deploy_support import DEPLOY, settings_from, settings_names
+from faceproof.crypto.keystore import KeyStore
+from faceproof.identification.sealing import GalleryKeyring
+from faceproof.license import load_deployment
+
+CHART = DEPLOY / "helm" / "faceproof"
+KUBE_VERSIONS = ("1.25.0", "1.37.0")  # Chart.yaml kubeVersion >=1.25, and the newest schemas
+IMAGE_UID = 998  # deploy/docker/Dockerfile: USER 998:998
+
+SHARED = {
+    "redis": {"url": "redis://:pw@redis.data:6379/0"},
+    "postgresql": {"url": "postgresql://faceproof:pw@pg.data:5432/faceproof"},
+    "deploymentKey": {"existingSecret": "faceproof-keys"},
+}
+VALUE_SETS: dict[str, dict[str, Any]] = {
+    "ha-inline": {**SHARED, "metrics": {"token": "t0ken"}},
+    "ha-existing-secrets": {
+        "redis": {"existingSecret": "redis-auth", "existingSecretKey": "url"},
+        "postgresql": {"existingSecret": "pg-auth", "existingSecretKey": "uri"},
+        "metrics": {"existingSecret": "metrics", "existingSecretKey": "token"},
+        "deploymentKey": {"files": {"index.json": "{}", "a.pem": "-----BEGIN..."}},
+    },
+    "single-pod": {
+        "autoscaling": {"enabled": False},
+        "replicaCount": 1,
+        "persistence": {"enabled": True, "storageClass": "fast"},
+    },
+    "everything-set": {
+        **SHARED,
+        "autoscaling": {"enabled": False},
+        "replicaCount": 3,
+        "workers": 2,
+        "config": {
+            "logLevel": "WARNING",
+            "allowedOrigins": "app.example.com",
+            "trustedProxies": "10.0.0.0/8",
+            "metricsAllow": "10.42.0.0/16",
+            "templateEncryption": {"enabled": True, "publicKey": "MIIBIjANBg..."},
+            "extraEnv": {"FACEPROOF_QUEUE_SIZE": 16, "FACEPROOF_ABUSE_FAILURES": "5"},
+        },
+        "licenseConfig": {"face": {"url": ["app.example.com", "www.example.com"]}},
+        "imagePullSecrets": [{"name": "registry"}],
+        "nodeSelector": {"kubernetes.io/arch": "amd64"},
+        "tolerations": [{"key": "biometrics", "operator": "Exists", "effect": "NoSchedule"}],
+        "service": {"type": "LoadBalancer", "annotations": {"a": "b"}},
+    },
+}
+
+
+def render(values: dict[str, Any]) -> list[dict[str, Any]]:
+    with helm.Chart.load(str(CHART)) as chart:
+        out = chart.render(values, name="demo", namespace="prod")
+    docs = []
+    for name, text in sorted(out.items()):
+        if name.endswith(".yaml"):
+            docs.extend(d for d in yaml.safe_load_all(text) if d)
+    return docs
+
+
+def kinds(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def schema_errors(docs: list[dict[str, Any]]) -> list[str]:
+    errors = []
+    for doc in docs:
+        for version in KUBE_VERSIONS:
+            try:
+                kubernetes_validate.validate(doc, version, strict=True)
+            except kubernetes_validate.ValidationError as exc:
+                errors.append(f"{doc['kind']}/{doc['metadata']['name']} @{version}: {exc.message}")
+    return errors
+
+
+def pod_of(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    (deployment,) = kinds(docs, "Deployment")
+    return deployment["spec"]["template"]  # type: ignore[no-any-return]
+
+
+def container_env(docs: list[dict[str, Any]], values: dict[str, Any]) -> dict[str, str]:
+    """The server container's environment with every reference resolved (Secrets of the
+    chart decoded, existing Secrets given stand-in values)."""
+    pod = pod_of(docs)["spec"]
+    (server,) = (c for c in pod["containers"] if c["name"] == "faceproof")
+    configmaps = {d["metadata"]["name"]: d["data"] for d in kinds(docs, "ConfigMap")}
+    secrets = {d["metadata"]["name"]: d.get("data", {}) for d in kinds(docs, "Secret")}
+    env: dict[str, str] = {}
+    for source in server.get("envFrom", []):
+        data = configmaps[source["configMapRef"]["name"]]
+        env.update({k: v for k, v in data.items() if k != "lic_config.json"})
+    existing = {v.get("existingSecret") for v in values.values() if isinstance(v, dict)}
+    for item in server["env"]:
+        if "value" in item:
+            env[item["name"]] = item["value"]
+            continue
+        ref = item["valueFrom"]["secretKeyRef"]
+        if ref["name"] in secrets:
+            import base64
+
+            env[item["name"]] = base64.b64decode(secrets[ref["name"]][ref["key"]]).decode()
+        else:
+            assert ref["name"] in existing, f"{item['name']}: Secret {ref['name']} nowhere"
+            env[item["name"]] = {
+                "FACEPROOF_REDIS_URL": "redis://:x@r:6379/0",
+                "FACEPROOF_DATABASE_URL": "postgresql://u:x@p:5432/d",
+            }.get(item["name"], "stand-in")
+    return env
+
+
+@pytest.fixture(scope="module", params=sorted(VALUE_SETS))
+def rendered(request: pytest.FixtureRequest) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    values = VALUE_SETS[request.param]
+    return values, render(values)
+
+
+def test_manifests_match_the_kubernetes_schemas(rendered: Any) -> None:
+    _, docs = rendered
+    assert {d["kind"] for d in docs} >= {"Deployment", "Service", "ConfigMap", "ServiceAccount"}
+    assert schema_errors(docs) == []
+
+
+def test_references_resolve(rendered: Any) -> None:
+    values, docs = rendered
+    pod = pod_of(docs)
+    (deployment,) = kinds(docs, "Deployment")
+    labels = pod["metadata"]["labels"]
+    assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    (service,) = kinds(docs, "Service")
+    assert service["spec"]["selector"].items() <= labels.items()
+    (server,) = (c for c in pod["spec"]["containers"] if c["name"] == "faceproof")
+    port_names = {p["name"] for p in server["ports"]}
+    assert {p["targetPort"] for p in service["spec"]["ports"]} <= port_names
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    for c in pod["spec"]["containers"] + pod["spec"].get("initContainers", []):
+        assert {m["name"] for m in c["volumeMounts"]} <= set(volumes)
+    secrets = {d["metadata"]["name"] for d in kinds(docs, "Secret")}
+    existing = {v.get("existingSecret") for v in values.values() if isinstance(v, dict)} - {None}
+    for v in volumes.values():
+        if "secret" in v:
+            assert v["secret"]["secretName"] in secrets | existing
+        if "persistentVolumeClaim" in v:
+            claims = {d["metadata"]["name"] for d in kinds(docs, "PersistentVolumeClaim")}
+            assert v["persistentVolumeClaim"]["claimName"] in claims
+    for hpa in kinds(docs, "HorizontalPodAutoscaler"):
+        assert hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+        assert "replicas" not in deployment["spec"]  # the autoscaler owns the count
+        (metric,) = hpa["spec"]["metrics"]
+        assert metric["resource"]["name"] == "cpu"
+    for pdb in kinds(docs, "PodDisruptionBudget"):
+        assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
+
+
+def test_the_server_reads_and_accepts_its_settings(rendered: Any, tmp_path: Path) -> None:
+    values, docs = rendered
+    env = container_env(docs, values)
+    assert set(env) - settings_names() == set()
+    settings = settings_from(env)
+    assert settings.port == 8080 and str(settings.data_dir).startswith("/app/data/")
+    pod = pod_of(docs)["spec"]
+    (server,) = (c for c in pod["containers"] if c["name"] == "faceproof")
+    mounts = {m["mountPath"]: m for m in server["volumeMounts"]}
+    assert str(settings.server_config_path) in mounts  # lic_config.json is where it is read
+    (configmap,) = kinds(docs, "ConfigMap")
+    lic = tmp_path / "lic_config.json"
+    lic.write_text(configmap["data"]["lic_config.json"])
+    deployment = load_deployment(lic, settings)  # the server's own parser and checks
+    assert deployment.url_domains
+    multi = values.get("autoscaling", {}).get("enabled", True) or values.get("replicaCount", 2) > 1
+    if multi:  # shared state for several pods
+        assert settings.redis_url and settings.database_url
+
+
+def test_pods_run_as_the_image_user_with_probes_and_limits(rendered: Any) -> None:
+    _, docs = rendered
+    pod = pod_of(docs)["spec"]
+    security = pod["securityContext"]
+    assert security["runAsNonRoot"] is True and security["runAsUser"] == IMAGE_UID
+    assert pod["automountServiceAccountToken"] is False
+    for c in pod["containers"] + pod.get("initContainers", []):
+        sc = c["securityContext"]
+        assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+        assert sc["capabilities"]["drop"] == ["ALL"]
+        assert {"cpu", "memory"} <= set(c["resources"]["requests"]) & set(c["resources"]["limits"])
+    (server,) = (c for c in pod["containers"] if c["name"] == "faceproof")
+    for probe in ("startupProbe", "readinessProbe"):
+        assert server[probe]["httpGet"] == {"path": "/api/v1/face_health", "port": "http"}
+    assert "tcpSocket" in server["livenessProbe"]  # not face_health: see values.yaml
+    tmp = next(v for v in pod["volumes"] if v["name"] == "tmp")
+    assert tmp["emptyDir"]["medium"] == "Memory"  # spooled request bodies never touch a disk
+    grace = pod["terminationGracePeriodSeconds"]
+    pause = int(server["lifecycle"]["preStop"]["exec"]["command"][1])
+    assert grace >= pause + settings_from({}).shutdown_timeout_seconds
+
+
+def test_several_pods_require_shared_state() -> None:
+    def refused(values: dict[str, Any]) -> str:
+        with pytest.raises(helm.HelmError) as exc:
+            render(values)
+        return str(exc.value)
+
+    assert "redis" in refused({})  # the defaults autoscale: Redis, PostgreSQL and a key needed
+    assert "postgresql" in refused({"redis": SHARED["redis"]})
+    no_key = {k: v for k, v in SHARED.items() if k != "deploymentKey"}
+    assert "deploymentKey" in refused(no_key)
+    assert "ReadWriteOnce" in refused({**SHARED, "persistence": {"enabled": True}})
+    assert "minReplicas" in refused({**SHARED, "autoscaling": {"minReplicas": 5, "maxReplicas": 2}})
+    # Values are checked against values.schema.json: a misspelt or mistyped value stops.
+    assert "replicas" in refused({**SHARED, "replicas": 3})
+    assert "replicaCount" in refused({**SHARED, "replicaCount": "two"})
+    assert "LOG_LEVL" in refused({**SHARED, "config": {"extraEnv": {"LOG_LEVL": "x"}}})
+    one = {"autoscaling": {"enabled": False}, "replicaCount": 1}
+    docs = render(one)  # one pod may keep its own key and SQLite files
+    assert not kinds(docs, "PodDisruptionBudget") and not kinds(docs, "HorizontalPodAutoscaler")
+
+
+def test_a_broken_manifest_is_rejected() -> None:
+    docs = render(VALUE_SETS["ha-inline"])
+    (deployment,) = kinds(docs, "Deployment")
+    typo = copy.deepcopy(deployment)
+    server = typo["spec"]["template"]["spec"]["containers"][0]
+    server["livenessProbes"] = server.pop("livenessProbe")
+    wrong_type = copy.deepcopy(deployment)
+    wrong_type["spec"]["revisionHistoryLimit"] = "five"
+    (hpa,) = kinds(docs, "HorizontalPodAutoscaler")
+    old_api = copy.deepcopy(hpa)
+    old_api["spec"]["targetCPUUtilizationPercentage"] = 70  # autoscaling/v1's field in v2
+    for broken in (typo, wrong_type, old_api):
+        assert schema_errors([broken]), broken["kind"]
+
+
+def test_helm_lint_finds_no_errors() -> None:
+    result = helm.lint(str(CHART), VALUE_SETS["ha-inline"], strict=True)
+    assert result["errors"] == [] and result["total_charts_linted"] == 1
+    assert all(m["severity"] <= 1 for m in result["messages"]), result["messages"]  # info only
+
+
+def test_init_container_copies_a_mounted_key_secret(tmp_path: Path) -> None:
+    """Runs the rendered copy step on a folder laid out as kubelet mounts a Secret
+    (files are links into ..data/), then opens the copy with the server's key stores."""
+    made = tmp_path / "made"
+    store = KeyStore.open(made / "keys")  # what `faceproof keys list` makes in an empty dir
+    GalleryKeyring.open(made / "keys")  # and the gallery sealing key
+    secret = tmp_path / "secret"
+    data = secret / "..2026_12_01_20_00_00.000"
+    data.mkdir(parents=True)
+    for f in (made / "keys").iterdir():
+        if not f.name.startswith("."):
+            (data / f.name).write_bytes(f.read_bytes())
+    (secret / "..data").symlink_to(data.name)
+    for f in data.iterdir():
+        (secret / f.name).symlink_to(Path("..data") / f.name)
+
+    docs = render(VALUE_SETS["ha-inline"])
+    (init,) = pod_of(docs)["spec"]["initContainers"]
+    mount = next(m["mountPath"] for m in init["volumeMounts"] if m["name"] == "deployment-key")
+    data_mount = next(m["mountPath"] for m in init["volumeMounts"] if m["name"] == "data")
+    env = {e["name"]: e["value"] for e in init["env"]}
+    data_dir = tmp_path / env["FACEPROOF_DATA_DIR"].removeprefix(data_mount).lstrip("/")
+    script = init["command"][2].replace(mount, str(secret))
+    done = subprocess.run(
+        [init["command"][0], "-c", script],
+        env={**os.environ, "FACEPROOF_DATA_DIR": str(data_dir)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    keys = data_dir / "keys"
+    assert sorted(p.name for p in keys.iterdir()) == sorted(p.name for p in data.iterdir())
+    assert all(not p.is_symlink() and (p.stat().st_mode & 0o777) == 0o600 for p in keys.iterdir())
+    assert (keys.stat().st_mode & 0o777) == 0o700 and (data_dir.stat().st_mode & 0o777) == 0o700
+    copied = KeyStore.open(keys, create=False)
+    assert copied.current_kid == store.current_kid
+    assert (
+        GalleryKeyring.open(keys, create=False).current
+        == GalleryKeyring.open(made / "keys").current
+    )
+    # Without an index.json the step fails, so a wrong Secret stops the pod before serving.
+    (secret / "index.json").unlink()
+    empty = tmp_path / "other"
+    bad = subprocess.run(
+        [init["command"][0], "-c", script],
+        env={**os.environ, "FACEPROOF_DATA_DIR": str(empty)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode != 0
+
+
+def test_values_schema_is_valid_json_schema() -> None:
+    import jsonschema
+
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    jsonschema.Draft7Validator.check_schema(schema)
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert list(jsonschema.Draft7Validator(schema).iter_errors(values)) == []
