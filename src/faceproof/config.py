@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     # (e.g. what an integrator adds in preInitialize's {url, headers}); comma-separated.
     cors_allow_headers: str = Field("", validation_alias="FACEPROOF_CORS_ALLOW_HEADERS")
     key_grace_seconds: int = Field(7 * 24 * 3600, validation_alias="FACEPROOF_KEY_GRACE_SECONDS")
+    # The deployment's envelope keys (default <data_dir>/keys). Replicas sharing one key mount
+    # it read-only (a Kubernetes/Docker secret) with KEYS_READ_ONLY: docs/deployment.md.
+    keys_dir: Path | None = Field(None, validation_alias="FACEPROOF_KEYS_DIR")
+    keys_read_only: bool = Field(False, validation_alias="FACEPROOF_KEYS_READ_ONLY")
     rsa_key_bits: int = Field(3072, validation_alias="FACEPROOF_RSA_KEY_BITS")
     license_public_key: str | None = Field(None, validation_alias="FACEPROOF_LICENSE_PUBLIC_KEY")
     ledger_url: str | None = Field(None, validation_alias="FACEPROOF_LEDGER_URL")
@@ -154,6 +158,10 @@ class Settings(BaseSettings):
                 except ValueError:
                     raise ValueError(f"not an IP address or CIDR: {item!r}") from None
         return v
+
+    @property
+    def keys_path(self) -> Path:
+        return self.keys_dir or (self.data_dir / "keys")
 
     @property
     def models_path(self) -> Path:

@@ -81,11 +81,15 @@ def build_services(settings: Settings) -> Services:
         except ValueError as exc:
             raise ConfigError(f"TEMPLATE_ENCRYPTION_KEY: {exc}") from None
 
-    keystore = KeyStore.open(
-        settings.data_dir / "keys",
-        bits=settings.rsa_key_bits,
-        grace_seconds=settings.key_grace_seconds,
-    )
+    try:
+        keystore = KeyStore.open(
+            settings.keys_path,
+            bits=settings.rsa_key_bits,
+            grace_seconds=settings.key_grace_seconds,
+            read_only=settings.keys_read_only,
+        )
+    except (OSError, LookupError, ValueError) as exc:
+        raise ConfigError(f"deployment keys: {exc}") from None
     nonces = open_nonce_store(settings)  # Redis when FACEPROOF_REDIS_URL is set
     opener = EnvelopeOpener(
         keystore,

@@ -27,15 +27,21 @@ def _settings() -> Any:
 
 
 def open_store(data_dir: Path | None, *, create: bool = True) -> KeyStore:
-    """The key store under ``data_dir`` (default: the configured data dir)."""
+    """The key store under ``data_dir``, else the configured one (``FACEPROOF_KEYS_DIR``,
+    read-only with ``FACEPROOF_KEYS_READ_ONLY``, or ``<data_dir>/keys``)."""
     settings = _settings()
-    base = data_dir if data_dir is not None else Path(settings.data_dir)
-    return KeyStore.open(
-        base / "keys",
-        bits=settings.rsa_key_bits,
-        grace_seconds=settings.key_grace_seconds,
-        create=create,
-    )
+    read_only = data_dir is None and settings.keys_read_only
+    path = Path(data_dir) / "keys" if data_dir is not None else settings.keys_path
+    try:
+        return KeyStore.open(
+            path,
+            bits=settings.rsa_key_bits,
+            grace_seconds=settings.key_grace_seconds,
+            create=create,
+            read_only=read_only,
+        )
+    except (OSError, LookupError) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def data_dir_option(func: Any) -> Any:
@@ -63,7 +69,10 @@ def keys() -> None:
 def rotate(data_dir: Path | None) -> None:
     """Make a new current key; the previous one still decrypts during the grace period."""
     store = open_store(data_dir, create=False)
-    click.echo(store.rotate())
+    try:
+        click.echo(store.rotate())
+    except PermissionError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @keys.command("list")

@@ -16,6 +16,12 @@ Every file is written to a 0600 temp file and ``os.replace``-d into place, so a 
 sees a partial key and a private key is never readable by others, not even briefly. Several
 uvicorn workers share the directory; each process re-reads ``index.json`` when it changes on
 disk, so a rotation made by the CLI reaches running workers without a restart.
+
+Several replicas share one deployment key: the directory can then be a read-only mount (a
+Kubernetes Secret, a Docker secret, a read-only volume) opened with ``read_only=True``
+(``FACEPROOF_KEYS_DIR`` + ``FACEPROOF_KEYS_READ_ONLY``): nothing is created, locked, purged
+or written there, and an updated mount (a Secret's files swapped atomically) is picked up
+like a rotation. Rotation is then done where the files are made (docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -85,10 +91,13 @@ def _write_private(path: Path, data: bytes) -> None:
 class KeyStore:
     """RSA key pairs in one directory; use :meth:`open`, not the constructor."""
 
-    def __init__(self, directory: Path, bits: int, grace_seconds: int) -> None:
+    def __init__(
+        self, directory: Path, bits: int, grace_seconds: int, read_only: bool = False
+    ) -> None:
         self.directory = directory
         self.bits = bits
         self.grace_seconds = grace_seconds
+        self.read_only = read_only
         self._index: dict[str, Any] = {"version": 1, "current": None, "keys": []}
         self._index_stamp: tuple[int, int, int] | None = None
         self._private: dict[str, rsa.RSAPrivateKey] = {}
@@ -103,17 +112,21 @@ class KeyStore:
         *,
         create: bool = True,
         now: float | None = None,
+        read_only: bool = False,
     ) -> KeyStore:
         """Open (and on first use initialise) the key store in ``directory``.
 
         With ``create`` (the server's case) a missing key pair is generated; the CLI's
         ``rotate`` passes ``create=False`` so a fresh directory gets one key, not two.
+        ``read_only`` opens keys made elsewhere (a mounted secret) and never writes.
         """
         if bits < MIN_BITS:
             raise ValueError(f"RSA keys must be at least {MIN_BITS} bits, got {bits}")
         if grace_seconds < 0:
             raise ValueError("grace_seconds must not be negative")
         directory = Path(directory)
+        if read_only:
+            return cls._open_read_only(directory, bits, grace_seconds)
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(directory, 0o700)
         store = cls(directory, bits, grace_seconds)
@@ -126,6 +139,20 @@ class KeyStore:
             if gone:
                 store._save_index()
             store._sweep()
+        return store
+
+    @classmethod
+    def _open_read_only(cls, directory: Path, bits: int, grace_seconds: int) -> KeyStore:
+        if not (directory / INDEX_NAME).is_file():
+            raise FileNotFoundError(
+                f"read-only key directory {directory} has no {INDEX_NAME}: make the keys with "
+                "`faceproof keys list --data-dir DIR` and mount DIR/keys"
+            )
+        store = cls(directory, bits, grace_seconds, read_only=True)
+        store._reload()
+        current = store._index["current"]
+        if current is None or current not in store._private:
+            raise LookupError(f"read-only key directory {directory} lacks its current key file")
         return store
 
     # ----------------------------------------------------------------- queries
@@ -184,6 +211,8 @@ class KeyStore:
     # ----------------------------------------------------------------- changes
     def rotate(self, now: float | None = None) -> str:
         """Make a new current key, retire the previous one at ``now``; returns the new kid."""
+        if self.read_only:
+            raise PermissionError(f"{self.directory} is read-only: rotate where the keys are made")
         t = time.time() if now is None else now
         with self._locked():
             self._reload()
