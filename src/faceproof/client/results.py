@@ -1,9 +1,9 @@
 """What the client returns: the server's own response models, plus the utility answers.
 
 The JSON endpoints' results are the pydantic models the server documents its answers with
-(the OpenAPI at ``/openapi.json``), imported from where the server defines them, so the
-client and the document cannot drift apart; unknown fields are ignored, so a newer server
-does not break an older client.
+(the OpenAPI at ``/openapi.json``), imported from :mod:`faceproof.schemas`, where the server
+defines them too, so the client and the document cannot drift apart; unknown fields are
+ignored, so a newer server does not break an older client.
 """
 
 from __future__ import annotations
@@ -11,15 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from faceproof.api.routers.identification import (
+from faceproof.schemas import (
+    ChallengeResponse,
     DeletedResponse,
     EnrolResponse,
+    GenerateResponse,
     IdentifyResponse,
+    LivenessResponse,
+    MatchResponse,
+    ProcessResponse,
     SubjectsResponse,
 )
-from faceproof.api.routers.liveness import ChallengeResponse, LivenessResponse
-from faceproof.api.routers.match import MatchResponse
-from faceproof.api.schemas import GenerateResponse, ProcessResponse
 
 __all__ = [
     "ChallengeResponse",

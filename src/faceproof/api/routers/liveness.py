@@ -11,93 +11,20 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 
 from faceproof.api.capture import open_capture
 from faceproof.api.deps import Services, get_services
 from faceproof.api.errors import request_refid
 from faceproof.api.middleware import json_ok
-from faceproof.api.schemas import ERROR_RESPONSES, LivenessBlock
 from faceproof.errors import ApiError, Err
 from faceproof.liveness.levels import LEVELS
 from faceproof.liveness.report import answer_extra, retry_description
 from faceproof.liveness.service import LivenessResult, LivenessService, parse_threshold
 from faceproof.pipeline.decode import decode_base64, decode_image
+from faceproof.schemas.errors import ERROR_RESPONSES
+from faceproof.schemas.liveness import ChallengeResponse, LivenessResponse
 
 router = APIRouter(prefix="/api/v1", tags=["liveness"])
-
-
-class LivenessInput(BaseModel):
-    image: str = Field(description="base64 of the image that was evaluated")
-
-
-class LivenessResponse(BaseModel):
-    as_highest_security_level_reached: str | None = Field(
-        description="Highest level whose threshold the score reaches; null below LOW",
-        examples=["VERY_HIGH"],
-    )
-    is_spoof: bool = Field(description="score below the requested level's threshold")
-    score: float = Field(description="liveness score in [0, 1], 1 = bona fide", examples=[0.91])
-    error: int = Field(0, description="always 0 on success")
-    refid: str
-    input: LivenessInput
-    liveness: LivenessBlock | None = Field(None, description="/secure/face/as only")
-
-
-class OvalBody(BaseModel):
-    cx: float = Field(description="centre x / frame width (unmirrored camera frame)")
-    cy: float = Field(description="centre y / frame height")
-    h: float = Field(description="oval height / frame height")
-
-
-class StepBody(BaseModel):
-    role: str = Field(description='"far" or "near": the role of this step\'s frames')
-    oval: OvalBody
-    hold_ms: int = Field(description="hold this long once the face is inside, then capture")
-
-
-class ToleranceBody(BaseModel):
-    center: float = Field(description="|box centre − oval centre| ≤ center·H on each axis")
-    size_min: float = Field(description="box height / (h·H) at least")
-    size_max: float = Field(description="box height / (h·H) at most")
-
-
-class ColourBody(BaseModel):
-    color: str = Field(examples=["#ff00ff"])
-    ms: int
-
-
-class LightBody(BaseModel):
-    colors: list[ColourBody] = Field(description="shown in order around the near oval")
-    settle: float = Field(description="fraction of each colour to wait before its frame")
-
-
-class ChallengeBody(BaseModel):
-    id: str
-    nonce: str = Field(
-        description="use as the envelope's `nonce`; send `challenge: {id, light_start_t}`"
-    )
-    type: str = Field(examples=["move_closer+screen_light"])
-    order: list[str] = Field(
-        description='the two distances in the order to capture them, "far"/"near" (frame roles)',
-        examples=[["far", "near"]],
-    )
-    issued_at_ms: int
-    expires_at_ms: int = Field(description="answer before this (≤ 2 min after issue)")
-    min_scale_ratio: float = Field(description="near/far face size ratio needed")
-    min_step_ms: int
-    max_step_ms: int
-    steps: list[StepBody] = Field(description="the two steps, in `order`")
-    oval_tolerance: ToleranceBody
-    step_timeout_ms: int = Field(description="stop waiting for the oval after this")
-    light: LightBody | None
-
-
-class ChallengeResponse(BaseModel):
-    code: int = 200
-    message: str = "CHALLENGE_ISSUED"
-    refid: str
-    challenge: ChallengeBody
 
 
 def _service(services: Services) -> LivenessService:

@@ -8,69 +8,27 @@ runs liveness before any matching: an unchecked capture is never matched.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 
 from faceproof.api.capture import Capture, open_capture
 from faceproof.api.deps import Services, get_services
 from faceproof.api.errors import request_refid
 from faceproof.api.middleware import json_ok
-from faceproof.api.schemas import ERROR_RESPONSES, LivenessBlock
 from faceproof.errors import ApiError, Err
 from faceproof.face.record import FaceRecord
 from faceproof.liveness.report import answer_extra, retry_description
-from faceproof.matching.levels import LEVELS, NONE, Kind, parse_level
+from faceproof.matching.levels import Kind, parse_level
 from faceproof.matching.matcher import Embedded, Matcher, MatchResult
-from faceproof.pipeline.decode import TEMPLATE_FORMATS, decode_template
+from faceproof.pipeline.decode import decode_template
+from faceproof.schemas.errors import ERROR_RESPONSES
+from faceproof.schemas.match import MatchRequest, MatchResponse
 
 router = APIRouter(prefix="/api/v1", tags=["match"])
 
 MATCHED = "FEEDBACK_MATCHED"
-_LEVEL_DOC: dict[str, Any] = {"enum": list(LEVELS)}
-_FORMAT_DOC: dict[str, Any] = {"enum": list(TEMPLATE_FORMATS)}
-
-
-class TemplateIn(BaseModel):
-    template: str = Field(description="base64 of the image (standard or URL-safe alphabet)")
-    format: str = Field(
-        description="JPEG, PNG or ISO_19794_5 (the JPEG inside a 19794-5 record); "
-        "others answer 504",
-        json_schema_extra=_FORMAT_DOC,
-    )
-
-
-class MatchRequest(BaseModel):
-    image: TemplateIn = Field(description="The selfie (640×480 recommended, not cropped)")
-    imageToVerifyAgainst: TemplateIn = Field(
-        description="The second selfie, or the portrait extracted from an ID card"
-    )
-    level: str = Field(
-        description="LOW, MEDIUM, HIGH, VERY_HIGH or HIGHEST (FARs in docs/matching.md); "
-        "anything else answers 505",
-        json_schema_extra=_LEVEL_DOC,
-    )
-
-
-class MatchResponse(BaseModel):
-    code: int = Field(200)
-    feedbackCode: Literal["FEEDBACK_MATCHED"]
-    refid: str
-    score: float = Field(description="Distance 1 − cosine similarity; closer to 0 = same person")
-    similarityScore: int = Field(
-        ge=0, le=100, description="Calibrated: selfie 80↔1:1k … 98↔1:1M; ID 60↔1:200 … 90↔1:10k"
-    )
-    possibleMatch: bool = Field(description="The requested level's threshold is met")
-    multipleFacesImage: bool
-    multipleFacesImageToVerifyAgainst: bool | None = Field(
-        None, description="/matchWithSelfie only"
-    )
-    matchHighestSecurityLevelReached: str = Field(
-        description="Highest level met, or NONE", json_schema_extra={"enum": [*LEVELS, NONE]}
-    )
-    liveness: LivenessBlock | None = Field(None, description="/verifyWithPictureId only")
 
 
 def _ready(services: Services) -> tuple[Any, Matcher]:

@@ -13,12 +13,13 @@ from faceproof.api.capture import Capture, open_capture
 from faceproof.api.deps import Services, get_services
 from faceproof.api.errors import request_refid
 from faceproof.api.middleware import json_ok
-from faceproof.api.schemas import ERROR_RESPONSES, ProcessResponse
 from faceproof.errors import ApiError, Err
 from faceproof.face.record import FaceRecord
 from faceproof.liveness.report import answer_extra, retry_description
 from faceproof.pipeline import outputs
 from faceproof.pipeline.background import parse_colour
+from faceproof.schemas.errors import ERROR_RESPONSES
+from faceproof.schemas.process import ProcessResponse
 
 router = APIRouter(prefix="/api/v1", tags=["capture"])
 

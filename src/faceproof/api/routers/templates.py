@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse
 from faceproof.api.deps import Services, get_services
 from faceproof.api.errors import request_refid
 from faceproof.api.middleware import json_ok
-from faceproof.api.schemas import ERROR_RESPONSES, GenerateRequest, GenerateResponse
 from faceproof.errors import ApiError, Err
 from faceproof.icao import enrol_check
 from faceproof.pipeline import outputs
@@ -21,6 +20,8 @@ from faceproof.pipeline.embedding_template import (
     TEMPLATE_NAME,
     encode_embedding,
 )
+from faceproof.schemas.errors import ERROR_RESPONSES
+from faceproof.schemas.templates import GenerateRequest, GenerateResponse
 
 router = APIRouter(prefix="/api/v1", tags=["templates"])
 
