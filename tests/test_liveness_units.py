@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from faceproof.crypto.envelope import DeviceInfo
+from faceproof.error_rates import auc
 from faceproof.errors import ApiError
 from faceproof.liveness import geometry3d as g
 from faceproof.liveness.challenge import SqliteChallengeStore as ChallengeStore
@@ -25,7 +26,7 @@ from faceproof.liveness.levels import (
     calibrate,
     load_calibration,
 )
-from faceproof.liveness.metrics import apcer, auc, bpcer, bpcer_at_apcer, summary
+from faceproof.liveness.metrics import apcer, bpcer, bpcer_at_apcer, summary
 from faceproof.liveness.service import parse_threshold
 
 

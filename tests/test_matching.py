@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from faceproof.error_rates import det_curve
 from faceproof.errors import ApiError
 from faceproof.matching import calibration as cal
 from faceproof.matching import evaluation as ev
@@ -276,8 +277,9 @@ def test_metrics_on_separable_and_overlapping_scores() -> None:
     assert r["impostors_accepted"] <= 1 and r["tar"] == 1.0 and not r["supported"]
     c = ev.confusion(sims, same, 0.65)
     assert (c["true_accept"], c["false_accept"], c["false_reject"]) == (3, 1, 1)
-    far, frr = ev.det_curve(sims[same], sims[~same])
+    far, frr = det_curve(sims[same], sims[~same])
     assert np.all(np.diff(far) <= 0) and np.all(np.diff(frr) >= 0)
+    assert (far[0], frr[0], far[-1], frr[-1]) == (1.0, 0.0, 0.0, 1.0)
 
 
 # -- ID proxy ----------------------------------------------------------------------------

@@ -127,8 +127,8 @@ def _row(name: str, s: dict[str, Any]) -> str:
 def _by_source(
     table: Any, matched: Any, shipped: tuple[str, ...], report: dict[str, Any]
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    from faceproof.error_rates import det_curve
     from faceproof.liveness import train as tr
-    from faceproof.liveness.metrics import det_points
 
     scorers = _scorers(shipped)
     results = {
@@ -190,7 +190,7 @@ def _by_source(
             scores = tr.scores_of(model, x)[src == held]
             y = table.y[src == held]
             if y.sum() >= 10:
-                curves[f"{name}, held out {held}"] = det_points(scores[~y], scores[y])
+                curves[f"{name}, held out {held}"] = det_curve(scores[~y], scores[y])
     return curves
 
 
@@ -252,10 +252,10 @@ def liveness(
     cache_dir: Path,
 ) -> None:
     """APCER per attack type, BPCER, BPCER@APCER 1 %/5 %, the level table, a DET curve."""
+    from faceproof.error_rates import det_curve
     from faceproof.liveness import train as tr
     from faceproof.liveness.fusion import load_fusion
     from faceproof.liveness.levels import load_calibration
-    from faceproof.liveness.metrics import det_points
     from faceproof.private_cache import PrivateCacheError
 
     models_path = models_dir(models_path)
@@ -321,7 +321,7 @@ def liveness(
             + _floor_line(table, scores, floor)
         )
         y = table.y
-        curves["packaged"] = det_points(scores[~y], scores[y])
+        curves["packaged"] = det_curve(scores[~y], scores[y])
     if video_live or video_spoof:
         report["video_frames"] = _videos(
             models_path, table, fusion, video_live, video_spoof, extractor.names

@@ -80,6 +80,7 @@ def verify(
     held out. Both are reported; only the disjoint figures estimate the deployed error rates.
     """
     from faceproof.cli.calibrate import build_engine
+    from faceproof.error_rates import auc
     from faceproof.matching import evaluation as ev
     from faceproof.matching.calibration import file_sha256, load_calibration
     from faceproof.matching.dataset import cache_key, embed_folder, load_cached, save_cached
@@ -154,8 +155,6 @@ def verify(
                 }
     else:
         split.pop("in_sample")
-    from sklearn.metrics import roc_auc_score
-
     out: dict[str, Any] = {
         "pairs_file": pairs_file.name,
         "kind": kind,
@@ -179,7 +178,7 @@ def verify(
             "protocol": "same and different pairs each cut into contiguous blocks in "
             "file order; threshold maximising accuracy on the other folds",
         },
-        "roc_auc": float(roc_auc_score(same, sims)),
+        "roc_auc": auc(sims[same], sims[~same]),
         "tar_at_far": tars,
         "levels": levels,
         "levels_by_split": by_split,
@@ -274,17 +273,17 @@ def _plot_det(path: Path, genuine: np.ndarray, impostor: np.ndarray, kc: Any, ki
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from faceproof.matching import evaluation as ev
+    from faceproof.error_rates import accept_rate, det_curve, reject_rate
     from faceproof.matching.levels import LEVELS
 
-    far, frr = ev.det_curve(genuine, impostor)
+    far, frr = det_curve(genuine, impostor)
     floor = 0.5 / max(len(impostor), 1)
     fig, ax = plt.subplots(figsize=(6, 5))
     ax.step(np.maximum(far, floor), np.maximum(frr, 0.5 / max(len(genuine), 1)), where="post")
     for lv in LEVELS:
         t = kc.threshold(lv)
-        x = max(float(np.mean(impostor >= t)), floor)
-        y = max(float(np.mean(genuine < t)), 0.5 / max(len(genuine), 1))
+        x = max(accept_rate(impostor, t), floor)
+        y = max(reject_rate(genuine, t), 0.5 / max(len(genuine), 1))
         ax.plot([x], [y], "o")
         ax.annotate(lv, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
     ax.set_xscale("log")

@@ -20,7 +20,6 @@ Identities are split once, by name, into a calibration half and an evaluation ha
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from faceproof.error_rates import supported, threshold_at_accept_rate
 from faceproof.identification.levels import IdentificationCalibration
 from faceproof.matching.levels import LEVELS
 
@@ -202,12 +202,10 @@ def eval_folds(evals: Labelled) -> list[Fold]:
 
 
 def _threshold_at_fpir(non_mated_top1: F32, fpir: float) -> tuple[float, bool]:
-    """Lowest threshold with at most floor(fpir·n) non-mated searches at or above it."""
-    n = len(non_mated_top1)
-    k = math.floor(fpir * n)
-    desc = np.sort(non_mated_top1)[::-1]
-    t = float(np.nextafter(np.float32(desc[k]), np.float32(np.inf))) if k < n else -1.0
-    return t, n >= 3 / fpir
+    """Lowest threshold with at most floor(fpir·n) non-mated searches at or above it (-1
+    with none), and whether n supports the rate."""
+    t = threshold_at_accept_rate(non_mated_top1, fpir, float32=True)
+    return max(t, -1.0), supported(len(non_mated_top1), fpir)
 
 
 def evaluate(

@@ -29,6 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from faceproof.config import ConfigError
+from faceproof.error_rates import SUPPORT_FACTOR, thresholds_at_accept_rates
 from faceproof.matching.levels import LEVELS, NONE, far_label
 
 FORMAT = "faceproof-identification-calibration"
@@ -178,12 +179,12 @@ def fit_curve(impostor: NDArray[np.float32], points_per_decade: int = 8) -> Impo
     calibration, ``matching.calibration.fit_tail``) extrapolates further (``max_impostor``
     is recorded, not used as a floor: see ``ImpostorCurve.threshold``).
     """
-    from faceproof.matching.calibration import _above, fit_tail
+    from faceproof.matching.calibration import fit_tail
 
     n = len(impostor)
     if n < 1000:
         raise ValueError(f"too few impostor pairs ({n}) to calibrate identification")
-    supported = 3.0 / n
+    supported = SUPPORT_FACTOR / n  # the lowest rate n pairs support (rule of three)
     top_n = min(n, max(2000, n // 100))
     top_desc = np.sort(np.partition(impostor, n - top_n)[n - top_n :])[::-1].astype(np.float64)
     tail = fit_tail(top_desc, n)
@@ -191,18 +192,8 @@ def fit_curve(impostor: NDArray[np.float32], points_per_decade: int = 8) -> Impo
         raise ValueError("impostor tail could not be fitted")
     decades = math.log10(0.5 / supported)
     fmrs = np.geomspace(0.5, supported, max(2, int(decades * points_per_decade) + 1))
-    ordered = None
-    sims: list[float] = []
-    for f in fmrs:
-        k = math.floor(f * n)
-        if k < len(top_desc):
-            s = top_desc[k]
-        else:
-            if ordered is None:
-                ordered = np.sort(impostor)[::-1]
-            s = float(ordered[k])
-        sims.append(_above(float(s)))
-    sims = list(np.maximum.accumulate(np.asarray(sims)))
+    measured = thresholds_at_accept_rates(impostor, [float(f) for f in fmrs], float32=True)
+    sims = list(np.maximum.accumulate(np.asarray(measured)))
     return ImpostorCurve(
         fmr=tuple(float(f) for f in fmrs),
         similarity=tuple(float(s) for s in sims),

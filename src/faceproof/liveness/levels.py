@@ -32,6 +32,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from faceproof.error_rates import (
+    accept_rate,
+    next_above,
+    reject_rate,
+    supported,
+    threshold_at_reject_rate,
+)
+from faceproof.liveness.metrics import threshold_at_apcer
+
 CALIBRATION_FILE = "liveness_calibration.json"
 
 # Lowest to highest, as documented; the APCER each level aims at on the dev data.
@@ -150,14 +159,6 @@ def load_calibration(path: Path | None = None) -> Calibration:
     return Calibration.from_json(json.loads(raw), hashlib.sha256(raw).hexdigest())
 
 
-def normalise_level(value: str | None) -> str | None:
-    """The canonical level name, or None when ``value`` is not one of the eight."""
-    if value is None:
-        return None
-    name = value.strip().upper()
-    return name if name in LEVELS else None
-
-
 def calibrate(
     attacks_by_type: Mapping[str, Sequence[float] | NDArray[np.float64]],
     bona_fide_scores: Sequence[float] | NDArray[np.float64],
@@ -174,12 +175,9 @@ def calibrate(
     APCER per type and BPCER on the same scores are recorded per level. ``sdk_passive_floor``
     is the highest threshold whose BPCER on the bona fide scores is at most ``floor_bpcer``.
     """
-    from faceproof.liveness.metrics import threshold_at_apcer
-    from faceproof.matching.calibration import SUPPORT_FACTOR
-
     by_type = {k: np.asarray(v, dtype=np.float64) for k, v in attacks_by_type.items()}
     by_type = {k: v for k, v in by_type.items() if v.size}
-    bona = np.sort(np.asarray(bona_fide_scores, dtype=np.float64))
+    bona = np.asarray(bona_fide_scores, dtype=np.float64)
     if not by_type or bona.size == 0:
         raise ValueError("calibration needs attack and bona fide scores")
     thresholds: dict[str, float] = {}
@@ -189,22 +187,20 @@ def calibrate(
         target = TARGET_APCER[name]
         t = threshold_at_apcer(by_type, target)
         if t <= previous:
-            t = float(np.nextafter(previous, np.inf))
+            t = next_above(previous)
         thresholds[name] = t
         previous = t
-        apcers = {k: float(np.mean(v >= t)) for k, v in by_type.items()}
+        apcers = {k: accept_rate(v, t) for k, v in by_type.items()}
         per_level[name] = {
             "worst_type": max(apcers, key=lambda k: (apcers[k], by_type[k].size)),
             "apcer": {k: round(a, 6) for k, a in apcers.items()},
-            "bpcer": round(float(np.mean(bona < t)), 6),
-            "supported": all(v.size >= SUPPORT_FACTOR / target for v in by_type.values()),
+            "bpcer": round(reject_rate(bona, t), 6),
+            "supported": all(supported(v.size, target) for v in by_type.values()),
             "unsupported_by": {
-                k: int(v.size) for k, v in by_type.items() if v.size < SUPPORT_FACTOR / target
+                k: int(v.size) for k, v in by_type.items() if not supported(v.size, target)
             },
         }
-    # Highest threshold refusing at most floor_bpcer of the bona fide scores (ties accepted).
-    k = int(np.floor(floor_bpcer * bona.size))
-    floor = float(bona[k]) if k < bona.size else float(bona[-1])
+    floor = threshold_at_reject_rate(bona, floor_bpcer)
     info = dict(meta or {})
     info["levels"] = per_level
     info["attacks_per_type"] = {k: int(v.size) for k, v in by_type.items()}
@@ -212,7 +208,7 @@ def calibrate(
     info["sdk_passive_floor"] = {
         "threshold": floor,
         "target_bpcer": floor_bpcer,
-        "bpcer": round(float(np.mean(bona < floor)), 6),
-        "apcer": {k: round(float(np.mean(v >= floor)), 6) for k, v in by_type.items()},
+        "bpcer": round(reject_rate(bona, floor), 6),
+        "apcer": {k: round(accept_rate(v, floor), 6) for k, v in by_type.items()},
     }
     return Calibration(thresholds, info)

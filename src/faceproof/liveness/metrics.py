@@ -8,7 +8,8 @@
 * **BPCER@APCER=x**: BPCER at the threshold where the worst type's APCER is at most x.
 
 Scores here are liveness scores (high = bona fide); a presentation is classified bona fide at
-``score >= threshold``.
+``score >= threshold``. The rates, thresholds, AUC and DET curves are
+:mod:`faceproof.error_rates`' (attacks are the negatives, bona fide the positives).
 """
 
 from __future__ import annotations
@@ -18,59 +19,31 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from faceproof.error_rates import accept_rate, auc, reject_rate, threshold_at_accept_rate
+
 Arr = NDArray[np.float64]
 
 
 def apcer(attack_scores: Arr, threshold: float) -> float:
-    return float(np.mean(attack_scores >= threshold)) if attack_scores.size else float("nan")
+    """Share of the attack presentations accepted as bona fide (NaN with none)."""
+    return accept_rate(attack_scores, threshold)
 
 
 def bpcer(bona_scores: Arr, threshold: float) -> float:
-    return float(np.mean(bona_scores < threshold)) if bona_scores.size else float("nan")
+    """Share of the bona fide presentations refused (NaN with none)."""
+    return reject_rate(bona_scores, threshold)
 
 
 def threshold_at_apcer(attacks_by_type: Mapping[str, Arr], target: float) -> float:
     """The lowest threshold at which every attack type's APCER is at most ``target``."""
-    t = -np.inf
-    for scores in attacks_by_type.values():
-        if not scores.size:
-            continue
-        s = np.sort(scores)
-        allowed = int(np.floor(target * s.size))
-        t = max(t, float(np.nextafter(s[s.size - allowed - 1], np.inf)))
-    return float(t)
+    return max(
+        (threshold_at_accept_rate(s, target) for s in attacks_by_type.values() if s.size),
+        default=-np.inf,
+    )
 
 
 def bpcer_at_apcer(bona: Arr, attacks_by_type: Mapping[str, Arr], target: float) -> float:
     return bpcer(bona, threshold_at_apcer(attacks_by_type, target))
-
-
-def auc(bona: Arr, attacks: Arr) -> float:
-    """Probability that a random bona fide scores above a random attack (ties count half)."""
-    if not bona.size or not attacks.size:
-        return float("nan")
-    allv = np.concatenate([bona, attacks])
-    order = np.argsort(allv, kind="mergesort")
-    ranks = np.empty(allv.size, dtype=np.float64)
-    sorted_v = allv[order]
-    # Average ranks over ties.
-    i = 0
-    while i < sorted_v.size:
-        j = i
-        while j + 1 < sorted_v.size and sorted_v[j + 1] == sorted_v[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    r_bona = ranks[: bona.size].sum()
-    return float((r_bona - bona.size * (bona.size + 1) / 2) / (bona.size * attacks.size))
-
-
-def det_points(bona: Arr, attacks: Arr) -> tuple[Arr, Arr]:
-    """(APCER, BPCER) over all thresholds, for a DET curve."""
-    ts = np.unique(np.concatenate([bona, attacks, [np.inf]]))
-    ap = np.array([apcer(attacks, t) for t in ts])
-    bp = np.array([bpcer(bona, t) for t in ts])
-    return ap, bp
 
 
 def summary(

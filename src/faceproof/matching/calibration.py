@@ -28,6 +28,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from faceproof.config import ConfigError
+from faceproof.error_rates import (
+    SUPPORT_FACTOR,
+    accept_rate,
+    next_above,
+    supported,
+    thresholds_at_accept_rates,
+)
 from faceproof.matching.levels import FAR_TARGETS, KINDS, LEVELS, SCORE_ANCHORS, Kind
 from faceproof.matching.pairs import Pair
 from faceproof.matching.similarity_map import SimilarityMap
@@ -35,7 +42,6 @@ from faceproof.matching.similarity_map import SimilarityMap
 FORMAT = "faceproof-match-calibration"
 VERSION = 1
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-SUPPORT_FACTOR = 3.0  # pairs needed per 1/FAR for a supported point
 
 
 @dataclass(frozen=True)
@@ -368,12 +374,6 @@ def fit_tail(top_desc: NDArray[np.float64], n_total: int) -> TailFit | None:
     return TailFit(u=u, rate_u=m / n_total, scale=scale)
 
 
-def _above(x: float) -> float:
-    """The next float32 above ``x``: embeddings are float32, so a threshold there decides
-    the same way whether a similarity is compared in float32 or float64."""
-    return float(np.nextafter(np.float32(x), np.float32(np.inf)))
-
-
 def fit_kind(
     kind: Kind,
     genuine: F32Array,
@@ -381,7 +381,11 @@ def fit_kind(
     notes: Sequence[str] = (),
     extra: dict[str, Any] | None = None,
 ) -> KindCalibration:
-    """Thresholds of every level of ``kind`` from genuine and impostor similarities."""
+    """Thresholds of every level of ``kind`` from genuine and impostor similarities.
+
+    Thresholds lie on the float32 grid (:mod:`faceproof.error_rates`): embeddings are
+    float32, so a threshold decides the same way in float32 or float64.
+    """
     n = len(impostor)
     if n < 100:
         raise ValueError(f"{kind}: too few impostor pairs ({n}) to calibrate")
@@ -391,38 +395,36 @@ def fit_kind(
     top = np.partition(impostor, n - top_n)[n - top_n :]
     top_desc = np.sort(top)[::-1].astype(np.float64)
     tail = fit_tail(top_desc, n)
-    genuine_sorted = np.sort(genuine.astype(np.float64))
+    fars = [FAR_TARGETS[kind][lv] for lv in LEVELS]
+    empirical_at = dict(
+        zip(LEVELS, thresholds_at_accept_rates(impostor, fars, float32=True), strict=True)
+    )
     points: dict[str, LevelPoint] = {}
     prev = -1.0
     for rank, level in enumerate(LEVELS):
         far = FAR_TARGETS[kind][level]
-        supported = n >= SUPPORT_FACTOR / far
-        k = math.floor(far * n)
-        empirical = _above(top_desc[k]) if k < len(top_desc) else float(top_desc[-1])
+        is_supported = supported(n, far)
+        empirical = empirical_at[level]
         tail_t = tail.threshold(far) if tail and far < tail.rate_u else None
-        if supported:
+        if is_supported:
             t, method = empirical, "empirical"
         else:
-            above_max = _above(top_desc[0])
+            above_max = next_above(top_desc[0], float32=True)
             t = max(tail_t if tail_t is not None else above_max, above_max)
             method = "tail_fit"
         # Strictly increasing, and below 1 with room for the stricter levels (an extrapolation
         # from very few pairs can exceed any reachable cosine).
-        t = min(max(t, _above(prev)), 0.9999 - 1e-4 * (len(LEVELS) - 1 - rank))
+        t = min(max(t, next_above(prev, float32=True)), 0.9999 - 1e-4 * (len(LEVELS) - 1 - rank))
         prev = t
         beyond = int(np.count_nonzero(top_desc >= t))
-        tar = (
-            float(1.0 - np.searchsorted(genuine_sorted, t, side="left") / len(genuine_sorted))
-            if len(genuine_sorted)
-            else None
-        )
+        tar = accept_rate(genuine, t) if len(genuine) else None
         points[level] = LevelPoint(
             level=level,
             far_target=far,
             similarity=t,
             method=method,
             impostor_pairs_beyond=beyond,
-            supported=supported,
+            supported=is_supported,
             far_upper95=_cp_upper(beyond, n),
             tar=None if tar is None else round(tar, 6),
             tail_fit_similarity=None if tail_t is None else round(tail_t, 6),

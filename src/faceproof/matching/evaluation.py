@@ -1,28 +1,21 @@
-"""Verification metrics over labelled pairs: k-fold accuracy, TAR at FAR, DET, confusion.
+"""Verification metrics over labelled pairs: k-fold accuracy, TAR at FAR, confusion.
 
-Convention everywhere: a pair is accepted iff ``similarity >= threshold``.
+Convention everywhere: a pair is accepted iff ``similarity >= threshold``; thresholds at an
+error rate and DET curves come from :mod:`faceproof.error_rates`.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from faceproof.error_rates import accept_rate, threshold_at_accept_rate
+
 F64 = NDArray[np.float64]
 Bools = NDArray[np.bool_]
-
-
-def threshold_at_far(impostor: F64, far: float) -> float:
-    """Lowest threshold with at most ``floor(far · N)`` impostors at or above it."""
-    desc = np.sort(np.asarray(impostor, dtype=np.float64))[::-1]
-    k = math.floor(far * len(desc))
-    if k >= len(desc):
-        return float(desc[-1])
-    return float(np.nextafter(desc[k], np.inf))
 
 
 def best_threshold(sims: F64, same: Bools) -> float:
@@ -62,12 +55,12 @@ def kfold_accuracy(sims: F64, same: Bools, folds: NDArray[np.int64]) -> KFold:
 
 def tar_at_far(genuine: F64, impostor: F64, far: float) -> dict[str, Any]:
     """TAR at the empirical FAR threshold, with what the impostor count can support."""
-    t = threshold_at_far(impostor, far)
+    t = threshold_at_accept_rate(impostor, far)
     accepted = int(np.count_nonzero(impostor >= t))
     return {
         "far_target": far,
         "threshold": t,
-        "tar": float(np.mean(genuine >= t)),
+        "tar": accept_rate(genuine, t),
         "impostor_pairs": len(impostor),
         "impostors_accepted": accepted,
         "far_measured": accepted / len(impostor),
@@ -90,13 +83,3 @@ def confusion(sims: F64, same: Bools, threshold: float) -> dict[str, Any]:
         "tar": tp / max(tp + fn, 1),
         "far": fp / max(fp + tn, 1),
     }
-
-
-def det_curve(genuine: F64, impostor: F64) -> tuple[F64, F64]:
-    """(FAR, FRR) at every distinct score used as threshold, FAR decreasing."""
-    ths = np.unique(np.concatenate([genuine, impostor]))
-    imp = np.sort(impostor)
-    gen = np.sort(genuine)
-    far = 1.0 - np.searchsorted(imp, ths, side="left") / len(imp)
-    frr = np.searchsorted(gen, ths, side="left") / len(gen)
-    return far.astype(np.float64), frr.astype(np.float64)
