@@ -1,0 +1,163 @@
+"""The image's run-time contract, without Docker: the real ``faceproof serve`` with the
+runtime stage's environment (read from deploy/docker/Dockerfile), as uid 998, with the root
+filesystem read-only and a memory-backed /tmp (what the Helm chart's securityContext and
+the compose file's ``read_only``/``tmpfs`` impose), answering the image's own health probe
+and shutting down cleanly on SIGTERM. A private mount namespace (``unshare``) stands in for
+the container; it needs root, as CI has."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import dockerfile
+import pytest
+
+from deploy_support import DEPLOY, REPO
+from faceproof.cli.serve import PINNED_ENV
+
+IMAGE_UID = 998
+HEALTHCHECK = DEPLOY / "docker" / "healthcheck.py"
+
+
+def runtime_env() -> dict[str, str]:
+    """ENV of the Dockerfile's runtime stage."""
+    env: dict[str, str] = {}
+    stage = ""
+    for cmd in dockerfile.parse_file(str(DEPLOY / "docker" / "Dockerfile")):
+        if cmd.cmd == "FROM":
+            stage = cmd.value[-1]
+        elif cmd.cmd == "ENV" and stage == "runtime":
+            env.update(zip(cmd.value[0::2], cmd.value[1::2], strict=True))
+    return env
+
+
+def _reach_interpreter() -> list[str]:
+    """Mounts that let uid 998 reach this checkout's interpreter (inside the namespace only).
+
+    A venv's python is a link to the interpreter it was made from; on this kind of machine
+    that is under /root (0700). The image has its own under /usr/local. The namespace puts
+    a 0755 tmpfs over the closed folder and binds the interpreter's subtree back into it.
+    """
+    real = Path(os.path.realpath(sys.executable))
+    for parent in reversed(real.parents):
+        if parent != Path("/") and not parent.stat().st_mode & 0o001:
+            child = real.relative_to(parent).parts[0]
+            keep = shlex.quote(str(parent / child))
+            return [
+                "hold=$(mktemp -d)",
+                f'mount --bind {keep} "$hold"',
+                f"mount -t tmpfs -o mode=0755 tmpfs {shlex.quote(str(parent))}",
+                f"mkdir {keep}",
+                f'mount --bind "$hold" {keep}',
+            ]
+    return []
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    # /dev/shm stays writable inside the namespace (a container has it too); /tmp does not
+    # show through, it is replaced by an empty tmpfs there.
+    path = Path(tempfile.mkdtemp(prefix="faceproof-deploy-", dir="/dev/shm"))
+    os.chown(path, IMAGE_UID, IMAGE_UID)
+    os.chmod(path, 0o700)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_server_runs_as_the_image_does(models_path: Path, data_dir: Path) -> None:
+    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("setpriv"):
+        pytest.skip("needs root with unshare and setpriv (util-linux), as CI has")
+    port = _free_port()
+    image = runtime_env()
+    assert image["FACEPROOF_DATA_DIR"] == "/app/data" and image["HOME"] == "/tmp"
+    venv_bin = str(Path(sys.executable).parent)
+    env = {
+        **image,
+        # The image's paths, mapped to this checkout; everything else exactly as the image.
+        "PATH": image["PATH"]
+        .replace("/app/.venv/bin", venv_bin)
+        .replace("${PATH}", "/usr/bin:/bin"),
+        "FACEPROOF_DATA_DIR": str(data_dir / "data"),
+        "FACEPROOF_MODEL_DIR": str(models_path),
+        "FACEPROOF_HOST": "127.0.0.1",
+        "FACEPROOF_PORT": str(port),
+        "FACEPROOF_WORKERS": "1",  # one worker is enough here (the image: one per core)
+    }
+    for name, value in PINNED_ENV.items():
+        assert env[name] == value  # so serve does not re-execute itself
+    assignments = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(env.items()))
+    script = "; ".join(
+        [
+            "set -e",
+            *_reach_interpreter(),
+            "mount -o remount,bind,ro /",  # the whole root filesystem, this checkout included
+            "mount -t tmpfs -o mode=1777,size=256m tmpfs /tmp",
+            f"for d in /etc {shlex.quote(str(REPO))}; do if touch $d/.fp-rw 2>/dev/null; "
+            'then echo "$d is writable" >&2; exit 3; fi; done',
+            f"exec setpriv --reuid {IMAGE_UID} --regid {IMAGE_UID} --clear-groups "
+            f"env -i {assignments} {shlex.quote(venv_bin)}/faceproof serve",
+        ]
+    )
+    log = data_dir / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd="/",
+        )
+    try:
+        deadline = time.monotonic() + 240  # models load; the machine may be busy
+        probe = [sys.executable, str(HEALTHCHECK), f"http://127.0.0.1:{port}/api/v1/face_health"]
+        while True:
+            done = subprocess.run(probe, capture_output=True, text=True, timeout=30)
+            if done.returncode == 0:
+                break
+            assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, done.stdout
+            time.sleep(1)
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/pub_key", data=b"")
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            pub = json.loads(resp.read())
+        health = json.loads(
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/face_health", timeout=30).read()
+        )
+        assert health["status"] == "OK" and health["kid"] == pub["kid"]
+        # Written only into the data dir, as the image's user, private.
+        keys = data_dir / "data" / "keys"
+        assert (keys / "index.json").stat().st_uid == IMAGE_UID
+        assert ((data_dir / "data").stat().st_mode & 0o777) == 0o700
+        assert health["kid"] in (keys / "index.json").read_text()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise
+    text = log.read_text(errors="replace")
+    # A clean shutdown (uvicorn re-raises the SIGTERM it handled once it has finished).
+    assert rc in (0, -signal.SIGTERM), text[-3000:]
+    assert "Application shutdown complete" in text, text[-3000:]
+    assert "Read-only file system" not in text, text[-3000:]
