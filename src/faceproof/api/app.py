@@ -26,11 +26,21 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     configure_logging(settings.log_level)
     services = services or build_services(settings)
     built = services
+    from faceproof.api.abuse import build_abuse_limits
+    from faceproof.api.admission import Admission
+
+    abuse = build_abuse_limits(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        abuse.close()
         built.close()
+        import os
+
+        from faceproof.api.metrics import mark_process_dead
+
+        mark_process_dead(os.getpid())  # this worker's live gauges leave the sums
 
     # Uploaded envelopes stay in memory (never spooled to a temp file on disk), and text
     # fields (base64 images) may be as large as the body limit.
@@ -49,6 +59,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         ),
     )
     app.state.services = services
+    # Per worker: the bounded queue of compute requests, and the shared abuse counters.
+    app.state.admission = Admission(settings.worker_threads, settings.queue_size)
+    app.state.abuse = abuse
+    from faceproof.api.metrics import metrics_endpoint
+
+    app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     install_error_handlers(app)
     for router in _routers():
         app.include_router(router)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from faceproof.api.abuse import check_device
 from faceproof.api.deps import Services
 from faceproof.crypto.envelope import CapturePayload
 from faceproof.errors import ApiError, Err
@@ -82,6 +83,7 @@ def open_capture(services: Services, token: bytes, *, check_size: bool = True) -
     480×640 or 640×480 is 901 (checked from the headers, before any decoding).
     """
     payload = services.opener.open(token)
+    check_device(payload.device)  # abuse limit per device (api/abuse.py): 429 when over
     if not payload.frames:
         raise ApiError(Err.NO_TEMPLATES_SPECIFIED, "(/file) the capture holds no frame")
     max_pixels = services.settings.max_image_pixels

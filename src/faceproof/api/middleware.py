@@ -1,8 +1,10 @@
 """Cross-cutting request handling: size limit, origin allow-list and CORS, log, ledger, 500s.
 
 Order (outermost first): body size limit → request context (refid, origin check, CORS,
-catch-all, log line, ledger row, ``Server-Timing``). The ledger row is written before the
-response leaves, so an acknowledged request is always on record.
+bounded queue, abuse limits, catch-all, log line, ledger row, metrics, ``Server-Timing``).
+The ledger row is written before the response leaves, so an acknowledged request is always
+on record; a request refused by the full queue (503 ``ERROR_SERVER_BUSY``) did no work and
+has no row.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from faceproof.api.abuse import CHALLENGE_PATH, FAILED_OUTCOMES, LIVENESS_PATHS, LimitExceeded
+from faceproof.api.abuse import current_attempt as _current_attempt
 from faceproof.api.errors import error_response, request_refid
 from faceproof.api.routes import API, route_info
 from faceproof.errors import ApiError, Err
@@ -31,7 +35,7 @@ TOO_LARGE = "faceproof.body_too_large"
 #: Request headers a cross-origin page may send (the reference's, plus Content-Type).
 CORS_ALLOW_HEADERS = ("Content-Type", "LogAPITrigger", "requestID")
 #: Response headers a cross-origin page may read.
-CORS_EXPOSE_HEADERS = "X-Refid, Server-Timing"
+CORS_EXPOSE_HEADERS = "X-Refid, Server-Timing, Retry-After"
 #: Preflight cache lifetime: Chromium's cap. Safe to be long, because every actual response
 #: is checked again and carries CORS headers only while its origin is still allowed.
 CORS_MAX_AGE_S = 7200
@@ -118,6 +122,13 @@ class RequestContext:
         services = request.app.state.services
         state = {"started": False, "replaced": False, "body_read": False}
         cors_origin: str | None = None
+        app_state = request.app.state
+        admission: Any = getattr(app_state, "admission", None)
+        abuse: Any = getattr(app_state, "abuse", None)
+        compute = info.billed and request.method == "POST" and admission is not None
+        admitted = False
+        attempt = None
+        refusal: dict[str, int] = {}  # {"retry_after": s} once a limit refused the request
 
         async def tracked_receive() -> Message:
             message = await receive()
@@ -133,7 +144,12 @@ class RequestContext:
             status = int(message["status"])
             latency_ms = (time.perf_counter() - started) * 1000
             outcome = getattr(request.state, "outcome", None) or (status, "OK")
-            if info.billed and request.method == "POST":
+            if attempt is not None and outcome[1] in FAILED_OUTCOMES:
+                await _counters_call(attempt.limits.record_failure, attempt)
+            retry_after = refusal.get("retry_after") or (
+                attempt.retry_after_header if attempt is not None else None
+            )
+            if info.billed and request.method == "POST" and outcome[1] != BUSY:
                 recorded = await self._record(
                     request, services, info.action, outcome, status, latency_ms
                 )
@@ -146,13 +162,17 @@ class RequestContext:
                     if is_api:
                         _cors_headers(failure.headers, cors_origin)
                     self._log(request, outcome, failure.status_code, latency_ms)
+                    _observe(request, info, outcome, failure.status_code, latency_ms)
                     state["started"] = True
                     await failure(scope, receive, send)
                     return
             self._log(request, outcome, status, latency_ms)
+            _observe(request, info, outcome, status, latency_ms)
             headers = MutableHeaders(scope=message)
             headers["X-Refid"] = request.state.refid
             headers["Server-Timing"] = server_timing(started, cpu_started)
+            if retry_after and status in (429, 503):
+                headers["Retry-After"] = str(retry_after)
             if is_api:
                 _cors_headers(headers, cors_origin)
             if status == 413:
@@ -189,23 +209,45 @@ class RequestContext:
                 return
             await finish(message)
 
+        token = None
         try:
             if is_api:
                 cors_origin = self._check_origin(request, services)
             too_large = _too_large(scope)
             if too_large is not None:
                 raise too_large  # declared Content-Length over the limit: nothing is read
+            if compute:
+                if not admission.try_enter():
+                    _rejected("busy")
+                    raise LimitExceeded(Err.SERVER_BUSY, admission.retry_after())
+                admitted = True
+            if abuse is not None and request.method == "POST":
+                path = request.url.path.rstrip("/")
+                if path in LIVENESS_PATHS:
+                    attempt = await _counters_call(abuse.begin_attempt, scope, cors_origin)
+                    token = _current_attempt.set(attempt)
+                elif path == CHALLENGE_PATH:
+                    await _counters_call(abuse.acquire_challenge, scope)
             await self.app(scope, tracked_receive, send_wrapper)
         except Exception as exc:
             if state["started"]:
                 raise  # headers already left: nothing sensible can be sent any more
             api_error = _too_large(scope) or _find_api_error(exc)
+            if isinstance(api_error, LimitExceeded):
+                refusal["retry_after"] = api_error.retry_after
+                if api_error.kind.name != BUSY:
+                    _rejected(api_error.kind.name)
             response = (
                 error_response(request, api_error)
                 if api_error is not None
                 else self._internal(request, exc)
             )
             await response(scope, receive, send_wrapper)
+        finally:
+            if token is not None:
+                _current_attempt.reset(token)
+            if admitted:
+                admission.leave(started)
 
     async def _options(self, request: Request, scope: Scope, receive: Receive, send: Send) -> None:
         """``OPTIONS`` on an API path: the CORS preflight. Not billed, no ledger row.
@@ -335,6 +377,48 @@ class RequestContext:
             "latency_ms": round(latency_ms, 2),
         }
         log.log(logging.INFO if (trigger or request_id) else logging.DEBUG, json.dumps(line))
+
+
+BUSY = Err.SERVER_BUSY.value.name
+_counter_limiter: dict[int, anyio.CapacityLimiter] = {}
+
+
+async def _counters_call(fn: Any, *args: Any) -> Any:
+    """Runs an abuse-counter operation (SQLite or Redis: short, blocking) in a thread of its
+    own small pool, so it never waits behind the compute requests holding the main pool."""
+    import asyncio
+
+    loop = id(asyncio.get_running_loop())
+    limiter = _counter_limiter.get(loop)
+    if limiter is None:
+        limiter = _counter_limiter[loop] = anyio.CapacityLimiter(2)
+    return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
+
+
+def _rejected(reason: str) -> None:
+    from faceproof.api.metrics import metrics
+
+    names = {"ERROR_TOO_MANY_ATTEMPTS": "attempts", "ERROR_TOO_MANY_REQUESTS": "challenges"}
+    metrics().rejected.labels(names.get(reason, reason)).inc()
+
+
+def _observe(
+    request: Request, info: Any, outcome: tuple[int, str], status: int, latency_ms: float
+) -> None:
+    from faceproof.api.metrics import observe
+
+    extra: dict[str, Any] = getattr(request.state, "ledger", {}) or {}
+    decision = info.billed and request.method == "POST" and outcome[0] in (200, 401)
+    observe(
+        request.url.path,
+        request.method,
+        status,
+        outcome[0],
+        latency_ms / 1000,
+        outcome[1],
+        extra.get("level_requested"),
+        decision,
+    )
 
 
 def server_timing(started: float, cpu_started: float) -> str:

@@ -17,13 +17,30 @@ What bounds a worker (docs/deployment.md, "Limits"):
 * **connections**: idle, header and body timeouts and a header size cap
   (:mod:`faceproof.api.http_protocol`), ``FACEPROOF_MAX_CONNECTIONS`` per worker
   (uvicorn's ``limit_concurrency``: beyond it a request is answered 503).
+
+And how it serves (docs/deployment.md, "Serving"):
+
+* **workers**: ``FACEPROOF_WORKERS`` processes; 0 (the default) means one per usable core:
+  the CPUs this process may run on, capped by a cgroup CPU quota (a container limited to 2
+  CPUs on a 64-core host gets 2 workers, not 64). Each worker runs its requests' inference
+  in its thread pool, never on the event loop.
+* **bounded queue**: per worker, ``FACEPROOF_QUEUE_SIZE`` compute requests may wait beyond
+  the running ones; more are answered 503 ``ERROR_SERVER_BUSY`` with ``Retry-After``
+  (:mod:`faceproof.api.admission`).
+* **graceful shutdown**: on SIGTERM (or SIGINT) uvicorn stops accepting connections, lets
+  in-flight requests finish for up to ``FACEPROOF_SHUTDOWN_TIMEOUT_SECONDS``, then exits.
+* **metrics**: a private ``PROMETHEUS_MULTIPROC_DIR`` is made before the workers fork (so
+  ``/metrics`` sums all of them) and removed when the server exits (:mod:`faceproof.api.metrics`).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import click
@@ -45,7 +62,12 @@ HTTP_PROTOCOL = "faceproof.api.http_protocol:GuardedHttpToolsProtocol"
 @click.command()
 @click.option("--host", default=None, help="Bind address (env FACEPROOF_HOST, default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (env FACEPROOF_PORT, default 8080).")
-@click.option("--workers", type=int, default=None, help="Worker processes (env FACEPROOF_WORKERS).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Worker processes (env FACEPROOF_WORKERS); 0, the default: one per usable core.",
+)
 @click.option(
     "--data-dir", default=None, help="Data dir for keys, ledger, models (FACEPROOF_DATA_DIR)."
 )
@@ -60,6 +82,14 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: str
         if value is not None:
             os.environ[env] = str(value)
     _reexec_with_pinned_env()
+    metrics_dir = _private_metrics_dir()
+    try:
+        _serve()
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _serve() -> None:
     from faceproof.logging_setup import native_stderr_as_json, uvicorn_log_config
 
     try:
@@ -88,8 +118,10 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: str
         "http": HTTP_PROTOCOL,
         "timeout_keep_alive": max(1, math.ceil(settings.keep_alive_seconds)),
         "limit_concurrency": settings.max_connections,
+        "timeout_graceful_shutdown": max(1, math.ceil(settings.shutdown_timeout_seconds)),
     }
-    if settings.workers == 1:
+    workers = settings.workers or usable_cores()
+    if workers == 1:
         # One process: serve with the services just checked instead of building them again.
         from faceproof.api.app import create_app
 
@@ -97,7 +129,47 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: str
         uvicorn.run(WorkerLimits(create_app(settings, services), settings), **options)
         return
     services.close()  # each worker process builds its own
-    uvicorn.run("faceproof.cli.serve:worker_app", factory=True, workers=settings.workers, **options)
+    uvicorn.run("faceproof.cli.serve:worker_app", factory=True, workers=workers, **options)
+
+
+def usable_cores() -> int:
+    """CPUs this process may use: its affinity mask, capped by a cgroup CPU quota."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota()
+    if quota is not None:
+        cores = min(cores, max(1, math.ceil(quota)))
+    return max(1, cores)
+
+
+def _cgroup_cpu_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """The CPU quota in cores (cgroup v2 ``cpu.max`` or v1 ``cpu.cfs_*``), None if none."""
+    try:
+        fields = (root / "cpu.max").read_text().split()
+        if len(fields) == 2 and fields[0] != "max":
+            return int(fields[0]) / int(fields[1])
+        return None
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota / period if quota > 0 and period > 0 else None
+
+
+def _private_metrics_dir() -> str:
+    """A fresh ``PROMETHEUS_MULTIPROC_DIR`` for this server's workers (inside an operator's
+    own, when one is set), exported before anything imports prometheus-client."""
+    from faceproof.api.metrics import MULTIPROC_ENV
+
+    parent = os.environ.get(MULTIPROC_ENV) or None
+    path = tempfile.mkdtemp(prefix="faceproof-metrics-", dir=parent)
+    os.environ[MULTIPROC_ENV] = path
+    return path
 
 
 def _reexec_with_pinned_env() -> None:
