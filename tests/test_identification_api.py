@@ -232,7 +232,7 @@ class StubLiveness:
         self.spoof = spoof
         self.calls = 0
 
-    def evaluate_capture(self, services: Any, capture: Any, record: Any = None) -> SimpleNamespace:
+    def evaluate_capture(self, engine: Any, capture: Any, record: Any = None) -> SimpleNamespace:
         self.calls += 1
         return SimpleNamespace(
             is_spoof=self.spoof,

@@ -67,7 +67,7 @@ def jwk(client: TestClient) -> dict[str, Any]:
 def evaluate(client: TestClient, token: bytes) -> LivenessResult:
     services = client.app.state.services  # type: ignore[attr-defined]
     service: LivenessService = services.liveness
-    return service.evaluate_capture(services, open_capture(services, token))
+    return service.evaluate_capture(services.face, open_capture(services, token))
 
 
 def least_like(issued: tuple[str, ...]) -> tuple[str, ...]:

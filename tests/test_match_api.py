@@ -309,7 +309,7 @@ class StubLiveness:
     insecure: bool = False
     calls: list[Any] = field(default_factory=list)
 
-    def evaluate_capture(self, services: Any, capture: Any, record: Any = None) -> SimpleNamespace:
+    def evaluate_capture(self, engine: Any, capture: Any, record: Any = None) -> SimpleNamespace:
         self.calls.append(capture)
         return SimpleNamespace(
             is_spoof=self.is_spoof,

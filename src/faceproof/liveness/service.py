@@ -22,15 +22,17 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from faceproof.config import ConfigError, Settings
+from faceproof.crypto.envelope import CapturePayload
 from faceproof.errors import ApiError, Err
 from faceproof.face.record import U8, Detection, FaceRecord
 from faceproof.liveness import challenge as chl
+from faceproof.liveness import screen_light as sl
+from faceproof.liveness.capture import SdkCapture
 from faceproof.liveness.device import check_device
 from faceproof.liveness.fusion import (
     FusionModel,
@@ -39,11 +41,12 @@ from faceproof.liveness.fusion import (
     load_fusion,
     needed_models,
 )
+from faceproof.liveness.geometry3d import photometric_residual, planarity
 from faceproof.liveness.levels import DEFAULT_LEVEL, LEVELS, Calibration, load_calibration
 from faceproof.liveness.minifasnet import MIN_CONTEXT, context
-
-if TYPE_CHECKING:
-    from faceproof.api.capture import Capture
+from faceproof.models.store import load_manifest, require_models
+from faceproof.pipeline.engine import FaceEngine
+from faceproof.pipeline.outputs import jpeg_b64
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +160,6 @@ class LivenessService:
         except (OSError, ValueError, KeyError) as exc:
             raise ConfigError(f"liveness parameters unreadable: {type(exc).__name__}") from None
         if settings.require_models:
-            from faceproof.models.store import require_models
-
             # Size and SHA-256 of every model file the fusion uses (the bundled MiniFASNet
             # pair included): a missing or altered file stops the server here.
             require_models(path, needed_models(fusion.features)[1])
@@ -188,8 +189,6 @@ class LivenessService:
         with self._lock:
             if self._models is None:
                 kinds, files = needed_models(self.fusion.features)
-                from faceproof.models.store import load_manifest
-
                 manifest = load_manifest()
                 missing = [
                     f for f in files if not manifest.entry(f).path(self.models_path).is_file()
@@ -218,7 +217,6 @@ class LivenessService:
 
     def evaluate_image(
         self,
-        engine: Any,
         rgb: U8,
         record: FaceRecord | Detection,
         threshold: str = DEFAULT_LEVEL,
@@ -230,8 +228,6 @@ class LivenessService:
         """
         det = record.detection if isinstance(record, FaceRecord) else record
         if not context_ok(rgb, det):
-            from faceproof.pipeline.outputs import jpeg_b64
-
             log.info("liveness: not judged, %s", TOO_LITTLE_CONTEXT)
             raise ApiError(
                 Err.FEEDBACK_RETRY,
@@ -253,13 +249,16 @@ class LivenessService:
 
     # -- SDK captures -------------------------------------------------------------------
     def evaluate_capture(
-        self, services: Any, capture: Capture, record: FaceRecord | None = None
+        self,
+        engine: FaceEngine | None,
+        capture: SdkCapture,
+        record: FaceRecord | None = None,
     ) -> LivenessResult:
-        """The full decision for an SDK capture (module docstring). ``record``: the main
-        frame's face if the caller already analysed it (saves one landmark pass)."""
+        """The full decision for an SDK capture (module docstring). ``engine``: the
+        worker's face models (None when not loaded: 500). ``record``: the main frame's face
+        if the caller already analysed it (saves one landmark pass)."""
         payload = capture.payload
         threshold = parse_threshold(payload.options.asThreshold, "/options/asThreshold")
-        engine = services.face
         if engine is None:
             raise ApiError(Err.SERVER_INTERNAL, "face models are not loaded")
         main = capture.main.rgb
@@ -310,8 +309,8 @@ class LivenessService:
 
     def _challenge_decision(
         self,
-        engine: Any,
-        capture: Capture,
+        engine: FaceEngine,
+        capture: SdkCapture,
         passive: float,
         q_ok: bool,
         threshold: str,
@@ -356,13 +355,9 @@ class LivenessService:
         return result
 
     def verify_challenge(
-        self, engine: Any, capture: Capture, now_ms: int | None = None
+        self, engine: FaceEngine, capture: SdkCapture, now_ms: int | None = None
     ) -> chl.ChallengeOutcome:
         """All challenge checks; every failure is listed, any one fails it."""
-        from faceproof.crypto.envelope import CapturePayload
-        from faceproof.liveness import screen_light as sl
-        from faceproof.liveness.geometry3d import photometric_residual, planarity
-
         payload: CapturePayload = capture.payload
         if self.challenges is None:
             return chl.ChallengeOutcome(False, ["challenges_unavailable"])

@@ -89,7 +89,7 @@ def face_as(
     search = engine.find_faces(decoded.rgb, "document")
     if search.main is None:
         raise ApiError(Err.INVALID_IMAGE, "(/image) No face detected")
-    result = service.evaluate_image(engine, decoded.rgb, search.main, level)
+    result = service.evaluate_image(decoded.rgb, search.main, level)
     return _answer(request, result, base64.b64encode(raw).decode("ascii"))
 
 
@@ -115,7 +115,7 @@ def secure_face_as(
         raise ApiError(Err.PAYLOAD_TOO_LARGE)
     capture = open_capture(services, token)
     request.state.ledger["device_type"] = capture.payload.device.type
-    result = service.evaluate_capture(services, capture)
+    result = service.evaluate_capture(services.face, capture)
     extra = answer_extra(result, services.settings.liveness_details)
     if result.insecure or result.decision == "retry":
         from faceproof.pipeline.outputs import jpeg_b64

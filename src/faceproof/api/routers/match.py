@@ -120,7 +120,7 @@ def _check_liveness(services: Services, capture: Capture, record: FaceRecord) ->
     Returns the additive top-level ``liveness`` block (empty when the deployment hides it)."""
     if services.liveness is None:
         raise ApiError(Err.SERVER_INTERNAL, "liveness not available")
-    result = services.liveness.evaluate_capture(services, capture, record=record)
+    result = services.liveness.evaluate_capture(services.face, capture, record=record)
     extra = answer_extra(result, services.settings.liveness_details)
     if result.insecure or result.is_spoof:
         from faceproof.pipeline.outputs import jpeg_b64

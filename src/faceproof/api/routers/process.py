@@ -49,7 +49,7 @@ def liveness_decision(
             "spoof_score": None,
             "as_status": "NOT_EVALUATED",
         }
-    result = services.liveness.evaluate_capture(services, capture, record=record)
+    result = services.liveness.evaluate_capture(services.face, capture, record=record)
     request.state.ledger.update(
         {"level_requested": result.threshold, "level_reached": result.level_reached}
     )
