@@ -238,6 +238,12 @@ def test_build_context_holds_what_the_image_needs_and_nothing_else() -> None:
     ]
     for path in needed:
         assert path in sent, path
+    # Every tracked file install.sh names (a lock or constraints file, a helper script).
+    lines = (REPO / "scripts" / "install.sh").read_text("utf-8").splitlines()
+    install = "\n".join(re.sub(r"(^|\s)#.*$", "", line) for line in lines)  # code, not comments
+    for path in tracked:
+        if re.search(rf"(?<![\w./-]){re.escape(path)}(?![\w.-])", install):
+            assert path in sent, f"scripts/install.sh uses {path}, not in the build context"
     for folder in ("src/faceproof/", "sdk/src/", "demo/"):
         assert all(p in sent for p in tracked if p.startswith(folder)), folder
     for path in sent:
