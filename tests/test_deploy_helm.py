@@ -13,6 +13,7 @@ import os
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import helm_python as helm
 import kubernetes_validate
@@ -64,6 +65,10 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         "nodeSelector": {"kubernetes.io/arch": "amd64"},
         "tolerations": [{"key": "biometrics", "operator": "Exists", "effect": "NoSchedule"}],
         "service": {"type": "LoadBalancer", "annotations": {"a": "b"}},
+        "networkPolicy": {
+            "enabled": True,
+            "ingressFrom": [{"namespaceSelector": {"matchLabels": {"name": "ingress"}}}],
+        },
     },
 }
 
@@ -167,6 +172,15 @@ def test_references_resolve(rendered: Any) -> None:
         assert "replicas" not in deployment["spec"]  # the autoscaler owns the count
         (metric,) = hpa["spec"]["metrics"]
         assert metric["resource"]["name"] == "cpu"
+    for policy in kinds(docs, "NetworkPolicy"):  # out: only DNS and the shared stores
+        assert policy["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
+        (rule,) = policy["spec"]["egress"]
+        allowed = {p["port"] for p in rule["ports"]}
+        for store in ("redis", "postgresql"):
+            url = values.get(store, {}).get("url")
+            if url:
+                assert urlsplit(url).port in allowed, store
+        assert {p["port"] for r in policy["spec"]["ingress"] for p in r["ports"]} <= port_names
     for pdb in kinds(docs, "PodDisruptionBudget"):
         assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
 
