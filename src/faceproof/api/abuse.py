@@ -35,13 +35,12 @@ import json
 import logging
 import math
 from collections.abc import Iterable
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from faceproof.api.routes import API
 from faceproof.errors import ApiError, Err
-from faceproof.storage.counters import Counters, Verdict, subject_hash
+from faceproof.storage.counters import Counters, Verdict, open_counters, subject_hash
 
 if TYPE_CHECKING:
     from faceproof.config import Settings
@@ -120,14 +119,13 @@ class Attempt:
     device: str | None = None
     retry_after: float = 0.0
 
+    def check_device(self, device: DeviceInfo) -> None:
+        self.limits.check_device(self, device)
+
     @property
     def retry_after_header(self) -> int | None:
         """Whole seconds for ``Retry-After`` once a limit refused the attempt."""
         return max(1, math.ceil(self.retry_after)) if self.retry_after > 0 else None
-
-
-#: The liveness attempt being served in this context (threads inherit it from the request).
-current_attempt: ContextVar[Attempt | None] = ContextVar("faceproof_attempt", default=None)
 
 
 class AbuseLimits:
@@ -219,14 +217,5 @@ class LimitExceeded(ApiError):
         super().__init__(kind, f"{kind.value.default_description} (in {self.retry_after} s)")
 
 
-def check_device(device: DeviceInfo) -> None:
-    """Called once a capture envelope is open: refuses (429) a device over its limit."""
-    attempt = current_attempt.get()
-    if attempt is not None:
-        attempt.limits.check_device(attempt, device)
-
-
 def build_abuse_limits(settings: Settings) -> AbuseLimits:
-    from faceproof.storage.counters import open_counters
-
     return AbuseLimits(settings, open_counters(settings.data_dir, settings.redis_url))

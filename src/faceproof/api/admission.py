@@ -17,6 +17,8 @@ import math
 import time
 from dataclasses import dataclass
 
+from faceproof.api.metrics import metrics
+
 #: Weight of the newest observation in the moving average of service time.
 _ALPHA = 0.1
 MAX_RETRY_AFTER_S = 30
@@ -58,8 +60,6 @@ class Admission:
         return int(min(MAX_RETRY_AFTER_S, max(1, math.ceil(wait))))
 
     def _publish(self) -> None:
-        from faceproof.api.metrics import metrics
-
         m = metrics()
         m.in_flight.set(self.in_flight)
         m.queue_depth.set(self.depth)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,8 +11,11 @@ from fastapi import APIRouter, FastAPI
 from starlette.formparsers import MultiPartParser
 
 from faceproof import __version__
+from faceproof.api.abuse import build_abuse_limits
+from faceproof.api.admission import Admission
 from faceproof.api.deps import Services, build_services
 from faceproof.api.errors import install_error_handlers
+from faceproof.api.metrics import mark_process_dead, metrics_endpoint
 from faceproof.api.middleware import BodySizeLimit, RequestContext
 from faceproof.api.routers import utility
 from faceproof.config import Settings, load_settings
@@ -26,9 +30,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     configure_logging(settings.log_level)
     services = services or build_services(settings)
     built = services
-    from faceproof.api.abuse import build_abuse_limits
-    from faceproof.api.admission import Admission
-
     abuse = build_abuse_limits(settings)
 
     @asynccontextmanager
@@ -36,10 +37,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         yield
         abuse.close()
         built.close()
-        import os
-
-        from faceproof.api.metrics import mark_process_dead
-
         mark_process_dead(os.getpid())  # this worker's live gauges leave the sums
 
     # Uploaded envelopes stay in memory (never spooled to a temp file on disk), and text
@@ -62,8 +59,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     # Per worker: the bounded queue of compute requests, and the shared abuse counters.
     app.state.admission = Admission(settings.worker_threads, settings.queue_size)
     app.state.abuse = abuse
-    from faceproof.api.metrics import metrics_endpoint
-
     app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     install_error_handlers(app)
     for router in _routers():

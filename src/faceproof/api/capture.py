@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from faceproof.api.abuse import check_device
 from faceproof.api.deps import Services
+from faceproof.attempt_context import check_device
 from faceproof.crypto.envelope import CapturePayload
 from faceproof.errors import ApiError, Err
 from faceproof.face.record import U8

@@ -33,12 +33,17 @@ import hmac
 import os
 from typing import TYPE_CHECKING, Any
 
+import anyio
+from starlette.requests import Request
+from starlette.responses import Response
+
+from faceproof import inference_timing
+from faceproof.api.abuse import in_networks, parse_networks
+from faceproof.api.errors import error_response
 from faceproof.api.routes import API, ROUTES
+from faceproof.errors import ApiError, Err
 
 if TYPE_CHECKING:
-    from starlette.requests import Request
-    from starlette.responses import Response
-
     from faceproof.config import Settings
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -50,6 +55,7 @@ class Metrics:
     """The process's metric objects (created once; prometheus-client needs unique names)."""
 
     def __init__(self) -> None:
+        # lazy: prometheus_client picks its multi-process mode at import (serve sets the dir first)
         from prometheus_client import Counter, Gauge, Histogram
 
         self.requests = Counter(
@@ -98,8 +104,6 @@ def metrics() -> Metrics:
     global _metrics
     if _metrics is None:
         _metrics = Metrics()
-        from faceproof import inference_timing
-
         inference_timing.observer = _metrics.inference.labels
     return _metrics
 
@@ -138,8 +142,6 @@ def observe(
 
 
 def allowed(request: Request, settings: Settings) -> bool:
-    from faceproof.api.abuse import in_networks, parse_networks
-
     token = settings.metrics_token
     auth = request.headers.get("authorization", "")
     if (
@@ -154,11 +156,12 @@ def allowed(request: Request, settings: Settings) -> bool:
 
 def exposition() -> tuple[bytes, str]:
     """The text exposition of every live worker (multi-process) or of this process."""
+    # lazy: prometheus_client picks its multi-process mode at import (serve sets the dir first)
     from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
     metrics()  # a worker that has served nothing yet still exposes the families
     if os.environ.get(MULTIPROC_ENV):
-        from prometheus_client import multiprocess
+        from prometheus_client import multiprocess  # lazy: as above
 
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
@@ -168,12 +171,6 @@ def exposition() -> tuple[bytes, str]:
 
 async def metrics_endpoint(request: Request) -> Response:
     """``GET /metrics`` (not part of the API: no refid action, no ledger, not in OpenAPI)."""
-    import anyio
-    from starlette.responses import Response
-
-    from faceproof.api.errors import error_response
-    from faceproof.errors import ApiError, Err
-
     settings = request.app.state.services.settings
     if not allowed(request, settings):
         return error_response(request, ApiError(Err.NOT_FOUND))
@@ -188,6 +185,6 @@ async def metrics_endpoint(request: Request) -> Response:
 def mark_process_dead(pid: Any) -> None:
     """Drops a dead worker's live gauges (uvicorn restarts workers that die)."""
     if os.environ.get(MULTIPROC_ENV):
-        from prometheus_client import multiprocess
+        from prometheus_client import multiprocess  # lazy: as in exposition
 
         multiprocess.mark_process_dead(int(pid))

@@ -9,6 +9,7 @@ has no row.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -22,9 +23,10 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from faceproof.api.abuse import CHALLENGE_PATH, FAILED_OUTCOMES, LIVENESS_PATHS, LimitExceeded
-from faceproof.api.abuse import current_attempt as _current_attempt
 from faceproof.api.errors import error_response, request_refid
+from faceproof.api.metrics import metrics, observe
 from faceproof.api.routes import API, route_info
+from faceproof.attempt_context import current as _current_attempt
 from faceproof.errors import ApiError, Err
 
 log = logging.getLogger("faceproof.request")
@@ -386,8 +388,6 @@ _counter_limiter: dict[int, anyio.CapacityLimiter] = {}
 async def _counters_call(fn: Any, *args: Any) -> Any:
     """Runs an abuse-counter operation (SQLite or Redis: short, blocking) in a thread of its
     own small pool, so it never waits behind the compute requests holding the main pool."""
-    import asyncio
-
     loop = id(asyncio.get_running_loop())
     limiter = _counter_limiter.get(loop)
     if limiter is None:
@@ -396,8 +396,6 @@ async def _counters_call(fn: Any, *args: Any) -> Any:
 
 
 def _rejected(reason: str) -> None:
-    from faceproof.api.metrics import metrics
-
     names = {"ERROR_TOO_MANY_ATTEMPTS": "attempts", "ERROR_TOO_MANY_REQUESTS": "challenges"}
     metrics().rejected.labels(names.get(reason, reason)).inc()
 
@@ -405,8 +403,6 @@ def _rejected(reason: str) -> None:
 def _observe(
     request: Request, info: Any, outcome: tuple[int, str], status: int, latency_ms: float
 ) -> None:
-    from faceproof.api.metrics import observe
-
     extra: dict[str, Any] = getattr(request.state, "ledger", {}) or {}
     decision = info.billed and request.method == "POST" and outcome[0] in (200, 401)
     observe(

@@ -164,7 +164,7 @@ def _cgroup_cpu_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
 def _private_metrics_dir() -> str:
     """A fresh ``PROMETHEUS_MULTIPROC_DIR`` for this server's workers (inside an operator's
     own, when one is set), exported before anything imports prometheus-client."""
-    from faceproof.api.metrics import MULTIPROC_ENV
+    from faceproof.api.metrics import MULTIPROC_ENV  # lazy: CLI start-up cost
 
     parent = os.environ.get(MULTIPROC_ENV) or None
     path = tempfile.mkdtemp(prefix="faceproof-metrics-", dir=parent)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from faceproof.storage.redis_client import is_redis_url, key, shared_redis
 from faceproof.storage.sqlite_file import ProcessLocalSqlite
 
 if TYPE_CHECKING:
@@ -203,8 +204,6 @@ class RedisCounters:
         return self._op(subject, limit, window_s, "acquire")
 
     def _op(self, subject: str, limit: int, window_s: float, mode: str) -> Verdict:
-        from faceproof.storage.redis_client import key
-
         member = f"{time.time_ns()}-{os.getpid()}-{threading.get_ident()}-{os.urandom(4).hex()}"
         count, wait = self._script(
             keys=[key("abuse", subject)], args=[float(window_s), int(limit), mode, member]
@@ -217,8 +216,6 @@ class RedisCounters:
 
 def open_counters(data_dir: Path, redis_url: str | None) -> Counters:
     """Redis when ``FACEPROOF_REDIS_URL`` is set, else ``<data_dir>/abuse.sqlite3``."""
-    from faceproof.storage.redis_client import is_redis_url, shared_redis
-
     if is_redis_url(redis_url):
         assert redis_url is not None
         return RedisCounters(shared_redis(redis_url))
