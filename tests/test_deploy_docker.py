@@ -11,9 +11,11 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import threading
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -258,6 +260,45 @@ def test_build_context_holds_what_the_image_needs_and_nothing_else() -> None:
         ".env",
     ):
         assert excluded(path), path
+
+
+def test_the_package_builds_from_the_build_context(tmp_path: Path) -> None:
+    """What the image's `pip install -e .` needs (metadata, README, licence, package data)
+    is in the context: the package is built from a copy holding only the files sent."""
+    excluded = dockerignore_excludes((REPO / ".dockerignore").read_text("utf-8"))
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    ctx = tmp_path / "context"
+    for path in tracked:
+        if not excluded(path) and (REPO / path).is_file():
+            (ctx / path).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / path, ctx / path)
+    out = tmp_path / "wheel"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(ctx),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (wheel,) = out.glob("faceproof-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+    assert "faceproof/models/manifest.json" in names
+    assert any(n.startswith("faceproof/models/minifasnet/") and n.endswith(".onnx") for n in names)
+    assert any(n.startswith("faceproof/data/") for n in names)
 
 
 def test_dockerignore_matching_follows_docker() -> None:
