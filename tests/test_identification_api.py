@@ -176,7 +176,7 @@ def test_bad_input_is_answered_with_documented_codes(app: TestClient, data_root:
         app.post(f"{API}/identify", content=b"{nope", headers={"content-type": "application/json"}),
         501,
     )
-    err(identify(app, **{**ok, "level": "high"}), 505)
+    err(identify(app, **{**ok, "level": "SUPER"}), 505)  # "high" is HIGH (one rule, any case)
     err(identify(app, **{**ok, "level": "NONE"}), 505)
     err(identify(app, **{k: v for k, v in ok.items() if k != "level"}), 501)
     err(identify(app, **{**ok, "gallery": "no/slash"}), 501)

@@ -76,12 +76,18 @@ def _requests(img: bytes, small: bytes) -> dict[str, Callable[[TestClient], Any]
     }
 
 
-EXPECTED = {  # the documented answer of each endpoint for an image over the pixel limit
-    "generate": (900, "(/image) Image dimensions exceed the supported maximum."),
-    "face/as": (900, "(/image) Image dimensions exceed the supported maximum."),
-    "matchWithSelfie": (504, "(/image/template) unable to decode template: image too large"),
-    "matchWithPictureId": (504, "(/image/template) unable to decode template: image too large"),
-    "verifyWithPictureId": (504, "(/template) unable to decode template: image too large"),
+# One answer for an image over the pixel limit on every endpoint (docs/api-decisions.md,
+# "One error model"): 900 INVALID_IMAGE, the field named; this file's image is 1600×1200.
+_OVER = (
+    "Image dimensions exceed the supported maximum: 1600×1200 is over this server's limit of "
+    "1,000,000 pixels"
+)
+EXPECTED = {
+    "generate": (900, f"(/image) {_OVER}"),
+    "face/as": (900, f"(/image) {_OVER}"),
+    "matchWithSelfie": (900, f"(/image/template) {_OVER}"),
+    "matchWithPictureId": (900, f"(/image/template) {_OVER}"),
+    "verifyWithPictureId": (900, f"(/template) {_OVER}"),
 }
 
 
@@ -97,7 +103,8 @@ def test_pixel_limit_is_read_by_every_endpoint(limited: TestClient, data_root: P
         r = send(limited)
         body = r.json()
         assert r.status_code == 400, (name, r.text)
-        assert (body["code"], body["description"]) == EXPECTED[name], name
+        code, start = EXPECTED[name]
+        assert body["code"] == code and body["description"].startswith(start), (name, body)
 
 
 def test_the_same_images_pass_the_size_check_at_the_default_limit(

@@ -213,9 +213,9 @@ def test_no_face_is_503_with_the_documented_field(
     brick = (DATA / "misc" / "no_face" / "skimage__brick.png").read_bytes()
     j = err(face_client.post(f"{API}/matchWithSelfie", json=body(brick, face, fa="PNG")), 503)
     assert j["feedbackCode"] == "ERROR_INVALID_IMAGE"
-    assert j["description"] == "(/image/template) No face detected"
+    assert j["description"].startswith("(/image/template) No face detected. ")
     j = err(face_client.post(f"{API}/matchWithPictureId", json=body(face, brick, fb="PNG")), 503)
-    assert j["description"] == "(/imageToVerifyAgainst/template) No face detected"
+    assert j["description"].startswith("(/imageToVerifyAgainst/template) No face detected. ")
 
 
 @pytest.mark.models
@@ -235,7 +235,7 @@ def test_no_face_is_503_with_the_documented_field(
             "%%%not base64%%%",
             "JPEG",
             None,
-            "(/image/template) unable to decode template: invalid base64",
+            "(/image/template) unable to decode template: not valid base64",
         ),
         ("JPEG", None, "JPEG", "truncated", None),
     ],
@@ -258,13 +258,13 @@ def test_bad_format_or_undecodable_is_504(
     j = err(face_client.post(f"{API}/matchWithSelfie", json=req), 504)
     assert j["feedbackCode"] == "ERROR_INVALID_FORMAT"
     if description:
-        assert j["description"] == description
+        assert j["description"].startswith(description)
     else:
-        assert j["description"].startswith("(/imageToVerifyAgainst/template) unable to decode")
+        assert j["description"].startswith("(/imageToVerifyAgainst/template) Could not decode")
 
 
 @pytest.mark.models
-@pytest.mark.parametrize("level", ["NONE", "medium", "EXTREME", ""])
+@pytest.mark.parametrize("level", ["NONE", "EXTREME", ""])
 def test_level_out_of_range_is_505(
     face_client: TestClient, dev_pairs: list[Pair], level: str
 ) -> None:
@@ -406,7 +406,7 @@ def test_verify_errors(
         "ERROR_INVALID_MATCH_LEVEL"
     )
     j = err(verify(face_client, token, pic, fmt="BMP"), 504)
-    assert j["description"] == "(/template) Unsupported template"
+    assert j["description"].startswith("(/template) Unsupported template")
     brick = (DATA / "misc" / "no_face" / "skimage__brick.png").read_bytes()
     assert stub.calls == []
     assert verify(face_client, token, pic).json()["code"] == 200
@@ -425,10 +425,10 @@ def test_verify_errors(
     canvas.save(buf, format="JPEG")
     calls = len(stub.calls)
     j = err(verify(face_client, envelope(face_client, [buf.getvalue()]), pic), 503)
-    assert j["description"] == "(/file) No face detected" and len(stub.calls) == calls
+    assert j["description"].startswith("(/file) No face detected. ") and len(stub.calls) == calls
     # No face on the ID picture (after liveness passed).
     j = err(verify(face_client, envelope(face_client, [selfie_640(p.a)]), brick, fmt="PNG"), 503)
-    assert j["description"] == "(/template) No face detected"
+    assert j["description"].startswith("(/template) No face detected. ")
     # Missing form field.
     r = face_client.post(
         f"{API}/verifyWithPictureId",

@@ -1,12 +1,21 @@
-"""The error catalogue: every documented code, its name and HTTP status, in one place.
+"""The error catalogue and the error model: every code, and every problem's one answer.
 
-Handlers anywhere in the server raise :class:`ApiError`; the API layer renders it in the
-documented body shape. Keeping the table here means an auditor (or a test) can see every
-code the server can answer with.
+Two tables, in one place:
+
+* :class:`Err` — every documented code, its name and HTTP status;
+* :class:`Problem` — every problem a request can have (too many pixels, no face, unknown
+  level …) and the one answer it gets on every endpoint: its code and a message that names
+  the field and says what to do. Code anywhere in the server raises
+  ``problem(Problem.X, field, **values)``; nothing else chooses a code for these problems,
+  so two endpoints cannot answer the same problem differently (docs/api-decisions.md has
+  the table, tests/test_error_model.py checks it endpoint by endpoint).
+
+The API layer renders an :class:`ApiError` in the documented body shape.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -78,9 +87,11 @@ class Err(Enum):
 class ApiError(Exception):
     """An error to be answered in the documented format.
 
-    ``description`` must never contain caller data beyond field names; it is returned to the
-    client verbatim. ``data`` carries documented extra fields (e.g. ``data.image`` for
-    FEEDBACK_RETRY) and ``extra`` top-level documented keys (e.g. ``quality``).
+    ``description`` must never echo what the caller sent (strings, bytes, header values):
+    only field names, our own limits and numbers we measured (an image's size, a distance
+    between the eyes); it is returned to the client verbatim. ``data`` carries documented
+    extra fields (e.g. ``data.image`` for FEEDBACK_RETRY) and ``extra`` top-level documented
+    keys (e.g. ``quality``).
     """
 
     def __init__(
@@ -101,3 +112,124 @@ class ApiError(Exception):
 def catalogue() -> list[ErrorKind]:
     """All error kinds, for docs and the test that each is reachable."""
     return [e.value for e in Err]
+
+
+@dataclass(frozen=True)
+class ProblemSpec:
+    """One problem's answer: the code and a message template (``{field}`` and the values
+    :func:`problem` is given)."""
+
+    kind: Err
+    message: str
+
+
+class Problem(Enum):
+    """Every problem a request can have, and its one answer on every endpoint."""
+
+    # -- the body and its fields (501) ------------------------------------------------------
+    INVALID_JSON = ProblemSpec(
+        Err.INVALID_JSON, "JSON EXCEPTION: the body is not valid JSON ({detail})."
+    )
+    EMPTY_BODY = ProblemSpec(Err.INVALID_JSON, "The request body is empty: send {expected}.")
+    MISSING_FIELD = ProblemSpec(Err.INVALID_JSON, "({field}) is required: {expected}.")
+    WRONG_FIELD = ProblemSpec(Err.INVALID_JSON, "({field}) must be {expected}.")
+    UNREADABLE_BODY = ProblemSpec(
+        Err.INVALID_JSON,
+        "INVALID ARGUMENT EXCEPTION: the body could not be read as {expected}.",
+    )
+    BODY_TOO_LARGE = ProblemSpec(
+        Err.PAYLOAD_TOO_LARGE,
+        "Request body larger than {limit} bytes: send a smaller image (a 640×480 JPEG is "
+        "enough) or raise FACEPROOF_MAX_UPLOAD_BYTES.",
+    )
+    # -- images sent as base64 (504 / 900 / 503 / 509 / 510) --------------------------------
+    BAD_BASE64 = ProblemSpec(
+        Err.INVALID_FORMAT,
+        "({field}) unable to decode template: not valid base64. Send the image file's bytes "
+        "base64-encoded (standard or URL-safe alphabet).",
+    )
+    UNDECODABLE = ProblemSpec(
+        Err.INVALID_FORMAT,
+        "({field}) Could not decode image: {reason}. Send a complete JPEG or PNG file.",
+    )
+    UNSUPPORTED_FORMAT = ProblemSpec(
+        Err.INVALID_FORMAT,
+        "({field}) Unsupported template: use JPEG, PNG or ISO_19794_5.",
+    )
+    NIST_FORMAT = ProblemSpec(
+        Err.INVALID_FORMAT,
+        "({field}) NIST 10 templates are not supported for matching: send the portrait as "
+        "JPEG, PNG or ISO_19794_5.",
+    )
+    TOO_MANY_PIXELS = ProblemSpec(
+        Err.INVALID_IMAGE_900,
+        "({field}) Image dimensions exceed the supported maximum: {size} is over "
+        "this server's limit of {limit} pixels (FACEPROOF_MAX_IMAGE_PIXELS). Send a smaller "
+        "image: 640×480 is enough for a face.",
+    )
+    NO_FACE = ProblemSpec(
+        Err.INVALID_IMAGE,
+        "({field}) No face detected. Send an image in which the whole face is visible, "
+        "upright and facing the camera.",
+    )
+    MULTIPLE_FACES = ProblemSpec(
+        Err.MULTIPLE_FACES,
+        "({field}) Multiple faces detected. Enrolment needs a photo of one person only: crop "
+        "the others out or retake the photo.",
+    )
+    POOR_QUALITY = ProblemSpec(Err.POOR_ICAO_QUALITY, "({field}) {reason}: {detail}")
+    # -- levels (505 / 506 / 501) -------------------------------------------------------------
+    UNKNOWN_MATCH_LEVEL = ProblemSpec(
+        Err.INVALID_MATCH_LEVEL,
+        "({field}) Match level is outside supported range: use one of {allowed}.",
+    )
+    UNKNOWN_AS_LEVEL = ProblemSpec(
+        Err.INVALID_AS_LEVEL, "({field}) AS level not supported: use one of {allowed}."
+    )
+    AS_LEVEL_NONE = ProblemSpec(
+        Err.INVALID_JSON, "({field}) AS level can not be NONE: use one of {allowed}."
+    )
+    # -- SDK captures (601 / 604 / 507 / 901 / 401) ---------------------------------------------
+    CAPTURE_UNUSABLE = ProblemSpec(
+        Err.NO_TEMPLATES_SPECIFIED,
+        "({field}) No templates specified in face Blob: the capture holds no usable frame. "
+        "Capture again with the SDK.",
+    )
+    CAPTURE_RESOLUTION = ProblemSpec(
+        Err.WRONG_RESOLUTION,
+        "({field}) Passed image isn't 480x640: every frame of a capture must be 480×640 or "
+        "640×480, as the SDK captures them.",
+    )
+    CAPTURE_SIDEWAYS = ProblemSpec(
+        Err.FEEDBACK_RETRY,
+        "({field}) The frame is sideways or upside down (face rolled {roll}°, at most ±{limit}° "
+        "is accepted): hold the camera upright, look straight at it and capture again.",
+    )
+
+
+def problem(p: Problem, field: str = "", /, **values: object) -> ApiError:
+    """The answer to problem ``p`` about ``field`` (a JSON pointer such as ``/image``)."""
+    spec = p.value
+    return ApiError(spec.kind, spec.message.format(field=field, **values))
+
+
+def one_of(names: Iterable[str]) -> str:
+    """``A, B or C``: the allowed values, in messages."""
+    items = list(names)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def parse_level_name(value: object, allowed: Iterable[str], field: str, *, liveness: bool) -> str:
+    """One rule for every level field: the documented names, case-insensitive, surrounding
+    whitespace ignored. Unknown → 505 (match levels) or 506 (liveness levels); ``NONE`` is an
+    outcome, not a request: 505 for a match level, and the documented 501 for a liveness
+    level."""
+    names = tuple(allowed)
+    name = value.strip().upper() if isinstance(value, str) else ""
+    if name in names:
+        return name
+    if liveness:
+        kind = Problem.AS_LEVEL_NONE if name == "NONE" else Problem.UNKNOWN_AS_LEVEL
+    else:
+        kind = Problem.UNKNOWN_MATCH_LEVEL
+    raise problem(kind, field, allowed=one_of(names))

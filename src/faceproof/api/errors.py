@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from faceproof.api.routes import route_info
-from faceproof.errors import ApiError, Err, ErrorKind
+from faceproof.errors import ApiError, Err, Problem, problem
 from faceproof.refid import new_refid
 
 log = logging.getLogger("faceproof.api")
@@ -50,21 +50,112 @@ def error_response(request: Request, err: ApiError) -> JSONResponse:
     return JSONResponse(error_body(request, err), status_code=err.kind.http_status)
 
 
+#: What each request field must hold, in our words (validation messages name the field and
+#: say this; the framework's own texts never reach a client).
+FILE_EXPECTED = (
+    "the encrypted capture from the SDK, sent as a file part of a multipart/form-data body "
+    "(a part with a filename, not a text field)"
+)
+_IMAGE_B64 = "a base64-encoded JPEG or PNG image, as a string"
+_FORMAT = "the image's format as a string: JPEG, PNG or ISO_19794_5"
+_MATCH_LEVEL = "a match level as a string: LOW, MEDIUM, HIGH, VERY_HIGH or HIGHEST"
+FIELD_EXPECTED: dict[str, str] = {
+    "/file": FILE_EXPECTED,
+    "/image": _IMAGE_B64,
+    "/image/template": _IMAGE_B64,
+    "/image/format": _FORMAT,
+    "/imageToVerifyAgainst/template": _IMAGE_B64,
+    "/imageToVerifyAgainst/format": _FORMAT,
+    "/picID": "the ID card's portrait, base64-encoded, as a text field",
+    "/template": "the format of picID as a text field: JPEG, PNG or ISO_19794_5",
+    "/level": _MATCH_LEVEL,
+    "/duplicateLevel": _MATCH_LEVEL,
+    "/threshold": "a liveness level as a text field: LOW, MEDIUM, MODERATE, BALANCED_HIGH, "
+    "HIGH, BALANCED_VERY_HIGH, VERY_HIGH or HIGHEST",
+    "/qualityMode": "ENROL, VERIFY or DISABLED, as a string",
+    "/enableQuality": "true or false",
+    "/subjectId": "the subject's id, as a string",
+    "/gallery": "the gallery's name, as a string",
+    "/maxResults": "an integer 1–100",
+}
+#: What a JSON body holds, per path (for an empty or non-object body).
+BODY_EXPECTED: dict[str, str] = {
+    "/api/v1/matchWithSelfie": "a JSON object with image {template, format}, "
+    "imageToVerifyAgainst {template, format} and level",
+    "/api/v1/matchWithPictureId": "a JSON object with image {template, format}, "
+    "imageToVerifyAgainst {template, format} and level",
+    "/api/v1/face/generateTemplateFromImage": "a JSON object with image (base64) and qualityMode",
+    "/api/v1/galleries/{gallery}/subjects": "a JSON object with subjectId and image "
+    "{template, format} or template",
+    "/api/v1/identify": "a JSON object with gallery, level and image {template, format} or "
+    "template, or a multipart/form-data body with file, gallery and level",
+}
+_OBJECT_TYPES = ("dict_type", "model_type", "model_attributes_type")
+_PAIR_FIELDS = ("/image", "/imageToVerifyAgainst")
+# Generic wording per pydantic error type, for fields without an entry above.
+_TYPE_EXPECTED: dict[str, str] = {
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "dict_type": "a JSON object",
+    "model_type": "a JSON object",
+    "model_attributes_type": "a JSON object",
+    "list_type": "a list",
+}
+
+
 def _loc(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "header", "path", "form")]
     return "/" + "/".join(parts) if parts else "/"
 
 
-def validation_to_api_error(exc: RequestValidationError) -> ApiError:
+def _expected(field: str, error_type: str) -> str:
+    if error_type in _OBJECT_TYPES:
+        pair = field in _PAIR_FIELDS
+        return "a JSON object with template and format" if pair else "a JSON object"
+    if field in FIELD_EXPECTED:
+        return FIELD_EXPECTED[field]
+    return _TYPE_EXPECTED.get(error_type, "a value of the documented type")
+
+
+def body_expected(request: Request) -> str:
+    """What the body of this request's endpoint holds, for an empty or wrong-shaped body."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", None) or request.url.path
+    return BODY_EXPECTED.get(path, "the documented fields")
+
+
+def validation_to_api_error(
+    exc: RequestValidationError, expected_body: str = "the documented fields"
+) -> ApiError:
+    """The framework's validation failure as our answer: the field, and what it must hold.
+
+    Only the first problem is reported (the reference's messages name one field); the
+    framework's message text is never used, so no internal type or class name can leak.
+    """
     errors = exc.errors()
     if not errors:
-        return ApiError(Err.INVALID_JSON)
+        return problem(Problem.EMPTY_BODY, expected=expected_body)
     first = errors[0]
-    if first.get("type") == "json_invalid":
-        return ApiError(Err.INVALID_JSON, "JSON EXCEPTION")
-    where = _loc(tuple(first.get("loc", ())))
-    msg = str(first.get("msg", "invalid value"))
-    return ApiError(Err.INVALID_JSON, f"({where}) {msg}")
+    kind = str(first.get("type", ""))
+    if kind == "json_invalid":
+        ctx = first.get("ctx") or {}
+        detail = str(ctx.get("error", "")) if isinstance(ctx, dict) else ""
+        # json's own reason ("Expecting value" …) names no caller data; keep it short.
+        return problem(Problem.INVALID_JSON, detail=detail[:80] or "malformed")
+    field = _loc(tuple(first.get("loc", ())))
+    if field == "/":
+        if kind == "missing":
+            return problem(Problem.EMPTY_BODY, expected=expected_body)
+        return problem(Problem.WRONG_FIELD, "/", expected=expected_body)
+    expected = _expected(field, kind)
+    if kind == "missing":
+        return problem(Problem.MISSING_FIELD, field, expected=expected)
+    return problem(Problem.WRONG_FIELD, field, expected=expected)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -74,20 +165,23 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(request, validation_to_api_error(exc))
+        return error_response(request, validation_to_api_error(exc, body_expected(request)))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         kinds: dict[int, Err] = {404: Err.NOT_FOUND, 405: Err.METHOD_NOT_ALLOWED}
         kind = kinds.get(exc.status_code)
-        if kind is None:
-            ek = ErrorKind(501, "ERROR_INVALID_JSON", exc.status_code, "INVALID ARGUMENT EXCEPTION")
-            err = ApiError(Err.INVALID_JSON)
-            err.kind = ek
-            err.description = ek.default_description
-        else:
-            err = ApiError(kind)
-        return error_response(request, err)
+        if kind is not None:
+            return error_response(request, ApiError(kind))
+        # Starlette's own refusals (a body it cannot parse: 400) say nothing useful to a
+        # client in their text; the answer is ours, with the content type it expected.
+        ctype = request.headers.get("content-type", "").split(";")[0].strip()
+        expected = (
+            ctype
+            if ctype in ("multipart/form-data", "application/json")
+            else ("the documented content type")
+        )
+        return error_response(request, problem(Problem.UNREADABLE_BODY, expected=expected))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -27,7 +27,7 @@ from faceproof.api.errors import error_response, request_refid
 from faceproof.api.metrics import metrics, observe
 from faceproof.api.routes import API, route_info
 from faceproof.attempt_context import current as _current_attempt
-from faceproof.errors import ApiError, Err
+from faceproof.errors import ApiError, Err, Problem, problem
 
 log = logging.getLogger("faceproof.request")
 
@@ -47,7 +47,8 @@ class BodyTooLarge(ApiError):
     """Raised from inside ``receive`` so any handler reading the body stops at once."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(Err.PAYLOAD_TOO_LARGE, f"Request body larger than {limit} bytes")
+        answer = problem(Problem.BODY_TOO_LARGE, limit=limit)
+        super().__init__(Err.PAYLOAD_TOO_LARGE, answer.description)
 
 
 class BodySizeLimit:

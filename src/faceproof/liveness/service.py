@@ -28,7 +28,7 @@ import numpy as np
 
 from faceproof.config import ConfigError, Settings
 from faceproof.crypto.envelope import CapturePayload
-from faceproof.errors import ApiError, Err
+from faceproof.errors import ApiError, Err, Problem, parse_level_name, problem
 from faceproof.face.record import U8, Detection, FaceRecord
 from faceproof.liveness import challenge as chl
 from faceproof.liveness import screen_light as sl
@@ -83,15 +83,11 @@ class LivenessResult:
 
 
 def parse_threshold(value: str | None, field_name: str = "/threshold") -> str:
-    """The requested level: absent → default; NONE → 501; unknown → 506 (reference wording)."""
+    """The requested level: absent → default; otherwise the rule of every level field
+    (faceproof.errors.parse_level_name: NONE → 501, unknown → 506)."""
     if value is None or not value.strip():
         return DEFAULT_LEVEL
-    name = value.strip().upper()
-    if name == "NONE":
-        raise ApiError(Err.INVALID_JSON, f"({field_name}) AS level can not be NONE")
-    if name not in LEVELS:
-        raise ApiError(Err.INVALID_AS_LEVEL)
-    return name
+    return parse_level_name(value, LEVELS, field_name, liveness=True)
 
 
 def quality_ok(rgb: U8, record: FaceRecord | Detection) -> bool:
@@ -265,7 +261,7 @@ class LivenessService:
         if record is None:
             record, _ = engine.analyse(main, "selfie")
         if record is None:
-            raise ApiError(Err.INVALID_IMAGE, "Image has no face on it.")
+            raise problem(Problem.NO_FACE, "/file")
         q_ok = quality_ok(main, record)
         verdict = check_device(payload.device, allow_emulated=self.allow_emulated_camera)
         flags = list(verdict.flags)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from faceproof.errors import ApiError, Err
+from faceproof.errors import parse_level_name
 
 Kind = Literal["selfie", "id"]
 KINDS: tuple[Kind, ...] = ("selfie", "id")
@@ -31,15 +31,14 @@ SCORE_ANCHORS: dict[Kind, tuple[tuple[str, int], ...]] = {
 }
 
 
-def parse_level(value: object) -> str:
+def parse_level(value: object, field: str = "/level") -> str:
     """The requested level, or 505.
 
-    Exact upper-case names only (the reference's values are Java enum constants); ``NONE`` is
-    an outcome, not something one can ask for, so it is refused too.
+    The rule of every level field (faceproof.errors.parse_level_name): the documented names,
+    case-insensitive; ``NONE`` is an outcome, not something one can ask for, so it is
+    refused too.
     """
-    if isinstance(value, str) and value in LEVELS:
-        return value
-    raise ApiError(Err.INVALID_MATCH_LEVEL)
+    return parse_level_name(value, LEVELS, field, liveness=False)
 
 
 def rank(level: str) -> int:

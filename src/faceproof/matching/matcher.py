@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from faceproof.config import ConfigError, Settings
-from faceproof.errors import ApiError, Err
+from faceproof.errors import Problem, problem
 from faceproof.face.record import F32, U8
 from faceproof.matching.calibration import Calibration, file_sha256, load_calibration
 from faceproof.matching.levels import LEVELS, NONE, Kind, rank
@@ -157,14 +157,14 @@ class Matcher:
     ) -> MatchResult:
         """Match selfie ``rgb_a`` against ``rgb_b`` (a selfie, or an ID portrait for "id").
 
-        Raises ``ERROR_INVALID_IMAGE`` "(<field>) No face detected" for the first image
+        Raises ``ERROR_INVALID_IMAGE`` (Problem.NO_FACE) for the first image
         without a face, ``fields`` naming the two inputs as the endpoint calls them.
         """
         a, b = self._embed_both(engine, rgb_a, rgb_b, "selfie" if kind == "selfie" else "document")
         if a is None:
-            raise ApiError(Err.INVALID_IMAGE, f"({fields[0]}) No face detected")
+            raise problem(Problem.NO_FACE, fields[0])
         if b is None:
-            raise ApiError(Err.INVALID_IMAGE, f"({fields[1]}) No face detected")
+            raise problem(Problem.NO_FACE, fields[1])
         return self.compare_embedded(a, b, kind, level)
 
     def compare_embedded(self, a: Embedded, b: Embedded, kind: Kind, level: str) -> MatchResult:

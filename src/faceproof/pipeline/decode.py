@@ -35,7 +35,7 @@ from PIL import (  # the plugins we allow, registered explicitly (Image.open(for
     features,
 )
 
-from faceproof.errors import ApiError, Err
+from faceproof.errors import ApiError, Problem, problem
 from faceproof.face.record import U8
 from faceproof.pipeline import iso19794
 
@@ -89,10 +89,21 @@ class DecodedImage:
 class _DecodeFailure(Exception):
     """Internal: why decoding failed, in a few words (rendered per endpoint by the caller)."""
 
-    def __init__(self, reason: str, *, too_large: bool = False) -> None:
+    def __init__(
+        self, reason: str, *, too_large: bool = False, size: tuple[int, int] | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.too_large = too_large
+        self.size = size  # (width, height) when the header declared them
+
+    def api_error(self, field: str, max_pixels: int | None) -> ApiError:
+        """The one answer for this failure (faceproof.errors.Problem), about ``field``."""
+        if self.too_large:
+            limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
+            size = f"{self.size[0]}×{self.size[1]}" if self.size else "the image"
+            return problem(Problem.TOO_MANY_PIXELS, field, size=size, limit=f"{limit:,}")
+        return problem(Problem.UNDECODABLE, field, reason=self.reason)
 
 
 def decode_base64(text: str, field: str) -> bytes:
@@ -127,7 +138,7 @@ def decode_base64(text: str, field: str) -> bytes:
 
 
 def _b64_error(field: str) -> ApiError:
-    return ApiError(Err.INVALID_FORMAT, f"({field}) unable to decode template: invalid base64")
+    return problem(Problem.BAD_BASE64, field)
 
 
 def sniff_format(data: bytes) -> ImageFormat | None:
@@ -149,21 +160,17 @@ def decode_image(
 ) -> DecodedImage:
     """Decode JPEG, PNG or an ISO/IEC 19794-5 record into upright 8-bit RGB.
 
-    Every failure is ``ERROR_INVALID_FORMAT`` with the reference's "(/image) Could not decode
-    image." wording (the field name substituted), except an image over ``max_pixels`` (a
-    decompression bomb, or just too big to process): that is a valid image we refuse, so it
-    gets the reference's ``INVALID_IMAGE`` (900) with its own message. ``max_pixels``: the
+    Every failure is ``ERROR_INVALID_FORMAT`` (Problem.UNDECODABLE: "(/image) Could not
+    decode image: <why>. …"), except an image over ``max_pixels`` (a decompression bomb, or
+    just too big to process): that is a valid image we refuse, so it gets the reference's
+    ``INVALID_IMAGE`` (900, Problem.TOO_MANY_PIXELS), on every endpoint. ``max_pixels``: the
     deployment's ``FACEPROOF_MAX_IMAGE_PIXELS`` (the library default when None). Working
     memory is bounded too: see :class:`DecodeBudget`.
     """
     try:
         return _decode(data, max_pixels, allow_iso)
     except _DecodeFailure as exc:
-        if exc.too_large:
-            raise ApiError(
-                Err.INVALID_IMAGE_900, f"({field}) Image dimensions exceed the supported maximum."
-            ) from None
-        raise ApiError(Err.INVALID_FORMAT, f"({field}) Could not decode image.") from None
+        raise exc.api_error(field, max_pixels) from None
 
 
 def decode_template(
@@ -178,20 +185,11 @@ def decode_template(
     """
     name = (fmt or "").strip().upper() if isinstance(fmt, str) else ""
     if name in _NIST_NAMES:
-        raise ApiError(
-            Err.INVALID_FORMAT,
-            f"({field_prefix}/format) NIST 10 templates are not supported for matching",
-        )
+        raise problem(Problem.NIST_FORMAT, f"{field_prefix}/format")
     if name not in TEMPLATE_FORMATS:
-        raise ApiError(Err.INVALID_FORMAT, f"({field_prefix}/template) Unsupported template")
+        raise problem(Problem.UNSUPPORTED_FORMAT, f"{field_prefix}/template")
     field = f"{field_prefix}/template"
-    data = decode_base64(template_b64, field)
-    try:
-        return _decode(data, max_pixels, allow_iso=True)
-    except _DecodeFailure as exc:
-        raise ApiError(
-            Err.INVALID_FORMAT, f"({field}) unable to decode template: {exc.reason}"
-        ) from None
+    return decode_image(decode_base64(template_b64, field), field, max_pixels, allow_iso=True)
 
 
 def _decode(data: bytes, max_pixels: int | None, allow_iso: bool) -> DecodedImage:
@@ -221,7 +219,9 @@ def _is_jpeg2000(data: bytes) -> bool:
     )
 
 
-def probe_image(data: bytes, max_pixels: int | None = None, allow_iso: bool = True) -> ImageInfo:
+def probe_image(
+    data: bytes, max_pixels: int | None = None, allow_iso: bool = True, field: str = "/image"
+) -> ImageInfo:
     """Format and upright size of ``data`` from its header alone: no pixel is decoded.
 
     Raises the same errors as :func:`decode_image` would for a header that does not parse or
@@ -233,11 +233,7 @@ def probe_image(data: bytes, max_pixels: int | None = None, allow_iso: bool = Tr
         with _open_header(payload, limit) as im:
             return _info(im, fmt, decoded=False)
     except _DecodeFailure as exc:
-        if exc.too_large:
-            raise ApiError(
-                Err.INVALID_IMAGE_900, "(/image) Image dimensions exceed the supported maximum."
-            ) from None
-        raise ApiError(Err.INVALID_FORMAT, "(/image) Could not decode image.") from None
+        raise exc.api_error(field, limit) from None
 
 
 @dataclass(frozen=True)
@@ -272,7 +268,7 @@ def _open_header(payload: bytes, max_pixels: int) -> Image.Image:
         raise _DecodeFailure("empty image")
     if width * height > max_pixels:
         im.close()
-        raise _DecodeFailure("image too large", too_large=True)
+        raise _DecodeFailure("image too large", too_large=True, size=(width, height))
     return im
 
 

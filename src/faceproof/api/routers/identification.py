@@ -16,9 +16,14 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from faceproof.api.deps import Services, get_services
-from faceproof.api.errors import request_refid, validation_to_api_error
+from faceproof.api.errors import (
+    FILE_EXPECTED,
+    body_expected,
+    request_refid,
+    validation_to_api_error,
+)
 from faceproof.api.middleware import json_ok
-from faceproof.errors import ApiError, Err
+from faceproof.errors import ApiError, Err, Problem, one_of, problem
 from faceproof.identification.service import IdentificationService
 from faceproof.identification.store import GALLERY_RE, SUBJECT_RE
 from faceproof.matching.levels import LEVELS, NONE, parse_level, rank
@@ -96,19 +101,23 @@ def _service(services: Services) -> IdentificationService:
 
 def _gallery(name: str) -> str:
     if not GALLERY_RE.match(name):
-        raise ApiError(Err.INVALID_JSON, "(/gallery) must be 1–64 of A–Z a–z 0–9 _ . -")
+        raise problem(Problem.WRONG_FIELD, "/gallery", expected="1–64 of A–Z a–z 0–9 _ . -")
     return name
 
 
 def _subject(name: str) -> str:
     if not SUBJECT_RE.match(name):
-        raise ApiError(Err.INVALID_JSON, "(/subjectId) must be 1–128 of A–Z a–z 0–9 _ . @ : + = -")
+        raise problem(
+            Problem.WRONG_FIELD, "/subjectId", expected="1–128 of A–Z a–z 0–9 _ . @ : + = -"
+        )
     return name
 
 
 def _one_input(image: TemplateIn | None, template: str | None) -> None:
     if (image is None) == (template is None):
-        raise ApiError(Err.INVALID_JSON, "(/image) give exactly one of image or template")
+        raise problem(
+            Problem.WRONG_FIELD, "/image", expected="given, or /template, exactly one of the two"
+        )
 
 
 def _template_vector(ident: IdentificationService, template: str) -> tuple[Any, int]:
@@ -129,7 +138,11 @@ def enrol(
     ident = _service(services)
     _gallery(gallery)
     _subject(body.subjectId)
-    dup = parse_level(body.duplicateLevel) if body.duplicateLevel is not None else None
+    dup = (
+        parse_level(body.duplicateLevel, "/duplicateLevel")
+        if body.duplicateLevel is not None
+        else None
+    )
     _one_input(body.image, body.template)
     if body.template is not None:
         vector, quality = _template_vector(ident, body.template)
@@ -153,7 +166,7 @@ def enrol(
 
 def _enrol_image(services: Services, image: TemplateIn) -> tuple[Any, int, dict[str, Any]]:
     """The ENROL gate of generateTemplateFromImage: one face (509), ICAO quality (510)."""
-    from faceproof.icao import enrol_check
+    from faceproof.icao import enrol_problem
     from faceproof.pipeline import outputs
 
     engine = services.face
@@ -163,14 +176,14 @@ def _enrol_image(services: Services, image: TemplateIn) -> tuple[Any, int, dict[
     )
     record, search = engine.analyse(decoded.rgb, "document")
     if record is None or record.landmarks is None or record.five_points is None:
-        raise ApiError(Err.INVALID_IMAGE, "(/image) No face detected.")
+        raise problem(Problem.NO_FACE, "/image/template")
     if search.multiple:
-        raise ApiError(Err.MULTIPLE_FACES, "(/image) Multiple faces detected.")
+        raise problem(Problem.MULTIPLE_FACES, "/image/template")
     out = outputs.measure(engine, decoded.rgb, record, search, need_mask=True)
     quality = outputs.quality_block(out)
-    problem = enrol_check(out.session, outputs.icao_report(out), "ENROL", quality=out.quality)
-    if problem is not None:
-        raise ApiError(Err.POOR_ICAO_QUALITY, problem)
+    refusal = enrol_problem(out.session, outputs.icao_report(out), "ENROL", quality=out.quality)
+    if refusal is not None:
+        raise refusal.api_error("/image/template")
     vector = engine.embedding(decoded.rgb, record)
     return vector, round(quality["quality_metric"]), quality
 
@@ -257,16 +270,15 @@ def delete_gallery(
 
 # -- identification ---------------------------------------------------------------------------
 def _max_results(value: object) -> int:
+    wrong = problem(Problem.WRONG_FIELD, "/maxResults", expected=f"an integer 1–{MAX_RESULTS}")
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ApiError(Err.INVALID_JSON, f"(/maxResults) must be an integer 1–{MAX_RESULTS}")
+        raise wrong
     try:
         n = int(value)
     except ValueError:
-        raise ApiError(
-            Err.INVALID_JSON, f"(/maxResults) must be an integer 1–{MAX_RESULTS}"
-        ) from None
+        raise wrong from None
     if not 1 <= n <= MAX_RESULTS:
-        raise ApiError(Err.INVALID_JSON, f"(/maxResults) must be an integer 1–{MAX_RESULTS}")
+        raise wrong
     return n
 
 
@@ -289,36 +301,40 @@ async def identify(request: Request, services: Services = Depends(get_services))
         except ApiError:
             raise  # e.g. the body grew past the size limit while it was read
         except Exception:  # as FastAPI does for the bodies it parses itself
-            raise ApiError(Err.INVALID_JSON, "(/file) malformed multipart body") from None
+            raise problem(Problem.UNREADABLE_BODY, expected="multipart/form-data") from None
         upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise ApiError(Err.INVALID_JSON, "(/file) Field required")
+        if upload is None:
+            raise problem(Problem.MISSING_FIELD, "/file", expected=FILE_EXPECTED)
+        if isinstance(upload, str):
+            raise problem(Problem.WRONG_FIELD, "/file", expected=FILE_EXPECTED)
         token = await upload.read(services.settings.max_upload_bytes + 1)
         fields = {k: form.get(k) for k in ("gallery", "level", "maxResults")}
         return await run_in_threadpool(_identify_capture, request, services, token, fields)
     raw = await request.body()
+    if not raw.strip():
+        raise problem(Problem.EMPTY_BODY, expected=body_expected(request))
     try:
         body = IdentifyRequest.model_validate_json(raw)
     except ValidationError as exc:
-        raise _schema_error(exc) from None
+        raise _schema_error(exc, body_expected(request)) from None
     return await run_in_threadpool(_identify_json, request, services, body)
 
 
-def _schema_error(exc: ValidationError) -> ApiError:
+def _schema_error(exc: ValidationError, expected_body: str) -> ApiError:
     from fastapi.exceptions import RequestValidationError
 
     errors = [dict(e, loc=("body", *e.get("loc", ()))) for e in exc.errors()]
-    return validation_to_api_error(RequestValidationError(errors))
+    return validation_to_api_error(RequestValidationError(errors), expected_body)
 
 
 def _common(
     request: Request, services: Services, gallery: Any, level: Any, max_results: Any
 ) -> tuple[IdentificationService, str, str, int]:
     if not isinstance(gallery, str):
-        raise ApiError(Err.INVALID_JSON, "(/gallery) Field required")
+        raise problem(Problem.MISSING_FIELD, "/gallery", expected="the gallery's name")
     if level is None:
-        raise ApiError(Err.INVALID_JSON, "(/level) Field required")
-    lv = parse_level(level)
+        raise problem(Problem.MISSING_FIELD, "/level", expected=f"one of {one_of(LEVELS)}")
+    lv = parse_level(level, "/level")
     request.state.ledger["level_requested"] = lv
     ident = _service(services)
     _gallery(gallery)
@@ -341,7 +357,7 @@ def _identify_json(request: Request, services: Services, body: IdentifyRequest) 
         )
         record, search = services.face.analyse(decoded.rgb, "selfie")
         if record is None or record.five_points is None:
-            raise ApiError(Err.INVALID_IMAGE, "(/image/template) No face detected")
+            raise problem(Problem.NO_FACE, "/image/template")
         vector, multiple = services.face.embedding(decoded.rgb, record), search.multiple
     return _answer(request, ident, gallery, level, k, vector, multiple, {})
 
@@ -349,21 +365,26 @@ def _identify_json(request: Request, services: Services, body: IdentifyRequest) 
 def _identify_capture(
     request: Request, services: Services, token: bytes, fields: dict[str, Any]
 ) -> JSONResponse:
-    from faceproof.api.routers.match import _check_liveness, _open
+    from faceproof.api.capture import open_capture, pose_refusal
+    from faceproof.api.routers.match import _check_liveness
 
     ident, gallery, level, k = _common(
         request, services, fields["gallery"], fields["level"], fields["maxResults"]
     )
-    if len(token) > services.settings.max_upload_bytes:
-        raise ApiError(Err.PAYLOAD_TOO_LARGE)
+    limit = services.settings.max_upload_bytes
+    if len(token) > limit:
+        raise problem(Problem.BODY_TOO_LARGE, limit=limit)
     engine = services.face
     assert engine is not None
-    capture = _open(services, token)
+    capture = open_capture(services, token)
     request.state.ledger["device_type"] = capture.payload.device.type
     selfie = capture.main.rgb
     record, search = engine.analyse(selfie, mode="selfie")
     if record is None or record.five_points is None:
-        raise ApiError(Err.INVALID_IMAGE, "(/file) No face detected")
+        raise problem(Problem.NO_FACE, "/file")
+    refused = pose_refusal(capture, record)
+    if refused is not None:
+        raise refused
     live = _check_liveness(services, capture, record)  # before any search
     vector = engine.embedding(selfie, record)
     return _answer(request, ident, gallery, level, k, vector, search.multiple, live)

@@ -12,14 +12,14 @@ from typing import Any
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
 
-from faceproof.api.capture import open_capture
+from faceproof.api.capture import open_capture, pose_refusal, read_upload
 from faceproof.api.deps import Services, get_services
 from faceproof.api.errors import request_refid
 from faceproof.api.middleware import json_ok
-from faceproof.errors import ApiError, Err
+from faceproof.errors import ApiError, Err, Problem, parse_level_name, problem
 from faceproof.liveness.levels import LEVELS
 from faceproof.liveness.report import answer_extra, retry_description
-from faceproof.liveness.service import LivenessResult, LivenessService, parse_threshold
+from faceproof.liveness.service import LivenessResult, LivenessService
 from faceproof.pipeline.decode import decode_base64, decode_image
 from faceproof.schemas.errors import ERROR_RESPONSES
 from faceproof.schemas.liveness import ChallengeResponse, LivenessResponse
@@ -77,9 +77,10 @@ def face_as(
     ),
     services: Services = Depends(get_services),
 ) -> JSONResponse:
-    """Errors: 501 threshold NONE, 506 unknown threshold, 504 undecodable image, 503 no face."""
+    """Errors: 501 threshold NONE, 506 unknown threshold, 504 undecodable image, 503 no face
+    (faceproof.errors.Problem)."""
     request.state.ledger = {}
-    level = parse_threshold(threshold)
+    level = parse_level_name(threshold, LEVELS, "/threshold", liveness=True)
     request.state.ledger["level_requested"] = level
     service = _service(services)
     raw = decode_base64(image, "/image")
@@ -88,7 +89,7 @@ def face_as(
     assert engine is not None  # checked by _service
     search = engine.find_faces(decoded.rgb, "document")
     if search.main is None:
-        raise ApiError(Err.INVALID_IMAGE, "(/image) No face detected")
+        raise problem(Problem.NO_FACE, "/image")
     result = service.evaluate_image(decoded.rgb, search.main, level)
     return _answer(request, result, base64.b64encode(raw).decode("ascii"))
 
@@ -110,12 +111,17 @@ def secure_face_as(
     body (``is_spoof``), as documented for this endpoint."""
     request.state.ledger = {}
     service = _service(services)
-    token = file.file.read(services.settings.max_upload_bytes + 1)
-    if len(token) > services.settings.max_upload_bytes:
-        raise ApiError(Err.PAYLOAD_TOO_LARGE)
-    capture = open_capture(services, token)
+    capture = open_capture(services, read_upload(services, file))
     request.state.ledger["device_type"] = capture.payload.device.type
-    result = service.evaluate_capture(services.face, capture)
+    engine = services.face
+    assert engine is not None  # checked by _service
+    record, _ = engine.analyse(capture.main.rgb, "selfie")
+    if record is None:
+        raise problem(Problem.NO_FACE, "/file")
+    refused = pose_refusal(capture, record)
+    if refused is not None:
+        raise refused
+    result = service.evaluate_capture(services.face, capture, record=record)
     extra = answer_extra(result, services.settings.liveness_details)
     if result.insecure or result.decision == "retry":
         from faceproof.pipeline.outputs import jpeg_b64

@@ -13,11 +13,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
 
-from faceproof.api.capture import Capture, open_capture
+from faceproof.api.capture import Capture, open_capture, pose_refusal, read_upload
 from faceproof.api.deps import Services, get_services
 from faceproof.api.errors import request_refid
 from faceproof.api.middleware import json_ok
-from faceproof.errors import ApiError, Err
+from faceproof.errors import ApiError, Err, Problem, problem
 from faceproof.face.record import FaceRecord
 from faceproof.liveness.report import answer_extra, retry_description
 from faceproof.matching.levels import Kind, parse_level
@@ -62,7 +62,7 @@ def _match_json(
     body: MatchRequest, request: Request, services: Services, kind: Kind
 ) -> JSONResponse:
     request.state.ledger = {}
-    level = parse_level(body.level)
+    level = parse_level(body.level, "/level")
     request.state.ledger["level_requested"] = level
     engine, matcher = _ready(services)
     limit = services.settings.max_image_pixels
@@ -103,18 +103,6 @@ def match_with_picture_id(
     return _match_json(body, request, services, "id")
 
 
-def _open(services: Services, token: bytes) -> Capture:
-    """The capture; a frame that does not decode means the blob has no usable template (507)."""
-    try:
-        return open_capture(services, token)
-    except ApiError as exc:
-        if exc.kind == Err.INVALID_FORMAT.value:
-            raise ApiError(
-                Err.NO_TEMPLATES_SPECIFIED, "(/file) No usable frame in the capture"
-            ) from None
-        raise
-
-
 def _check_liveness(services: Services, capture: Capture, record: FaceRecord) -> dict[str, Any]:
     """Raises the /process spoof answer for an attack; a missing liveness stage is a 500.
     Returns the additive top-level ``liveness`` block (empty when the deployment hides it)."""
@@ -150,24 +138,24 @@ def verify_with_picture_id(
     services: Services = Depends(get_services),
 ) -> JSONResponse:
     request.state.ledger = {}
-    lv = parse_level(level)
+    lv = parse_level(level, "/level")
     request.state.ledger["level_requested"] = lv
     engine, matcher = _ready(services)
     # "(/template) …" is how the reference names picID problems (its documented messages).
     picture = decode_template(picID, template, "", services.settings.max_image_pixels)
-    token = file.file.read(services.settings.max_upload_bytes + 1)
-    if len(token) > services.settings.max_upload_bytes:
-        raise ApiError(Err.PAYLOAD_TOO_LARGE)
-    capture = _open(services, token)
+    capture = open_capture(services, read_upload(services, file))
     request.state.ledger["device_type"] = capture.payload.device.type
     selfie = capture.main.rgb
     record, search = engine.analyse(selfie, mode="selfie")
     if record is None or record.five_points is None:
-        raise ApiError(Err.INVALID_IMAGE, "(/file) No face detected")
+        raise problem(Problem.NO_FACE, "/file")
+    refused = pose_refusal(capture, record)
+    if refused is not None:
+        raise refused
     live = _check_liveness(services, capture, record)  # before any matching
     probe = Embedded(engine.embedding(selfie, record), search.multiple)
     reference = matcher.embed(engine, picture.rgb, "document")
     if reference is None:
-        raise ApiError(Err.INVALID_IMAGE, "(/template) No face detected")
+        raise problem(Problem.NO_FACE, "/template")
     result = matcher.compare_embedded(probe, reference, "id", lv)
     return _answer(request, result, id_reference=True, extra=live)

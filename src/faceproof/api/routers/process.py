@@ -9,11 +9,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
 
-from faceproof.api.capture import Capture, open_capture
+from faceproof.api.capture import Capture, open_capture, pose_refusal, read_upload
 from faceproof.api.deps import Services, get_services
 from faceproof.api.errors import request_refid
 from faceproof.api.middleware import json_ok
-from faceproof.errors import ApiError, Err
+from faceproof.errors import ApiError, Err, Problem, problem
 from faceproof.face.record import FaceRecord
 from faceproof.liveness.report import answer_extra, retry_description
 from faceproof.pipeline import outputs
@@ -84,14 +84,13 @@ def process(
 ) -> JSONResponse:
     received_ms = int(time.time() * 1000)
     request.state.ledger = {}
-    token = file.file.read(services.settings.max_upload_bytes + 1)
-    capture = open_capture(services, token)
+    capture = open_capture(services, read_upload(services, file))
     opts = capture.payload.options
     request.state.ledger["device_type"] = capture.payload.device.type
     requested = list(dict.fromkeys(opts.requiredTemplates))
     for name in requested:
         if name not in outputs.TEMPLATE_FORMATS:
-            raise ApiError(Err.INVALID_FORMAT, "(/requiredTemplates) Unsupported template")
+            raise problem(Problem.UNSUPPORTED_FORMAT, "/options/requiredTemplates")
     colour = None
     if opts.enableBackgroundRemoval and opts.backgroundColor is not None:
         colour = parse_colour(opts.backgroundColor)
@@ -102,7 +101,10 @@ def process(
     main = capture.main
     record, search = engine.analyse(main.rgb, "selfie")
     if record is None or record.landmarks is None:
-        raise ApiError(Err.INVALID_IMAGE, "Image has no face on it.")
+        raise problem(Problem.NO_FACE, "/file")
+    refused = pose_refusal(capture, record)
+    if refused is not None:
+        raise refused
 
     live = liveness_decision(services, capture, request, record)
     out = outputs.measure(

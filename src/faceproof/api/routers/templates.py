@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse
 from faceproof.api.deps import Services, get_services
 from faceproof.api.errors import request_refid
 from faceproof.api.middleware import json_ok
-from faceproof.errors import ApiError, Err
-from faceproof.icao import enrol_check
+from faceproof.errors import ApiError, Err, Problem, one_of, problem
+from faceproof.icao.enrol import enrol_problem
 from faceproof.pipeline import outputs
 from faceproof.pipeline.decode import decode_base64, decode_image
 from faceproof.pipeline.embedding_template import (
@@ -40,7 +40,7 @@ def generate_template(
 ) -> JSONResponse:
     mode = next((m for m in QUALITY_MODES if m == body.qualityMode), None)
     if mode is None:
-        raise ApiError(Err.INVALID_JSON, "(/qualityMode) must be ENROL, VERIFY or DISABLED")
+        raise problem(Problem.WRONG_FIELD, "/qualityMode", expected=one_of(QUALITY_MODES))
     request.state.ledger = {"level_requested": mode}
     engine = services.face
     if engine is None:
@@ -52,18 +52,18 @@ def generate_template(
     )
     record, search = engine.analyse(image.rgb, "document")
     if record is None or record.landmarks is None:
-        raise ApiError(Err.INVALID_IMAGE, "(/image) No face detected.")
+        raise problem(Problem.NO_FACE, "/image")
     if mode == "ENROL" and search.multiple:
-        raise ApiError(Err.MULTIPLE_FACES, "(/image) Multiple faces detected.")
+        raise problem(Problem.MULTIPLE_FACES, "/image")
 
     out = outputs.measure(engine, image.rgb, record, search, need_mask=True)
     quality = outputs.quality_block(out)
     icao = outputs.icao_report(out)
     request.state.ledger["quality"] = quality
     if mode != "DISABLED":
-        problem = enrol_check(out.session, icao, mode, quality=out.quality)
-        if problem is not None:
-            raise ApiError(Err.POOR_ICAO_QUALITY, problem)
+        refusal = enrol_problem(out.session, icao, mode, quality=out.quality)
+        if refusal is not None:
+            raise refusal.api_error("/image")
 
     vector = engine.embedding(image.rgb, record)
     template = encode_embedding(
