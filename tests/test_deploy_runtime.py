@@ -106,12 +106,26 @@ def test_server_runs_as_the_image_does(models_path: Path, data_dir: Path) -> Non
     for name, value in PINNED_ENV.items():
         assert env[name] == value  # so serve does not re-execute itself
     assignments = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(env.items()))
+    # A checkout, venv or model store under /tmp would vanish under the new tmpfs: hold it
+    # (read-only) in /dev/shm and bind it back into the tmpfs at the same path.
+    hold, put_back = [], []
+    roots = {REPO, Path(sys.prefix), models_path.resolve()}
+    for n, path in enumerate(sorted(p for p in roots if p.is_relative_to("/tmp"))):
+        q = shlex.quote(str(path))
+        hold += [
+            f"h{n}=$(mktemp -d -p /dev/shm)",
+            f'mount --bind {q} "$h{n}"',
+            f'mount -o remount,bind,ro "$h{n}"',
+        ]
+        put_back += [f"mkdir -p {q}", f'mount --bind "$h{n}" {q}']
     script = "; ".join(
         [
             "set -e",
             *_reach_interpreter(),
             "mount -o remount,bind,ro /",  # the whole root filesystem, this checkout included
+            *hold,
             "mount -t tmpfs -o mode=1777,size=256m tmpfs /tmp",
+            *put_back,
             f"for d in /etc {shlex.quote(str(REPO))}; do if touch $d/.fp-rw 2>/dev/null; "
             'then echo "$d is writable" >&2; exit 3; fi; done',
             f"exec setpriv --reuid {IMAGE_UID} --regid {IMAGE_UID} --clear-groups "
