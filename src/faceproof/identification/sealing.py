@@ -60,10 +60,24 @@ class GalleryKeyring:
 
     # -- file ------------------------------------------------------------------------------
     @classmethod
-    def open(cls, directory: Path, *, create: bool = True) -> GalleryKeyring:
-        """Load (and, with ``create``, initialise) ``directory/gallery-keys.json``."""
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    def open(
+        cls, directory: Path, *, create: bool = True, read_only: bool = False
+    ) -> GalleryKeyring:
+        """Load (and, with ``create``, initialise) ``directory/gallery-keys.json``.
+
+        ``read_only`` (a mounted secret shared by replicas): read the file, never create,
+        lock or write anything there."""
         path = directory / KEY_FILE
+        if read_only:
+            doc = _read(path)
+            if doc is None:
+                raise ConfigError(
+                    f"{path}: no gallery key file in the read-only key directory; make it "
+                    "with `faceproof gallery rotate-key` (FACEPROOF_DATA_DIR=DIR) and mount "
+                    "DIR/keys"
+                )
+            return cls._from_doc(doc, path)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         with _locked(directory):
             doc = _read(path)
             if doc is None:

@@ -110,7 +110,8 @@ class IdentificationService:
                 "identification calibration was made for another embedder: "
                 "run `faceproof calibrate --identification`"
             )
-        keyring = GalleryKeyring.open(settings.data_dir / "keys")
+        # Beside the envelope keys: replicas share both (one mounted secret, read-only).
+        keyring = GalleryKeyring.open(settings.keys_path, read_only=settings.keys_read_only)
         store = open_store(settings.database_url, settings.data_dir, dim)
         return cls(store, keyring, calibration, model_id, model_digest, dim, matcher)
 
