@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import http.server
+import ipaddress
 import json
 import re
 import shutil
@@ -161,8 +162,15 @@ def test_servers_get_settings_the_server_knows(effective: dict[str, Any]) -> Non
         nginx = effective["services"]["nginx"]["networks"]["backend"]["ipv4_address"]
         assert settings.trusted_proxies == nginx
         assert svc["read_only"] is True and "ALL" in svc["cap_drop"]
-    one, two = (effective["services"][n] for n in FACEPROOF_SERVICES)
-    assert one == two  # the same server twice
+    one, two = ({**effective["services"][n], "networks": None} for n in FACEPROOF_SERVICES)
+    assert one == two  # the same server twice, at two fixed addresses in the backend subnet
+    subnet = ipaddress.ip_network(effective["networks"]["backend"]["ipam"]["config"][0]["subnet"])
+    addresses = [
+        effective["services"][n]["networks"]["backend"]["ipv4_address"]
+        for n in (*FACEPROOF_SERVICES, "nginx")
+    ]
+    assert len(set(addresses)) == 3
+    assert all(ipaddress.ip_address(a) in subnet for a in addresses)
     assert effective["networks"]["backend"]["internal"] is True  # no route out at run time
 
 
