@@ -32,9 +32,11 @@ def _call(server: str, *args: str) -> tuple[int, dict, str]:  # type: ignore[typ
 def test_success_prints_the_answer_with_long_strings_shortened(server: str) -> None:
     code, out, _ = _call(server, "/api/v1/face/as", str(LIVE), "--threshold", "HIGH")
     assert code == 0 and "is_spoof" in out
-    assert out["input"]["image"].endswith("chars>")  # ~100 kB of base64, shortened
-    code, out, _ = _call(server, "--full", "face/as", str(LIVE), "--threshold", "HIGH")
-    assert code == 0 and len(out["input"]["image"]) > 50_000
+    args = ("process", str(LIVE), "--option", "requiredTemplates=JPEG")
+    code, out, _ = _call(server, *args)
+    assert out["data"]["templates"]["JPEG"].endswith("chars>")  # ~100 kB of base64, shortened
+    code, out, _ = _call(server, "--full", *args)
+    assert code == 0 and len(out["data"]["templates"]["JPEG"]) > 20_000
 
 
 def test_capture_endpoint_seals_and_fits(server: str) -> None:

@@ -597,3 +597,24 @@ def test_error_table_in_the_docs_lists_every_problem() -> None:
         kind = p.value.kind.value
         assert f"| {kind.code} |" in rows[0] and kind.name in rows[0], rows[0]
         assert f"| {kind.http_status} |" in rows[0], rows[0]
+
+
+# -- /face/as and /secure/face/as: the input echo is opt-in -------------------------------------
+def test_liveness_answers_echo_the_image_only_when_asked(
+    c: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reference's example shows `input.image`; nothing needs the caller's own image back
+    (1.2 MB in, 1.2 MB out), so it is off unless FACEPROOF_ECHO_INPUT_IMAGE=true."""
+    settings = c.app.state.services.settings  # type: ignore[attr-defined]
+
+    def both() -> tuple[dict[str, Any], dict[str, Any]]:
+        a = _face_as(c, "LOW", _b64(FACE)).json()
+        token = _seal(c, [FACE], asThreshold="LOW")
+        b = c.post(API + "/secure/face/as", files={"file": ("bdata", token)}).json()
+        return a, b
+
+    for body in both():
+        assert "is_spoof" in body and "input" not in body, body
+    monkeypatch.setattr(settings, "echo_input_image", True)
+    for body in both():
+        assert base64.b64decode(body["input"]["image"]) == FACE

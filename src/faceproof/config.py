@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     # generateTemplateFromImage also keys its template as the reference's IDENTY_TYPE_1 (the
     # same FACEPROOF_T1 bytes), for integrators' code that reads that key; docs/templates.md.
     template_key_compat: bool = Field(False, validation_alias="FACEPROOF_TEMPLATE_KEY_COMPAT")
+    # /face/as and /secure/face/as echo the evaluated image in `input.image` (the reference's
+    # example shows it; off by default: the caller has it already); docs/api-decisions.md.
+    echo_input_image: bool = Field(False, validation_alias="FACEPROOF_ECHO_INPUT_IMAGE")
     match_calibration_path: Path | None = Field(
         None, validation_alias="FACEPROOF_MATCH_CALIBRATION"
     )

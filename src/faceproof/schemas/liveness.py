@@ -56,7 +56,9 @@ class LivenessResponse(BaseModel):
     score: float = Field(description="liveness score in [0, 1], 1 = bona fide", examples=[0.91])
     error: int = Field(0, description="always 0 on success")
     refid: str
-    input: LivenessInput
+    input: LivenessInput | None = Field(
+        None, description="the evaluated image; only with FACEPROOF_ECHO_INPUT_IMAGE=true"
+    )
     liveness: LivenessBlock | None = Field(None, description="/secure/face/as only")
 
 

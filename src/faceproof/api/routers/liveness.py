@@ -37,9 +37,12 @@ def _service(services: Services) -> LivenessService:
 def _answer(
     request: Request,
     result: LivenessResult,
-    image_b64: str,
+    image: bytes,
+    echo: bool,
     extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
+    """The documented answer; ``input.image`` (the caller's own image, as large as it sent)
+    only with FACEPROOF_ECHO_INPUT_IMAGE=true (docs/api-decisions.md)."""
     request.state.ledger = {
         "level_requested": result.threshold,
         "level_reached": result.level_reached,
@@ -51,7 +54,7 @@ def _answer(
         "score": round(float(result.score), 7),
         "error": 0,
         "refid": request_refid(request),
-        "input": {"image": image_b64},
+        **({"input": {"image": base64.b64encode(image).decode("ascii")}} if echo else {}),
         **(extra or {}),
     }
     return json_ok(request, body, "FEEDBACK_SPOOF" if result.is_spoof else "FEEDBACK_LIVE")
@@ -91,7 +94,7 @@ def face_as(
     if search.main is None:
         raise problem(Problem.NO_FACE, "/image")
     result = service.evaluate_image(decoded.rgb, search.main, level)
-    return _answer(request, result, base64.b64encode(raw).decode("ascii"))
+    return _answer(request, result, raw, services.settings.echo_input_image)
 
 
 @router.post(
@@ -133,8 +136,8 @@ def secure_face_as(
             data={"image": jpeg_b64(capture.main.rgb)},
             extra={"quality": bool(result.quality_ok), **extra},
         )
-    image_b64 = base64.b64encode(capture.payload.frames[0].data).decode("ascii")
-    response = _answer(request, result, image_b64, extra)
+    echo = services.settings.echo_input_image
+    response = _answer(request, result, capture.payload.frames[0].data, echo, extra)
     request.state.ledger["device_type"] = capture.payload.device.type  # _answer resets it
     return response
 
