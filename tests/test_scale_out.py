@@ -185,6 +185,21 @@ def test_ledger_rows_of_both_replicas_land_in_postgresql(cluster: Any, jwk: dict
     assert {c for _, c in rows} == {901}
 
 
+def test_template_enrolled_on_one_replica_is_found_by_the_other(cluster: Any) -> None:
+    """The gallery is shared (PostgreSQL) and so is its template key (the mounted secret):
+    a template sealed by one replica opens on the other."""
+    from faceproof.client import FaceproofClient
+
+    a, b = cluster.replicas
+    gallery = f"scale{time.time_ns()}"
+    with FaceproofClient(a.url, timeout=120) as fa, FaceproofClient(b.url, timeout=120) as fb:
+        enrolled = fa.enrol(gallery, "tom", image=PORTRAIT)
+        assert enrolled.code == 200
+        found = fb.identify(gallery, "MEDIUM", image=PORTRAIT)
+        assert found.identified and [c.subjectId for c in found.candidates][:1] == ["tom"]
+        assert fb.subjects(gallery).total == 1
+
+
 def test_sigterm_during_a_burst_loses_under_1_percent_and_no_nonce_twice(
     cluster: Any, jwk: dict[str, str]
 ) -> None:
