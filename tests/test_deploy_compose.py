@@ -246,7 +246,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def nginx_in_front(tmp_path: Path) -> Iterator[str]:
+def nginx_in_front(tmp_path: Path) -> Iterator[tuple[str, list[Any]]]:
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(nginx).exists():
         pytest.fail("nginx is missing: scripts/install.sh --dev installs it")
@@ -288,7 +288,7 @@ def nginx_in_front(tmp_path: Path) -> Iterator[str]:
             except OSError:
                 assert time.monotonic() < deadline and proc.poll() is None, "nginx did not start"
                 time.sleep(0.1)
-        yield url
+        yield url, servers
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -309,8 +309,8 @@ def _post(
         return exc.code, {}
 
 
-def test_nginx_balances_forwards_and_limits(nginx_in_front: str) -> None:
-    url = nginx_in_front
+def test_nginx_balances_forwards_and_limits(nginx_in_front: tuple[str, list[Any]]) -> None:
+    url, _ = nginx_in_front
     seen = [_post(f"{url}/api/v1/face/as?x=1", b"x" * 1000)[1]["server"] for _ in range(10)]
     assert set(seen) == set(FACEPROOF_SERVICES)  # round robin over both servers
     assert seen.count("faceproof-1") == 5
@@ -327,3 +327,12 @@ def test_nginx_balances_forwards_and_limits(nginx_in_front: str) -> None:
     with pytest.raises(urllib.error.HTTPError) as exc:
         urllib.request.urlopen(f"{url}/metrics", timeout=10)
     assert exc.value.code == 404  # metrics are scraped from each server, not from outside
+
+
+def test_nginx_skips_a_stopped_server(nginx_in_front: tuple[str, list[Any]]) -> None:
+    url, servers = nginx_in_front
+    servers[1].shutdown()
+    servers[1].server_close()  # refuses connections now, as a stopping replica does
+    answers = [_post(f"{url}/api/v1/face/as", b"x" * 100) for _ in range(8)]
+    assert [status for status, _ in answers] == [200] * 8  # a POST not yet sent is retried
+    assert {doc["server"] for _, doc in answers} == {"faceproof-1"}
