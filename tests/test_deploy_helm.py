@@ -330,3 +330,18 @@ def test_values_schema_is_valid_json_schema() -> None:
     jsonschema.Draft7Validator.check_schema(schema)
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert list(jsonschema.Draft7Validator(schema).iter_errors(values)) == []
+
+
+def test_versions_agree() -> None:
+    """The chart's appVersion, the package version and the image tag compose builds."""
+    import tomllib
+
+    from deploy_support import read_env_file
+
+    version = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())["project"]["version"]
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["appVersion"] == version
+    compose = (DEPLOY / "compose" / "docker-compose.yml").read_text()
+    assert f"${{FACEPROOF_IMAGE:-faceproof:{version}}}" in compose
+    env = read_env_file(DEPLOY / "compose" / ".env.example")
+    assert env["FACEPROOF_IMAGE"] == f"faceproof:{version}"
