@@ -151,26 +151,33 @@ def test_requests_without_origin_can_be_refused(
 def test_log_api_trigger_writes_one_json_line_without_payload(
     client: TestClient, capfd: pytest.CaptureFixture[str]
 ) -> None:
+    """One line per request, the access line, with the session id the reference asks to log
+    (requestID) and the answer's code; never the body. No second line for LogAPITrigger."""
     secret = "c2VjcmV0LWltYWdlLWJ5dGVz"
-    client.post(
+    r = client.post(
         "/api/v1/time",
         headers={"LogAPITrigger": "true", "requestID": "session-42"},
         content=secret.encode(),
     )
     err = capfd.readouterr().err
-    lines = [json.loads(x) for x in err.splitlines() if x.startswith("{") and "request" in x]
-    req = [x for x in lines if x.get("event") == "request"]
-    assert len(req) == 1
-    assert req[0]["requestID"] == "session-42"
-    assert req[0]["endpoint"] == "/api/v1/time"
-    assert {"refid", "latency_ms", "outcome", "code"} <= set(req[0])
+    lines = [json.loads(x) for x in err.splitlines() if x.startswith("{")]
+    mine = [x for x in lines if r.headers["X-Refid"] in json.dumps(x)]
+    assert len(mine) == 1, mine
+    line = mine[0]
+    assert line["event"] == "access" and line["requestID"] == "session-42"
+    assert line["path"] == "/api/v1/time" and line["status"] == 200
+    assert line["code"] == 200 and isinstance(line["outcome"], str)
     assert secret not in err
 
 
-def test_no_log_line_without_trigger(client: TestClient, capfd: pytest.CaptureFixture[str]) -> None:
+def test_no_request_id_no_request_id_field(
+    client: TestClient, capfd: pytest.CaptureFixture[str]
+) -> None:
     logging.getLogger("faceproof").setLevel(logging.INFO)
-    client.post("/api/v1/time")
-    assert '"event": "request"' not in capfd.readouterr().err
+    r = client.post("/api/v1/time")
+    err = capfd.readouterr().err
+    mine = [json.loads(x) for x in err.splitlines() if r.headers["X-Refid"] in x]
+    assert len(mine) == 1 and "requestID" not in mine[0]
 
 
 def test_openapi_lists_every_endpoint(client: TestClient) -> None:

@@ -85,7 +85,13 @@ def test_every_stderr_line_is_json_with_an_access_line_per_request(
             "status",
             "ms",
             "refid",
+            "code",  # the documented code and its name, as in the answer
+            "outcome",
         }
+        if status in (200, 404):
+            assert line["code"] == status
+        else:  # the documented error code of the refusal (505 level, 504 image …)
+            assert 501 <= line["code"] <= 510 and line["outcome"].startswith("ERROR_")
 
 
 def test_native_lines_are_reemitted_as_json(capfd: pytest.CaptureFixture[str]) -> None:

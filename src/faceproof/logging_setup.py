@@ -114,11 +114,14 @@ def native_stderr_as_json() -> Iterator[None]:
 
 
 class AccessLog:
-    """One ``faceproof.access`` line per HTTP request: method, path, status, ms, refid.
+    """One ``faceproof.access`` line per HTTP request: method, path, status, ms, refid, and
+    for API answers the documented ``code`` and its name (``outcome``).
 
     Outermost ASGI layer, so it also sees the answers the inner layers make themselves (413,
-    origin refusals). Never the query string, headers or body: only what identifies the
-    request (the refid is the ``X-Refid`` header the request context sets).
+    origin refusals). Never the query string, the body, or a header other than the
+    reference's ``requestID`` (the integrator's session id, which it asks to have logged;
+    added when sent). ``LogAPITrigger: true`` needs nothing more: every request already has
+    this line, and only this one.
     """
 
     def __init__(self, app: Any) -> None:
@@ -143,7 +146,7 @@ class AccessLog:
         try:
             await self.app(scope, receive, watch)
         finally:
-            line = {
+            line: dict[str, Any] = {
                 "event": "access",
                 "method": scope.get("method"),
                 "path": scope.get("path"),
@@ -151,4 +154,10 @@ class AccessLog:
                 "ms": round((time.perf_counter() - started) * 1000, 2),
                 "refid": seen["refid"],
             }
+            outcome = scope.get("faceproof.outcome")  # api.middleware.OUTCOME
+            if outcome is not None:
+                line["code"], line["outcome"] = outcome
+            for name, value in scope.get("headers", []):
+                if name.lower() == b"requestid":
+                    line["requestID"] = value.decode("latin-1")[:128]
             self.log.info(json.dumps(line))

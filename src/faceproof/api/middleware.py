@@ -28,11 +28,15 @@ from faceproof.api.metrics import metrics, observe
 from faceproof.api.routes import API, route_info
 from faceproof.attempt_context import current as _current_attempt
 from faceproof.errors import ApiError, Err, Problem, problem
+from faceproof.ledger.base import Transaction
+from faceproof.license import origin_allowed
 
 log = logging.getLogger("faceproof.request")
 
 #: Scope key set by BodySizeLimit once a body is known to exceed the limit (value: the limit).
 TOO_LARGE = "faceproof.body_too_large"
+#: Scope key: the answer's (code, name), read by the access line (logging_setup.AccessLog).
+OUTCOME = "faceproof.outcome"
 
 #: Request headers a cross-origin page may send (the reference's, plus Content-Type).
 CORS_ALLOW_HEADERS = ("Content-Type", "LogAPITrigger", "requestID")
@@ -164,12 +168,12 @@ class RequestContext:
                     failure.headers["Server-Timing"] = server_timing(started, cpu_started)
                     if is_api:
                         _cors_headers(failure.headers, cors_origin)
-                    self._log(request, outcome, failure.status_code, latency_ms)
+                    scope[OUTCOME] = outcome
                     _observe(request, info, outcome, failure.status_code, latency_ms)
                     state["started"] = True
                     await failure(scope, receive, send)
                     return
-            self._log(request, outcome, status, latency_ms)
+            scope[OUTCOME] = outcome  # for the one access line (logging_setup.AccessLog)
             _observe(request, info, outcome, status, latency_ms)
             headers = MutableHeaders(scope=message)
             headers["X-Refid"] = request.state.refid
@@ -306,7 +310,6 @@ class RequestContext:
         CORS is granted to the exact ``Origin`` a browser sent when it is allowed (never
         ``*``, never to a Referer-only request, which is same-origin or not a fetch).
         """
-        from faceproof.license import origin_allowed
 
         origin = request.headers.get("origin")
         ok, reason = origin_allowed(
@@ -328,8 +331,6 @@ class RequestContext:
         status: int,
         latency_ms: float,
     ) -> bool:
-        from faceproof.ledger.base import Transaction
-
         extra: dict[str, Any] = getattr(request.state, "ledger", {}) or {}
         tx = Transaction(
             refid=request.state.refid,
@@ -361,25 +362,6 @@ class RequestContext:
             )
             return False
         return True
-
-    @staticmethod
-    def _log(request: Request, outcome: tuple[int, str], status: int, latency_ms: float) -> None:
-        trigger = request.headers.get("logapitrigger", "").lower() == "true"
-        request_id = request.headers.get("requestid")
-        if not (trigger or request_id or log.isEnabledFor(logging.DEBUG)):
-            return
-        line = {
-            "event": "request",
-            "refid": request.state.refid,
-            "requestID": request_id,
-            "endpoint": request.url.path,
-            "method": request.method,
-            "code": outcome[0],
-            "outcome": outcome[1],
-            "http_status": status,
-            "latency_ms": round(latency_ms, 2),
-        }
-        log.log(logging.INFO if (trigger or request_id) else logging.DEBUG, json.dumps(line))
 
 
 BUSY = Err.SERVER_BUSY.value.name
