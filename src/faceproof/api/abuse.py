@@ -3,9 +3,10 @@
 An attacker tuning a presentation attack needs many tries; a person who fails liveness a
 few times in a row needs to be told to stop and wait, not scored again and again. So:
 
-* **failed attempts**: a capture or image answered 401 (``FEEDBACK_RETRY`` or
-  ``FEEDBACK_RETRY_INSECURE``) on a liveness endpoint counts one failure for its client
-  address, its device (when the envelope describes one) and, if enabled, its ``Origin``.
+* **failed attempts**: a capture or image refused by liveness on a liveness endpoint (401
+  ``FEEDBACK_RETRY`` / ``FEEDBACK_RETRY_INSECURE``, or ``is_spoof: true`` on /face/as and
+  /secure/face/as) counts one failure for its client address, its device (when the
+  envelope describes one) and, if enabled, its ``Origin``.
   Once a subject has ``FACEPROOF_ABUSE_FAILURES`` failures in the last
   ``FACEPROOF_ABUSE_WINDOW_SECONDS`` (5 in 180 s by default), its next attempts are answered
   429 ``ERROR_TOO_MANY_ATTEMPTS`` with ``Retry-After`` before any image is looked at, until
@@ -53,8 +54,9 @@ LIVENESS_PATHS = frozenset(
     f"{API}/{p}" for p in ("process", "secure/face/as", "face/as", "verifyWithPictureId")
 )
 CHALLENGE_PATH = f"{API}/challenge"
-#: Outcomes (documented names) that count as a failed attempt.
-FAILED_OUTCOMES = frozenset({"FEEDBACK_RETRY", "FEEDBACK_RETRY_INSECURE"})
+#: Outcomes that count as a failed attempt: the 401 refusals, and the spoof verdict that
+#: /face/as and /secure/face/as answer 200 with ``is_spoof: true`` (as documented there).
+FAILED_OUTCOMES = frozenset({"FEEDBACK_RETRY", "FEEDBACK_RETRY_INSECURE", "FEEDBACK_SPOOF"})
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

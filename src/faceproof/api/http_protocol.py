@@ -14,11 +14,19 @@ subclass closes a connection that is
 A request the app is working on is never timed out here. The limits are class attributes,
 set once per process by :func:`configure` (``faceproof serve`` does it before uvicorn starts,
 and each worker process reads them from the environment through :func:`from_env`).
+
+This subclass leans on uvicorn internals that are not a public API: the parser callbacks
+and asyncio hooks of ``HttpToolsProtocol``, its ``transport``, ``loop``, ``cycle``
+(``response_complete``) and ``flow`` (``read_paused``). :func:`incompatibility` checks them
+on the installed uvicorn; ``faceproof serve`` runs it at start-up and, if uvicorn changed,
+says so in a WARNING line and serves with uvicorn's own httptools protocol (without these
+time limits) rather than fail at the first request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import time
 from typing import Any, Literal
@@ -133,6 +141,47 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_response_complete()
         if self._phase == "app" and not self.transport.is_closing():
             self._enter("idle")
+
+
+#: What the subclass overrides or reads on uvicorn's protocol.
+HOOKS = (
+    "connection_made",
+    "connection_lost",
+    "data_received",
+    "on_message_begin",
+    "on_headers_complete",
+    "on_message_complete",
+    "on_response_complete",
+)
+
+
+def incompatibility(base: type = HttpToolsProtocol) -> str | None:
+    """None when the installed uvicorn has everything this module relies on, else what
+    is missing (one line)."""
+    import inspect
+
+    from uvicorn.protocols.http.flow_control import FlowControl
+
+    missing = [name for name in HOOKS if not callable(getattr(base, name, None))]
+    try:
+        source = inspect.getsource(base)
+    except (OSError, TypeError):
+        source = ""
+    for attribute in ("self.transport", "self.loop", "self.cycle", "self.flow"):
+        if attribute not in source:
+            missing.append(attribute)
+    try:
+        flow_source = inspect.getsource(FlowControl.__init__)
+    except (OSError, TypeError):
+        flow_source = ""
+    if "read_paused" not in flow_source:
+        missing.append("FlowControl.read_paused")
+    cycle = getattr(importlib.import_module(base.__module__), "RequestResponseCycle", None)
+    if cycle is None or "response_complete" not in inspect.getsource(cycle.__init__):
+        missing.append("RequestResponseCycle.response_complete")
+    if not missing:
+        return None
+    return "uvicorn's HttpToolsProtocol changed (missing: " + ", ".join(missing) + ")"
 
 
 def configure(keep_alive: float, header_timeout: float, body_timeout: float) -> None:
