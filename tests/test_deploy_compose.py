@@ -174,6 +174,16 @@ def test_servers_get_settings_the_server_knows(effective: dict[str, Any]) -> Non
     assert effective["networks"]["backend"]["internal"] is True  # no route out at run time
 
 
+def test_lic_config_is_mounted_where_server_config_path_says(
+    raw: dict[str, Any], env: dict[str, str]
+) -> None:
+    for path in ("/opt/data/lic_config.json", "/etc/faceproof/lic.json"):
+        doc = interpolate(raw, {**env, "SERVER_CONFIG_PATH": path})
+        svc = doc["services"]["faceproof-1"]
+        assert svc["environment"]["SERVER_CONFIG_PATH"] == path
+        assert f"./lic_config.json:{path}:ro" in svc["volumes"]
+
+
 def test_reference_port_name_publishes_nginx(raw: dict[str, Any], env: dict[str, str]) -> None:
     def published(extra: dict[str, str]) -> str:
         ports = interpolate(raw, {**env, **extra})["services"]["nginx"]["ports"]
