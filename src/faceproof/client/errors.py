@@ -35,7 +35,8 @@ class FaceproofError(Exception):
 
 
 class LivenessRetry(FaceproofError):
-    """401 FEEDBACK_RETRY: the capture was refused by liveness; capture again.
+    """401 FEEDBACK_RETRY: the capture was refused by liveness, could not be judged, or was
+    sideways (``quality`` false: a retake, not an attack); capture again.
 
     ``image`` is the capture's main frame (base64 JPEG) and ``liveness`` the reasons block,
     when the server sends them.
@@ -105,7 +106,8 @@ class RequestExpired(FaceproofError):
 
 
 class ImageTooLarge(FaceproofError):
-    """900 INVALID_IMAGE: the image declares more pixels than the server accepts."""
+    """900 INVALID_IMAGE: the image (or a capture frame) declares more pixels than the server
+    accepts (FACEPROOF_MAX_IMAGE_PIXELS); the same answer on every endpoint."""
 
 
 class WrongResolution(FaceproofError):
