@@ -11,7 +11,13 @@ import pytest
 from faceproof.face.record import Detection
 from faceproof.models.blazeface import FaceDetectorSet
 from faceproof.models.centernet import ANIMALS, CenterNetObjects, ObjectBox
-from faceproof.pipeline.face_check import ANIMAL_MIN, CONFIDENT, check_faces, drop_animal_faces
+from faceproof.pipeline.face_check import (
+    ANIMAL_MIN,
+    CONFIDENT,
+    check_faces,
+    doubt_matters,
+    drop_animal_faces,
+)
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
@@ -138,3 +144,59 @@ def test_doubtful_human_faces_are_kept(
         assert verdicts, "not a doubtful detection: the case tests nothing"
         kept = drop_animal_faces(rgb, raw, objects, ANIMALS, lambda: detectors.detect_all(rgb))
         assert raw and kept == raw, (mode, [(v.animal, v.person) for v in verdicts])
+
+
+# --- when the check can matter -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("faces", "matters"),
+    [
+        # A doubtful main face: dropping it changes the main face.
+        ([_det((100, 100, 300, 300), 0.6)], True),
+        # Confident main, doubtful background face wide enough to count as a second face.
+        ([_det((100, 100, 300, 300), 0.9), _det((400, 50, 460, 110), 0.6)], True),
+        # Confident main, doubtful face under 20 % of its width: never a second face.
+        ([_det((100, 100, 300, 300), 0.9), _det((400, 50, 430, 80), 0.6)], False),
+        # A confident second face already makes the flag true either way.
+        (
+            [
+                _det((100, 100, 300, 300), 0.9),
+                _det((350, 100, 450, 200), 0.95),
+                _det((500, 50, 560, 110), 0.6),
+            ],
+            False,
+        ),
+        # No doubtful face at all, and no face.
+        ([_det((100, 100, 300, 300), 0.9)], False),
+        ([], False),
+    ],
+)
+def test_doubt_matters_only_when_the_answer_could_change(
+    faces: list[Detection], matters: bool
+) -> None:
+    assert doubt_matters(faces, (640, 480)) is matters
+
+
+def test_skipping_the_check_never_changes_the_answer() -> None:
+    """Whatever the object model would say about the doubtful faces (each dropped or kept),
+    when ``doubt_matters`` is false the main face and the flag stay as they are."""
+    import itertools
+
+    from faceproof.models.blazeface import most_prominent
+
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        faces = []
+        for _ in range(int(rng.integers(1, 5))):
+            x, y, w = rng.uniform(0, 500), rng.uniform(0, 350), rng.uniform(10, 200)
+            faces.append(_det((x, y, x + w, y + w), float(rng.uniform(0.5, 1.0))))
+        if doubt_matters(faces, (640, 480)):
+            continue
+        doubtful = [d for d in faces if d.score < CONFIDENT]
+        main, multiple = most_prominent(faces, (640, 480))
+        for k in range(len(doubtful) + 1):
+            for gone in itertools.combinations(doubtful, k):
+                kept = [d for d in faces if all(d is not g for g in gone)]
+                got_main, got_multiple = most_prominent(kept, (640, 480))
+                assert got_main is main and got_multiple == multiple

@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 
 from faceproof.face.record import U8, Detection
+from faceproof.models.runtime import onnx_session
 
 INPUT_SIZE = 80
 # name → nominal window scale (over the upstream-style face box)
@@ -128,23 +129,6 @@ class PairScore:
     @property
     def score(self) -> float:
         return (self.v2 + self.v1se) / 2
-
-
-def onnx_session(path: Path) -> Any:
-    """An onnxruntime session pinned to one thread (intra- and inter-op), CPU only.
-
-    The server parallelises across requests; a per-request thread pool would only add CPU
-    (spinning threads) to every request without making the server faster under load.
-    """
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    opts.log_severity_level = 3
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
 class MiniFASNetPair:

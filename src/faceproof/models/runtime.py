@@ -94,6 +94,7 @@ class TFLiteModel:
         ]
 
     def _build(self) -> _Interp:
+        # lazy: LiteRT (~0.5 s) loads with the first model, not at import
         from ai_edge_litert.interpreter import Interpreter
 
         try:
@@ -179,3 +180,23 @@ class TFLiteModel:
                 )
             item.interp.invoke()
             return {name: item.interp.get_tensor(idx) for name, idx in item.out_idx.items()}
+
+
+def onnx_session(model: Path | bytes) -> Any:
+    """An onnxruntime session pinned to one thread (intra- and inter-op), CPU only, from a
+    model file or model bytes built in memory (:mod:`faceproof.models.tfjs_onnx`).
+
+    The server parallelises across requests; a per-request thread pool would only add CPU
+    (spinning threads) to every request without making the server faster under load.
+    """
+    # lazy: onnxruntime (~0.6 s) loads with the first session, not at import
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.log_severity_level = 3
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])

@@ -17,7 +17,18 @@ import cv2
 import numpy as np
 
 from faceproof.config import Settings
+from faceproof.face.pose import estimate_pose
 from faceproof.face.record import F32, U8, Detection, FaceRecord, PersonMask
+from faceproof.models.blazeface import FaceDetectorSet, most_prominent
+from faceproof.models.centernet import ANIMALS, CenterNetObjects
+from faceproof.models.facemesh import FaceMeshModel
+from faceproof.models.iris import IrisModel
+from faceproof.models.mobilefacenet import MobileFaceNetEmbedder
+from faceproof.models.segmenter import SelfieSegmenter
+from faceproof.models.store import require_models
+from faceproof.pipeline.align import similarity_align
+from faceproof.pipeline.face_check import doubt_matters, drop_animal_faces
+from faceproof.pipeline.landmarks import LandmarkStage
 
 Mode = Literal["selfie", "document"]
 
@@ -45,14 +56,6 @@ class FaceSearch:
 
 class FaceEngine:
     def __init__(self, models_path: Path) -> None:
-        from faceproof.models.blazeface import FaceDetectorSet
-        from faceproof.models.centernet import CenterNetObjects
-        from faceproof.models.facemesh import FaceMeshModel
-        from faceproof.models.iris import IrisModel
-        from faceproof.models.mobilefacenet import MobileFaceNetEmbedder
-        from faceproof.models.segmenter import SelfieSegmenter
-        from faceproof.pipeline.landmarks import LandmarkStage
-
         # Scaling is by worker processes (one per core) and the models run one LiteRT
         # thread each; OpenCV's own thread pool (as many threads as cores by default) only
         # adds synchronisation CPU on these small images, for no faster wall time.
@@ -71,8 +74,6 @@ class FaceEngine:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FaceEngine:
-        from faceproof.models.store import require_models
-
         require_models(settings.models_path, REQUIRED_MODELS)
         return cls(settings.models_path)
 
@@ -87,25 +88,25 @@ class FaceEngine:
     def find_faces(self, rgb: U8, mode: Mode) -> FaceSearch:
         """Selfie captures: short range plus full range for small background faces;
         third-party/ID images: full range, short range for tight close-ups. Uncertain
-        detections on an animal are dropped (:mod:`faceproof.pipeline.face_check`)."""
-        from faceproof.models.blazeface import most_prominent
-        from faceproof.models.centernet import ANIMALS
-        from faceproof.pipeline.face_check import drop_animal_faces
+        detections on an animal are dropped (:mod:`faceproof.pipeline.face_check`) when
+        that could change the main face or the multiple-faces flag; ``faces`` may therefore
+        keep doubtful detections that were not checked."""
 
+        size = (rgb.shape[1], rgb.shape[0])
         seen: dict[str, list[Detection]] = {}
-        faces = drop_animal_faces(
-            rgb,
-            self.detectors.detect(rgb, mode=mode, seen=seen),
-            self.objects,
-            ANIMALS,
-            corroborate=lambda: self.detectors.detect_all(rgb, seen),
-        )
-        main, multiple = most_prominent(faces, (rgb.shape[1], rgb.shape[0]))
+        faces = self.detectors.detect(rgb, mode=mode, seen=seen)
+        if doubt_matters(faces, size):
+            faces = drop_animal_faces(
+                rgb,
+                faces,
+                self.objects,
+                ANIMALS,
+                corroborate=lambda: self.detectors.detect_all(rgb, seen),
+            )
+        main, multiple = most_prominent(faces, size)
         return FaceSearch(faces, main, multiple)
 
     def landmarks(self, rgb: U8, detection: Detection) -> FaceRecord:
-        from faceproof.face.pose import estimate_pose
-
         record = self.landmark_stage.run(rgb, FaceRecord(detection=detection))
         if record.landmarks is not None:
             record.pose = estimate_pose(record.landmarks.mesh, (rgb.shape[1], rgb.shape[0]))
@@ -118,8 +119,6 @@ class FaceEngine:
         return self.landmarks(rgb, search.main), search
 
     def aligned112(self, rgb: U8, record: FaceRecord) -> U8:
-        from faceproof.pipeline.align import similarity_align
-
         if record.five_points is None:
             raise ValueError("record has no five points")
         return similarity_align(rgb, record.five_points, 112)

@@ -16,7 +16,11 @@ Thresholds, from ``faceproof eval faces`` (docs/models.md): on the face images o
 ``../shared/data`` (LFW, masked, group, liveness sets) no uncertain human face gets an animal
 score above 0.37 (one LFW portrait is called a dog at 0.37, a person at 0.23); the two dog
 faces in ``misc/no_face`` score 0.54 and 0.68. ``ANIMAL_MIN`` sits between. Confident
-detections (the large majority of captures) never pay for the object model.
+detections (the large majority of captures) never pay for the object model, and neither do
+doubtful ones that cannot change the answer (:func:`doubt_matters`): a doubtful face in the
+background of a confidently detected main face, too small to count as a second face or
+beside another confident second face, leaves the main face and the multiple-faces flag as
+they are whether it is an animal or not.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from faceproof.face.record import U8, Detection
+from faceproof.models.blazeface import most_prominent, overlaps
 
 CONFIDENT = 0.75
 ANIMAL_MIN = 0.45
@@ -65,7 +70,6 @@ def check_faces(
 ) -> list[Verdict]:
     """A verdict per uncertain face; ``corroborate`` (both face models' detections) and the
     object model run at most once per image, and only when a face is doubtful."""
-    from faceproof.models.blazeface import overlaps
 
     unsure = [d for d in faces if d.score < CONFIDENT]
     if unsure and corroborate is not None:
@@ -82,6 +86,27 @@ def check_faces(
         person = max((o.score for o in covering if o.label == "person"), default=0.0)
         verdicts.append(Verdict(det, animal, person))
     return verdicts
+
+
+def doubt_matters(faces: Sequence[Detection], image_size: tuple[int, int]) -> bool:
+    """Whether dropping some of the doubtful faces (score under ``CONFIDENT``) could change
+    what callers use of a detection: the main face or the multiple-faces flag of
+    :func:`~faceproof.models.blazeface.most_prominent` (``image_size`` = (width, height)).
+
+    Dropping only ever removes doubtful faces. When the main face is confident it stays the
+    main face, and the flag is monotone in the set of faces, so if it is the same with every
+    doubtful face and with none, it is the same for any subset: the check cannot matter.
+    """
+
+    main, multiple = most_prominent(faces, image_size)
+    if main is None:
+        return False
+    if main.score < CONFIDENT:
+        return True
+    sure_main, sure_multiple = most_prominent(
+        [d for d in faces if d.score >= CONFIDENT], image_size
+    )
+    return sure_main is not main or sure_multiple != multiple
 
 
 def drop_animal_faces(
