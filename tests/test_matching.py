@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from faceproof.datasets import folder_digest
 from faceproof.error_rates import det_curve
 from faceproof.errors import ApiError
 from faceproof.matching import calibration as cal
@@ -126,7 +127,7 @@ def test_shipped_calibration_data_digest_matches_verify_set(shipped: cal.Calibra
     assert counts == {"identities": held["identities"], "images": held["images"]}
     rel = [p for files in kept.values() for p in files]
     assert len(rel) == shipped.data["images"]
-    assert cal.data_digest(root, rel) == shipped.data["digest"]
+    assert folder_digest(root, rel) == shipped.data["digest"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -244,7 +245,7 @@ def test_eval_split_is_verified_by_the_calibration_digest(tmp_path: Path) -> Non
     kept, _ = cal.without_identities(people, names, HOLD_OUT_FIXES)
     fixes = [{"kind": k, "a": a, "b": b, "reason": r} for k, a, b, r in HOLD_OUT_FIXES]
     data = {
-        "digest": cal.data_digest(tmp_path, [p for f in kept.values() for p in f]),
+        "digest": folder_digest(tmp_path, [p for f in kept.values() for p in f]),
         "label_fixes": fixes,
         "held_out": {"folds": [1], "pairs_file": "p.txt", "identity_names": sorted(names)},
     }
@@ -256,7 +257,7 @@ def test_eval_split_is_verified_by_the_calibration_digest(tmp_path: Path) -> Non
     assert not split["verified"] and split["in_sample"] is None
     # Without a hold-out, every pair over the calibration's identities is in sample.
     all_files = [p for f in people.values() for p in f]
-    data = {"digest": cal.data_digest(tmp_path, all_files), "label_fixes": fixes}
+    data = {"digest": folder_digest(tmp_path, all_files), "label_fixes": fixes}
     split = calibration_split(SimpleNamespace(data=data), tmp_path, pairs)
     assert split["verified"] and all(split["in_sample"])
 
@@ -384,7 +385,7 @@ def test_calibrate_cli_on_a_small_set_flags_what_it_cannot_support(
     assert 0 < s.genuine_pairs <= sum(len(f) * (len(f) - 1) // 2 for f in people.values())
     assert not s.levels["MEDIUM"].supported and s.levels["HIGHEST"].method == "tail_fit"
     assert "EXTRAPOLATED" in result.output
-    assert c.data["digest"] == cal.data_digest(root, [p for f in people.values() for p in f])
+    assert c.data["digest"] == folder_digest(root, [p for f in people.values() for p in f])
 
 
 @pytest.mark.models

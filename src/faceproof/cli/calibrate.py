@@ -5,31 +5,28 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 import numpy as np
 
-from faceproof.cli.options import cache_option, cache_path, models_dir, models_option
-from faceproof.config import ConfigError
-
-if TYPE_CHECKING:
-    from faceproof.pipeline.engine import FaceEngine
+from faceproof.cli.identification import DEFAULT_OUT, calibrate_identification
+from faceproof.cli.options import build_engine, cache_option, cache_path, models_option
+from faceproof.datasets import DIGEST_METHOD, folder_digest
+from faceproof.matching import calibration as cal
+from faceproof.matching.calibration import SUPPORT_FACTOR
+from faceproof.matching.dataset import (
+    cache_key,
+    embed_folder,
+    load_cached,
+    same_photograph_pairs,
+    save_cached,
+)
+from faceproof.matching.id_proxy import describe
+from faceproof.matching.levels import KINDS, LEVELS, Kind, far_label
+from faceproof.matching.pairs import read_pairs
 
 AUDIT_PAIRS = 1000  # most similar impostor pairs checked for being the same photograph
-
-
-def build_engine(models: Path | None) -> tuple[FaceEngine, Path]:
-    """The server's face engine on the given (or configured) model store."""
-    from faceproof.models.store import require_models
-    from faceproof.pipeline.engine import REQUIRED_MODELS, FaceEngine
-
-    path = models_dir(models)
-    try:
-        require_models(path, REQUIRED_MODELS)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    return FaceEngine(path), path
 
 
 def _subset_pairs(pairs: set[tuple[int, int]], mask: np.ndarray) -> frozenset[tuple[int, int]]:
@@ -102,21 +99,9 @@ def calibrate(
     those folds (aliases included) is left out, and the file records the split.
     """
     if identification:
-        from faceproof.cli.identification import DEFAULT_OUT, calibrate_identification
-
         target = DEFAULT_OUT if out == Path("match_calibration.json") else out
         calibrate_identification(root, target, label_fixes, models, cache)
         return
-    from faceproof.matching import calibration as cal
-    from faceproof.matching.dataset import (
-        cache_key,
-        embed_folder,
-        load_cached,
-        same_photograph_pairs,
-        save_cached,
-    )
-    from faceproof.matching.id_proxy import describe
-    from faceproof.matching.levels import KINDS, Kind
 
     cache_file = cache_path(cache)
     folds = _parse_folds(hold_out_folds)
@@ -127,8 +112,6 @@ def calibrate(
     fixes = cal.read_label_fixes(label_fixes.read_text(encoding="utf-8")) if label_fixes else []
     held_out: dict[str, Any] | None = None
     if hold_out_pairs is not None:
-        from faceproof.matching.pairs import read_pairs
-
         try:
             pairs = read_pairs(hold_out_pairs)
         except ValueError as exc:
@@ -160,7 +143,7 @@ def calibrate(
         f"{len(people)} identities, {len(relpaths)} images under {root}; {len(fixes)} label fixes",
         err=True,
     )
-    digest = cal.data_digest(root, relpaths)
+    digest = folder_digest(root, relpaths)
     model_sha = cal.file_sha256(models_path / "MobileFaceNet.tflite")
     key = cache_key(model_sha, seed)
     data = load_cached(cache_file, key, root, relpaths) if cache_file else None
@@ -256,7 +239,7 @@ def calibrate(
         data={
             "root": root.name,
             "digest": digest,
-            "digest_method": "sha256 over sorted 'relative_path<TAB>sha1(file)' lines",
+            "digest_method": DIGEST_METHOD,
             "identities": len(people),
             "images": len(relpaths),
             "label_fixes": [{"kind": k, "a": a, "b": b, "reason": r} for k, a, b, r in fixes],
@@ -305,9 +288,6 @@ def _parse_folds(text: str) -> list[int]:
 
 
 def _print_table(calibration: Any) -> None:
-    from faceproof.matching.calibration import SUPPORT_FACTOR
-    from faceproof.matching.levels import LEVELS, far_label
-
     for kind, c in calibration.kinds.items():
         click.echo(f"\n{kind}: {c.genuine_pairs} genuine, {c.impostor_pairs} impostor pairs")
         click.echo(

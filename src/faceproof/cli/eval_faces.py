@@ -19,26 +19,24 @@ from typing import Any
 import click
 
 from faceproof.cli.options import models_dir, models_option
-
-_IMAGES = {".jpg", ".jpeg", ".png"}
+from faceproof.datasets import image_files
+from faceproof.errors import ApiError
+from faceproof.face.record import Detection
+from faceproof.models.blazeface import FaceDetectorSet
+from faceproof.models.centernet import ANIMALS, CenterNetObjects
+from faceproof.pipeline.decode import decode_image
+from faceproof.pipeline.face_check import check_faces
 
 
 def _files(folders: tuple[Path, ...], limit: int | None) -> list[Path]:
     out: list[Path] = []
     for folder in folders:
-        found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in _IMAGES)
+        found = image_files(folder)
         out.extend(found[:limit] if limit else found)
     return out
 
 
 def _scan(paths: list[Path], models: Path) -> list[dict[str, Any]]:
-    from faceproof.errors import ApiError
-    from faceproof.face.record import Detection
-    from faceproof.models.blazeface import FaceDetectorSet
-    from faceproof.models.centernet import ANIMALS, CenterNetObjects
-    from faceproof.pipeline.decode import decode_image
-    from faceproof.pipeline.face_check import check_faces
-
     detectors = FaceDetectorSet(models)
     objects = CenterNetObjects(models)
     rows = []

@@ -17,11 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import click
+import cv2
 import numpy as np
 
 from faceproof.cli.options import models_dir, models_option
-from faceproof.liveness.levels import DEFAULT_LEVEL, LEVELS, TARGET_APCER
+from faceproof.error_rates import det_curve
+from faceproof.liveness import train as tr
+from faceproof.liveness.fusion import extract, load_fusion
+from faceproof.liveness.levels import DEFAULT_LEVEL, LEVELS, TARGET_APCER, load_calibration
+from faceproof.liveness.minifasnet import MIN_CONTEXT
 from faceproof.liveness.train import DEFAULT_CACHE
+from faceproof.pipeline.engine import FaceEngine
+from faceproof.private_cache import PrivateCacheError
 
 
 def _fmt(v: float) -> str:
@@ -57,9 +64,11 @@ def _print_summary(title: str, s: dict[str, Any]) -> None:
 
 
 def _det_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path) -> None:
+    # lazy: matplotlib and scipy.stats (~2-3 s) only when a DET plot is drawn
     import matplotlib
 
     matplotlib.use("Agg")
+    # lazy: matplotlib and scipy.stats (~2-3 s) only when a DET plot is drawn
     import matplotlib.pyplot as plt
     from scipy.stats import norm
 
@@ -99,7 +108,6 @@ def _supported_note(calib: Any) -> None:
 
 def _scorers(shipped: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     """Every score compared leave-one-source-out (name → features)."""
-    from faceproof.liveness import train as tr
 
     out: dict[str, tuple[str, ...]] = {"fused (shipped)": shipped}
     out["MiniFASNet pair"] = tr.PAIR_FEATURES
@@ -127,9 +135,6 @@ def _row(name: str, s: dict[str, Any]) -> str:
 def _by_source(
     table: Any, matched: Any, shipped: tuple[str, ...], report: dict[str, Any]
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    from faceproof.error_rates import det_curve
-    from faceproof.liveness import train as tr
-
     scorers = _scorers(shipped)
     results = {
         name: tr.leave_one_source_out(
@@ -252,11 +257,6 @@ def liveness(
     cache_dir: Path,
 ) -> None:
     """APCER per attack type, BPCER, BPCER@APCER 1 %/5 %, the level table, a DET curve."""
-    from faceproof.error_rates import det_curve
-    from faceproof.liveness import train as tr
-    from faceproof.liveness.fusion import load_fusion
-    from faceproof.liveness.levels import load_calibration
-    from faceproof.private_cache import PrivateCacheError
 
     models_path = models_dir(models_path)
     fusion = load_fusion()
@@ -274,14 +274,13 @@ def liveness(
     extractor = tr.CueExtractor(models_path, cache, sorted(names))
     table = tr.build_table(samples, extractor)
     report: dict[str, Any] = {
-        "data_sha256": tr.data_digest(samples),
+        "data_sha256": tr.samples_digest(samples),
         "n_without_face": len(table.missing),
         "size_only_auc": tr.size_only_auc(table),
     }
     click.echo(f"{len(table.samples)} images with a face, {len(table.missing)} without")
     click.echo(f"face width alone (size-only AUC): {report['size_only_auc']:.4f}")
     ctx = table.column("mfn_ctx")
-    from faceproof.liveness.minifasnet import MIN_CONTEXT
 
     report["too_little_context"] = int((ctx < MIN_CONTEXT).sum())
     click.echo(
@@ -357,13 +356,6 @@ def _videos(
     model with the shipped levels, and the alternatives fitted and calibrated on all the
     image data, side by side (min / median / max score, share passing LOW and the default
     level; frames with too little context are counted apart)."""
-    import cv2
-
-    from faceproof.liveness import train as tr
-    from faceproof.liveness.fusion import extract
-    from faceproof.liveness.levels import load_calibration
-    from faceproof.liveness.minifasnet import MIN_CONTEXT
-    from faceproof.pipeline.engine import FaceEngine
 
     engine = FaceEngine(models_path)
     models = tr.PassiveModels(models_path, ["mfn"])

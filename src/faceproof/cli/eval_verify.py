@@ -10,8 +10,16 @@ from typing import Any
 import click
 import numpy as np
 
-from faceproof.cli.options import cache_option, cache_path, models_option
+from faceproof.cli.options import build_engine, cache_option, cache_path, models_option
 from faceproof.config import ConfigError
+from faceproof.datasets import folder_digest
+from faceproof.error_rates import accept_rate, auc, det_curve, reject_rate
+from faceproof.matching import calibration as mc
+from faceproof.matching import evaluation as ev
+from faceproof.matching.calibration import file_sha256, load_calibration
+from faceproof.matching.dataset import cache_key, embed_folder, load_cached, save_cached
+from faceproof.matching.levels import LEVELS, far_label
+from faceproof.matching.pairs import read_pairs, stratified_folds
 
 FARS = (1e-2, 1e-3, 1e-4)
 
@@ -79,13 +87,6 @@ def verify(
     verified: the calibration's data digest is recomputed from --root minus the folds it
     held out. Both are reported; only the disjoint figures estimate the deployed error rates.
     """
-    from faceproof.cli.calibrate import build_engine
-    from faceproof.error_rates import auc
-    from faceproof.matching import evaluation as ev
-    from faceproof.matching.calibration import file_sha256, load_calibration
-    from faceproof.matching.dataset import cache_key, embed_folder, load_cached, save_cached
-    from faceproof.matching.levels import LEVELS, far_label
-    from faceproof.matching.pairs import read_pairs, stratified_folds
 
     try:
         pairs = read_pairs(pairs_file)
@@ -228,7 +229,6 @@ def calibration_split(cal: Any, root: Path, pairs: list[Any]) -> dict[str, Any]:
     digest is the recorded one. ``in_sample`` is a per-pair list, or None when the overlap
     cannot be established (a calibration made on other data).
     """
-    from faceproof.matching import calibration as mc
 
     held = cal.data.get("held_out")
     fixes = [(f["kind"], f["a"], f["b"], f["reason"]) for f in cal.data.get("label_fixes", [])]
@@ -236,7 +236,7 @@ def calibration_split(cal: Any, root: Path, pairs: list[Any]) -> dict[str, Any]:
     if held:
         people, _ = mc.without_identities(people, held.get("identity_names", []), fixes)
     used = [p for files in people.values() for p in files]
-    if not used or mc.data_digest(root, used) != cal.data.get("digest"):
+    if not used or folder_digest(root, used) != cal.data.get("digest"):
         return {
             "verified": False,
             "in_sample": None,
@@ -268,13 +268,12 @@ def calibration_split(cal: Any, root: Path, pairs: list[Any]) -> dict[str, Any]:
 
 
 def _plot_det(path: Path, genuine: np.ndarray, impostor: np.ndarray, kc: Any, kind: str) -> None:
+    # lazy: matplotlib (~1-2 s) only when a DET plot is drawn
     import matplotlib
 
     matplotlib.use("Agg")
+    # lazy: matplotlib (~1-2 s) only when a DET plot is drawn
     import matplotlib.pyplot as plt
-
-    from faceproof.error_rates import accept_rate, det_curve, reject_rate
-    from faceproof.matching.levels import LEVELS
 
     far, frr = det_curve(genuine, impostor)
     floor = 0.5 / max(len(impostor), 1)

@@ -10,8 +10,25 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 
-from faceproof.cli.options import cache_option, cache_path, models_option
+from faceproof.cli.options import build_engine, cache_option, cache_path, models_option
+from faceproof.config import ConfigError, load_settings
+from faceproof.datasets import folder_digest
+from faceproof.identification import evaluation as ev
+from faceproof.identification.evaluation import Labelled
+from faceproof.identification.levels import (
+    FPIR_TARGETS,
+    STATED_SIZES,
+    IdentificationCalibration,
+    fit_curve,
+    load_identification_calibration,
+)
+from faceproof.identification.sealing import GalleryKeyring
+from faceproof.identification.service import IdentificationService, open_store
+from faceproof.matching import calibration as cal
+from faceproof.matching.dataset import cache_key, embed_folder, load_cached, save_cached
+from faceproof.matching.levels import LEVELS
 
 DEFAULT_OUT = Path("identification_calibration.json")
 DEFAULT_CACHE = Path("identification-lfw")
@@ -25,10 +42,6 @@ def load_labelled(
 
     Returns the images with a face (``evaluation.Labelled``) and facts for the file.
     """
-    from faceproof.cli.calibrate import build_engine
-    from faceproof.identification.evaluation import Labelled
-    from faceproof.matching import calibration as cal
-    from faceproof.matching.dataset import cache_key, embed_folder, load_cached, save_cached
 
     engine, models_path = build_engine(models)
     people = cal.identity_images(root)
@@ -57,7 +70,7 @@ def load_labelled(
     )
     facts = {
         "root": root.name,
-        "digest": cal.data_digest(root, relpaths),
+        "digest": folder_digest(root, relpaths),
         "images": len(relpaths),
         "images_without_face": int((~ok).sum()),
         "identities": len(set(names)),
@@ -76,8 +89,6 @@ def calibrate_identification(
     root: Path, out: Path, label_fixes: Path | None, models: Path | None, cache: Path | None
 ) -> None:
     """The body of ``faceproof calibrate --identification``."""
-    from faceproof.identification import evaluation as ev
-    from faceproof.identification.levels import FPIR_TARGETS, IdentificationCalibration, fit_curve
 
     labelled, facts = load_labelled(root, label_fixes, models, cache or DEFAULT_CACHE)
     # Before the split: a photograph filed under two names may straddle the halves.
@@ -123,9 +134,6 @@ def calibrate_identification(
 
 
 def _print_levels(cal: Any, validation: dict[str, Any]) -> None:
-    from faceproof.identification.levels import STATED_SIZES
-    from faceproof.matching.levels import LEVELS
-
     click.echo(f"{'level':<10}{'FPIR':>8}" + "".join(f"{'N=' + str(n):>11}" for n in STATED_SIZES))
     for lv in LEVELS:
         cells = "".join(f"{cal.threshold(lv, n):>11.4f}" for n in STATED_SIZES)
@@ -183,10 +191,6 @@ def eval_identification(
     """Open-set accuracy on the evaluation half of the identities (disjoint from the
     calibration): rank-1/5, FNIR at FPIR 1 % and 0.1 %, the shipped levels, and how they
     move as distractors grow the gallery."""
-    import numpy as np
-
-    from faceproof.identification import evaluation as ev
-    from faceproof.identification.levels import load_identification_calibration
 
     cal = load_identification_calibration(calibration)
     labelled, facts = load_labelled(root, label_fixes, models, cache or DEFAULT_CACHE)
@@ -248,11 +252,6 @@ def gallery_group() -> None:
 
 
 def _services_for_cli() -> Any:
-    from faceproof.config import ConfigError, load_settings
-    from faceproof.identification.levels import load_identification_calibration
-    from faceproof.identification.sealing import GalleryKeyring
-    from faceproof.identification.service import IdentificationService, open_store
-
     try:
         settings = load_settings()
         keyring = GalleryKeyring.open(settings.data_dir / "keys", create=False)
@@ -267,8 +266,6 @@ def _services_for_cli() -> Any:
 @gallery_group.command("rotate-key")
 def rotate_key() -> None:
     """New current key for templates enrolled from now on (old rows keep their key)."""
-    from faceproof.config import load_settings
-    from faceproof.identification.sealing import GalleryKeyring
 
     kid = GalleryKeyring.rotate(load_settings().data_dir / "keys")
     click.echo(
@@ -291,8 +288,6 @@ def reseal() -> None:
 @click.argument("kid")
 def drop_key(kid: str) -> None:
     """Remove a retired key; refused while any stored template still uses it."""
-    from faceproof.config import ConfigError
-    from faceproof.identification.sealing import GalleryKeyring
 
     settings, service = _services_for_cli()
     try:

@@ -24,8 +24,9 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from faceproof.datasets import data_digest, image_files
+from faceproof.error_rates import auc
 from faceproof.liveness.fusion import (
-    EXTRACTORS,
     SIGNS,
     FusionModel,
     PassiveModels,
@@ -34,10 +35,12 @@ from faceproof.liveness.fusion import (
 )
 from faceproof.liveness.levels import TARGET_APCER, Calibration, calibrate
 from faceproof.liveness.metrics import summary
+from faceproof.pipeline.decode import decode_image
+from faceproof.pipeline.engine import FaceEngine
+from faceproof.private_cache import check_private_dir, open_private, user_cache_dir, write_private
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 CUE_VERSION = "2"  # bump when a cue's definition changes: invalidates cached values
 # `--cache` default: this user's private cache directory (resolved by CueCache)
 DEFAULT_CACHE = Path("~/.cache/faceproof (or $XDG_CACHE_HOME/faceproof)")
@@ -96,10 +99,6 @@ class Sample:
     source: str
 
 
-def _images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-
-
 def _labels_sources(root: Path) -> dict[str, str]:
     labels = root / "labels.csv"
     if not labels.is_file():
@@ -120,22 +119,19 @@ def load_samples(live_dir: Path, spoof_dir: Path) -> list[Sample]:
             rel = ""
         return sources.get(rel) or (p.name.split("__", 1)[0] if "__" in p.name else "unknown")
 
-    out = [Sample(p, "live", "none", source_of(p)) for p in _images(Path(live_dir))]
+    out = [Sample(p, "live", "none", source_of(p)) for p in image_files(Path(live_dir))]
     spoof_dir = Path(spoof_dir)
-    for p in _images(spoof_dir):
+    for p in image_files(spoof_dir):
         parts = p.relative_to(spoof_dir).parts
         attack = parts[0] if len(parts) > 1 else "unknown"
         out.append(Sample(p, "spoof", attack, source_of(p)))
     return out
 
 
-def data_digest(samples: Sequence[Sample]) -> str:
-    """sha256 over the sorted (label, attack, source, file sha256) of every sample."""
-    lines = sorted(
-        f"{s.label}\t{s.attack}\t{s.source}\t{hashlib.sha256(s.path.read_bytes()).hexdigest()}"
-        for s in samples
-    )
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+def samples_digest(samples: Sequence[Sample]) -> str:
+    """The data digest (:func:`faceproof.datasets.data_digest`) of the samples, each keyed by
+    its label, attack type and source (so a relabelled or re-sourced file changes it)."""
+    return data_digest((f"{s.label}\t{s.attack}\t{s.source}", s.path) for s in samples)
 
 
 class CueCache:
@@ -149,8 +145,6 @@ class CueCache:
     """
 
     def __init__(self, cache_dir: Path | None) -> None:
-        from faceproof.private_cache import check_private_dir, open_private, user_cache_dir
-
         self.path: Path | None = None
         self.data: dict[str, Any] = {}
         if cache_dir is None:
@@ -174,8 +168,6 @@ class CueCache:
         self.data[key] = value
 
     def save(self) -> None:
-        from faceproof.private_cache import write_private
-
         if self.path:
             raw = json.dumps(self.data).encode()
 
@@ -189,8 +181,6 @@ class CueExtractor:
     """Decode → detect (document mode) → cues; results cached."""
 
     def __init__(self, models_path: Path, cache: CueCache, names: Sequence[str]) -> None:
-        from faceproof.pipeline.engine import FaceEngine
-
         self.engine = FaceEngine(Path(models_path))
         self.models = PassiveModels(Path(models_path))
         self.cache = cache
@@ -201,7 +191,6 @@ class CueExtractor:
     ) -> dict[str, float] | None:
         """Cues of the main face, or None without a face. With ``downscale_to_face_width``,
         the image is first shrunk so the face has that width (resolution-matched check)."""
-        from faceproof.pipeline.decode import decode_image
 
         raw = path.read_bytes()
         variant = "orig" if downscale_to_face_width is None else f"w{downscale_to_face_width:.0f}"
@@ -383,8 +372,6 @@ def leave_one_source_out(
 
 def size_only_auc(table: Table) -> float:
     """AUC of the face width alone (bona fide = larger): how much crop size could explain."""
-    from faceproof.liveness.metrics import auc
-
     y = table.y
     return auc(table.face_width[~y], table.face_width[y])
 
@@ -418,7 +405,7 @@ def train(
     samples = load_samples(live_dir, spoof_dir)
     extractor = CueExtractor(models_path, CueCache(cache_dir), sorted(set(features)))
     table = build_table(samples, extractor)
-    digest = data_digest(samples)
+    digest = samples_digest(samples)
     meta = {
         "data_sha256": digest,
         "n_bona_fide": int((~table.y).sum()),
@@ -454,7 +441,3 @@ def train(
     )
     (out_dir / "liveness_calibration.json").write_text(json.dumps(calib.to_json(), indent=2) + "\n")
     return {"fusion": model.to_json(), "calibration": calib.to_json()}
-
-
-def known_cues() -> list[str]:
-    return sorted(EXTRACTORS)

@@ -18,7 +18,7 @@ import hashlib
 import itertools
 import json
 import math
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from faceproof.config import ConfigError
+from faceproof.datasets import image_files
 from faceproof.error_rates import (
     SUPPORT_FACTOR,
     accept_rate,
@@ -41,7 +42,6 @@ from faceproof.matching.similarity_map import SimilarityMap
 
 FORMAT = "faceproof-match-calibration"
 VERSION = 1
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 @dataclass(frozen=True)
@@ -180,11 +180,7 @@ def identity_images(root: Path) -> dict[str, list[str]]:
     """``{identity: [relative image paths]}`` from one folder per person (sorted)."""
     out: dict[str, list[str]] = {}
     for person in sorted(p for p in root.iterdir() if p.is_dir()):
-        files = sorted(
-            f.relative_to(root).as_posix()
-            for f in person.iterdir()
-            if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
-        )
+        files = [f.relative_to(root).as_posix() for f in image_files(person, recursive=False)]
         if files:
             out[person.name] = files
     return out
@@ -226,15 +222,6 @@ def without_identities(
         if keep:
             kept[person] = keep
     return kept, {"identities": held_ids, "images": held_images}
-
-
-def data_digest(root: Path, relpaths: Iterable[str]) -> str:
-    """sha256 over ``path\\tsha1(file)`` lines of the sorted relative paths."""
-    h = hashlib.sha256()
-    for rel in sorted(relpaths):
-        sha1 = hashlib.sha1((root / rel).read_bytes(), usedforsecurity=False).hexdigest()
-        h.update(f"{rel}\t{sha1}\n".encode())
-    return "sha256:" + h.hexdigest()
 
 
 # -- pair scores -------------------------------------------------------------------------
@@ -345,6 +332,7 @@ def _cp_upper(k: int, n: int, conf: float = 0.95) -> float:
         return 1.0
     if k >= n:
         return 1.0
+    # lazy: scipy.stats (~3 s) only when a calibration is fitted
     from scipy.stats import beta
 
     return float(beta.ppf(conf, k + 1, n - k))
