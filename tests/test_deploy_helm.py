@@ -290,6 +290,8 @@ def test_init_container_copies_a_mounted_key_secret(tmp_path: Path) -> None:
     mount = next(m["mountPath"] for m in init["volumeMounts"] if m["name"] == "deployment-key")
     data_mount = next(m["mountPath"] for m in init["volumeMounts"] if m["name"] == "data")
     env = {e["name"]: e["value"] for e in init["env"]}
+    (configmap,) = kinds(docs, "ConfigMap")
+    assert env["FACEPROOF_DATA_DIR"] == configmap["data"]["FACEPROOF_DATA_DIR"]  # one data dir
     data_dir = tmp_path / env["FACEPROOF_DATA_DIR"].removeprefix(data_mount).lstrip("/")
     script = init["command"][2].replace(mount, str(secret))
     done = subprocess.run(
