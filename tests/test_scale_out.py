@@ -139,7 +139,7 @@ def test_envelope_accepted_by_one_replica_is_a_replay_on_the_other(
     first = post(a.url, token, headers)
     assert code(first) != 601 and first.status_code < 500, first.text  # opened and judged
     again_b = post(b.url, token, headers)
-    assert (again_b.status_code, code(again_b)) == (400, 601), again_b.text
+    assert (again_b.status_code, code(again_b)) == (400, 601), again_b.text[:300]
     again_lb = post(cluster.url, token, headers)  # and through the balancer, either replica
     assert code(again_lb) == 601
 
@@ -150,7 +150,7 @@ def test_challenge_issued_by_one_replica_is_redeemed_on_the_other_once(
     a, b = cluster.replicas
     headers = new_client()
     issued = httpx.post(a.url + "/api/v1/challenge", headers=headers, timeout=30)
-    assert issued.status_code == 200, issued.text
+    assert issued.status_code == 200, issued.text[:300]
     ch = issued.json()["challenge"]
     frame = portrait_frame()
     binding = {"id": ch["id"], "light_start_t": 0}
@@ -158,12 +158,12 @@ def test_challenge_issued_by_one_replica_is_redeemed_on_the_other_once(
     answer = post(
         b.url, envelope(jwk, frame, nonce=ch["nonce"], challenge=binding, device=device), headers
     )
-    assert answer.status_code < 500 and code(answer) != 601, answer.text
+    assert answer.status_code < 500 and code(answer) != 601, answer.text[:300]
     reasons = answer.json()["liveness"]["reasons"]
     # Redeemed on B: judged (this still frame fails the challenge's checks), not unknown.
     assert "challenge_unknown_or_used" not in reasons and reasons, reasons
     reuse = post(a.url, envelope(jwk, frame, challenge=binding, device=device), headers)
-    assert reuse.status_code < 500, reuse.text
+    assert reuse.status_code < 500, reuse.text[:300]
     assert "challenge_unknown_or_used" in reuse.json()["liveness"]["reasons"]
 
 
@@ -174,7 +174,7 @@ def test_ledger_rows_of_both_replicas_land_in_postgresql(cluster: Any, jwk: dict
         for i in range(3):
             headers = {**new_client(), "requestID": f"{tag}-{replica.name}-{i}"}
             r = post(replica.url, envelope(jwk, frame), headers)
-            assert code(r) == 901, r.text
+            assert code(r) == 901, r.text[:300]
     with psycopg.connect(cluster.database_url) as conn:
         rows = conn.execute(
             "SELECT request_id, code FROM faceproof_ledger WHERE request_id LIKE %s",
@@ -183,6 +183,25 @@ def test_ledger_rows_of_both_replicas_land_in_postgresql(cluster: Any, jwk: dict
     got = Counter(rid.rsplit("-", 1)[0] for rid, _ in rows)
     assert got == {f"{tag}-{r.name}": 3 for r in cluster.replicas}
     assert {c for _, c in rows} == {901}
+
+
+def test_failed_attempts_are_limited_across_replicas(cluster: Any, jwk: dict[str, str]) -> None:
+    """FACEPROOF_ABUSE_FAILURES (5 per 180 s by default) counts in Redis, so failures spread
+    over both replicas add up: the 6th attempt, on either replica, is refused with 429."""
+    a, b = cluster.replicas
+    headers = new_client()
+    device = {"userAgent": "scale-out abuse", "flags": ["webdriver"]}  # refused as insecure
+    frame = portrait_frame()
+    for replica in (a, b, a, b, a):
+        r = post(replica.url, envelope(jwk, frame, device=device), headers)
+        assert (code(r), r.json().get("message")) == (401, "FEEDBACK_RETRY_INSECURE"), r.text[:300]
+    for base in (b.url, cluster.url):
+        limited = post(base, envelope(jwk, frame, device=device), headers)
+        assert (limited.status_code, code(limited)) == (429, 429), limited.text[:300]
+        assert 0 < int(limited.headers["Retry-After"]) <= 180
+    # Another client with another device is not affected.
+    other = post(b.url, envelope(jwk, frame, device={"userAgent": "another"}), new_client())
+    assert other.status_code != 429, other.text[:300]
 
 
 def test_template_enrolled_on_one_replica_is_found_by_the_other(cluster: Any) -> None:
