@@ -137,7 +137,7 @@ def test_envelope_accepted_by_one_replica_is_a_replay_on_the_other(
     headers = new_client()
     token = envelope(jwk, portrait_frame(), device={"userAgent": "scale-out replay"})
     first = post(a.url, token, headers)
-    assert code(first) != 601 and first.status_code < 500, first.text  # opened and judged
+    assert code(first) != 601 and first.status_code < 500, first.text[:300]  # judged
     again_b = post(b.url, token, headers)
     assert (again_b.status_code, code(again_b)) == (400, 601), again_b.text[:300]
     again_lb = post(cluster.url, token, headers)  # and through the balancer, either replica
