@@ -218,6 +218,25 @@ def test_grafana_provisioning_points_at_the_dashboards(effective: dict[str, Any]
     host = mounts.get("../grafana") or ""
     assert host == provider["options"]["path"]
     assert (COMPOSE_DIR / "../grafana").resolve() == (DEPLOY / "grafana").resolve()
+    # Every datasource the shipped dashboards name is the one provisioned here.
+    dashboards = sorted((DEPLOY / "grafana").glob("*.json"))
+    assert dashboards
+    for path in dashboards:
+        refs = list(_datasources(json.loads(path.read_text("utf-8"))))
+        assert refs, path.name
+        for ref in refs:
+            assert ref == {"type": "prometheus", "uid": source["uid"]}, (path.name, ref)
+
+
+def _datasources(node: Any) -> Iterator[Any]:
+    if isinstance(node, dict):
+        if "datasource" in node:
+            yield node["datasource"]
+        for value in node.values():
+            yield from _datasources(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _datasources(value)
 
 
 # ------------------------------------------------------------------ nginx.conf, run for real
