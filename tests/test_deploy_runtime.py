@@ -2,8 +2,9 @@
 runtime stage's environment (read from deploy/docker/Dockerfile), as uid 998, with the root
 filesystem read-only and a memory-backed /tmp (what the Helm chart's securityContext and
 the compose file's ``read_only``/``tmpfs`` impose), answering the image's own health probe
-and shutting down cleanly on SIGTERM. A private mount namespace (``unshare``) stands in for
-the container; it needs root, as CI has."""
+and shutting down cleanly on SIGTERM, with no network but its own loopback (no model or
+anything else is fetched at run time). Private mount and network namespaces (``unshare``)
+stand in for the container; they need root, as CI has."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -121,6 +121,7 @@ def test_server_runs_as_the_image_does(models_path: Path, data_dir: Path) -> Non
     script = "; ".join(
         [
             "set -e",
+            "ip link set lo up",  # a network namespace of its own: loopback, nothing else
             *_reach_interpreter(),
             "mount -o remount,bind,ro /",  # the whole root filesystem, this checkout included
             *hold,
@@ -135,14 +136,17 @@ def test_server_runs_as_the_image_does(models_path: Path, data_dir: Path) -> Non
     log = data_dir / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+            ["unshare", "--mount", "--net", "--propagation", "private", "sh", "-c", script],
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd="/",
         )
     try:
         deadline = time.monotonic() + 240  # models load; the machine may be busy
-        probe = [sys.executable, str(HEALTHCHECK), f"http://127.0.0.1:{port}/api/v1/face_health"]
+        # Every call from inside the server's network namespace (nsenter), its only network.
+        inside = ["nsenter", "--target", str(proc.pid), "--net", sys.executable]
+        url = f"http://127.0.0.1:{port}/api/v1"
+        probe = [*inside, str(HEALTHCHECK), f"{url}/face_health"]
         while True:
             done = subprocess.run(probe, capture_output=True, text=True, timeout=30)
             if done.returncode == 0:
@@ -150,12 +154,22 @@ def test_server_runs_as_the_image_does(models_path: Path, data_dir: Path) -> Non
             assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
             assert time.monotonic() < deadline, done.stdout
             time.sleep(1)
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/pub_key", data=b"")
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            pub = json.loads(resp.read())
-        health = json.loads(
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/face_health", timeout=30).read()
+        fetch = (
+            "import json, sys, urllib.request as u; "
+            f"key = u.urlopen(u.Request('{url}/pub_key', data=b''), timeout=30).read(); "
+            f"health = u.urlopen('{url}/face_health', timeout=30).read(); "
+            "print(json.dumps([json.loads(key), json.loads(health)]))"
         )
+        calls = subprocess.run([*inside, "-c", fetch], capture_output=True, text=True, timeout=60)
+        assert calls.returncode == 0, calls.stderr
+        pub, health = json.loads(calls.stdout)
+        links = subprocess.run(
+            ["nsenter", "--target", str(proc.pid), "--net", "ip", "-o", "link"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert [line.split(":")[1].strip() for line in links.stdout.splitlines()] == ["lo"]
         assert health["status"] == "OK" and health["kid"] == pub["kid"]
         # Written only into the data dir, as the image's user, private.
         keys = data_dir / "data" / "keys"
