@@ -84,7 +84,7 @@ def data_dir() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def test_server_runs_as_the_image_does(models_path: Path, data_dir: Path) -> None:
+def test_server_runs_as_the_image_does(models_path: Path, data_dir: Path, data_root: Path) -> None:
     if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("setpriv"):
         pytest.skip("needs root with unshare and setpriv (util-linux), as CI has")
     port = _free_port()
@@ -155,14 +155,25 @@ def test_server_runs_as_the_image_does(models_path: Path, data_dir: Path) -> Non
             assert time.monotonic() < deadline, done.stdout
             time.sleep(1)
         fetch = (
-            "import json, sys, urllib.request as u; "
+            "import base64, json, sys, urllib.request as u; "
             f"key = u.urlopen(u.Request('{url}/pub_key', data=b''), timeout=30).read(); "
             f"health = u.urlopen('{url}/face_health', timeout=30).read(); "
-            "print(json.dumps([json.loads(key), json.loads(health)]))"
+            f"img = base64.b64encode(open(sys.argv[1], 'rb').read()).decode(); "
+            f"req = u.Request('{url}/face/generateTemplateFromImage', "
+            "data=json.dumps({'image': img}).encode(), "
+            "headers={'Content-Type': 'application/json'}); "
+            "made = u.urlopen(req, timeout=120).read(); "
+            "print(json.dumps([json.loads(key), json.loads(health), json.loads(made)]))"
         )
-        calls = subprocess.run([*inside, "-c", fetch], capture_output=True, text=True, timeout=60)
+        portrait = data_root / "misc/other_faces/dlib__Tom_Cruise_avp_2014_4.jpg"
+        calls = subprocess.run(
+            [*inside, "-c", fetch, str(portrait)], capture_output=True, text=True, timeout=180
+        )
         assert calls.returncode == 0, calls.stderr
-        pub, health = json.loads(calls.stdout)
+        pub, health, made = json.loads(calls.stdout)
+        # The models run: a template from a real portrait, read-only and offline.
+        assert made["code"] == 200 and made["feedbackCode"] == "FEEDBACK_CAPTURED", made
+        assert made["data"]["templates"]
         links = subprocess.run(
             ["nsenter", "--target", str(proc.pid), "--net", "ip", "-o", "link"],
             capture_output=True,
