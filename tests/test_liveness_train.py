@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from faceproof.liveness import train as tr
 from faceproof.liveness.fusion import load_fusion
-from faceproof.liveness.levels import load_calibration
+from faceproof.liveness.levels import load_liveness_calibration
 from faceproof.private_cache import PrivateCacheError
 
 
@@ -80,7 +80,7 @@ def test_pair_model_is_upstreams_mean_probability() -> None:
 
 
 def test_shipped_fusion_and_calibration_belong_together() -> None:
-    fusion, calib = load_fusion(), load_calibration()
+    fusion, calib = load_fusion(), load_liveness_calibration()
     assert tuple(fusion.features) == tr.SHIPPED_FEATURES
     assert calib.meta["fusion_sha256"] == fusion.digest
     assert "worst attack type" in calib.meta["calibrated_on"]

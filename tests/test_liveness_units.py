@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +23,9 @@ from faceproof.liveness.levels import (
     DEFAULT_LEVEL,
     LEVELS,
     TARGET_APCER,
-    Calibration,
+    LivenessCalibration,
     calibrate,
-    load_calibration,
+    load_liveness_calibration,
 )
 from faceproof.liveness.metrics import apcer, bpcer, bpcer_at_apcer, summary
 from faceproof.liveness.service import parse_threshold
@@ -32,7 +33,7 @@ from faceproof.liveness.service import parse_threshold
 
 # -- calibration file and levels ------------------------------------------------------------
 def test_packaged_calibration_loads_and_levels_are_monotonic() -> None:
-    calib = load_calibration()
+    calib = load_liveness_calibration()
     values = [calib.thresholds[n] for n in LEVELS]
     assert list(calib.thresholds) == list(LEVELS)
     assert all(b > a for a, b in itertools.pairwise(values))
@@ -40,7 +41,7 @@ def test_packaged_calibration_loads_and_levels_are_monotonic() -> None:
     assert all(b < a for a, b in itertools.pairwise(targets))
     # Bound to the packaged fusion and to the data it was calibrated on.
     assert calib.meta["fusion_sha256"] == load_fusion().digest
-    assert len(calib.meta["data_sha256"]) == 64
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", calib.meta["data_sha256"])
     # Calibrated on the worst attack type: every type's APCER is within the target.
     for name in LEVELS:
         level = calib.meta["levels"][name]
@@ -58,7 +59,7 @@ def test_packaged_calibration_loads_and_levels_are_monotonic() -> None:
 
 
 def test_highest_level_reached() -> None:
-    calib = load_calibration()
+    calib = load_liveness_calibration()
     t = calib.thresholds
     assert calib.highest_level(t["LOW"] - 1e-6) is None
     assert calib.highest_level(t["LOW"]) == "LOW"
@@ -114,20 +115,20 @@ def test_sdk_passive_floor_is_a_low_bpcer_point() -> None:
     info = calib.meta["sdk_passive_floor"]
     assert info["apcer"]["replay"] == pytest.approx(apcer(attacks, floor), abs=1e-6)
     # The file round-trips the floor and the per-level support flags.
-    again = Calibration.from_json(json.loads(json.dumps(calib.to_json())))
+    again = LivenessCalibration.from_json(json.loads(json.dumps(calib.to_json())))
     assert again.sdk_passive_floor == floor
     assert again.unsupported("HIGHEST") == calib.unsupported("HIGHEST") == {"replay": 500}
     bad = calib.to_json()
     bad["meta"]["sdk_passive_floor"]["threshold"] = 1.5
     with pytest.raises(ValueError, match="sdk_passive_floor"):
-        Calibration.from_json(bad)
+        LivenessCalibration.from_json(bad)
 
 
 def test_calibration_refuses_non_monotonic_file() -> None:
-    data = load_calibration().to_json()
+    data = load_liveness_calibration().to_json()
     data["levels"][3]["threshold"] = data["levels"][2]["threshold"]
     with pytest.raises(ValueError, match="increase"):
-        Calibration.from_json(data)
+        LivenessCalibration.from_json(data)
 
 
 def test_threshold_parsing() -> None:

@@ -30,12 +30,12 @@ VERIFY = DATA / "verify"
 
 
 @pytest.fixture(scope="module")
-def shipped() -> cal.Calibration:
-    return cal.load_calibration()
+def shipped() -> cal.MatchCalibration:
+    return cal.load_match_calibration()
 
 
 @pytest.fixture(scope="module")
-def matcher(shipped: cal.Calibration) -> Matcher:
+def matcher(shipped: cal.MatchCalibration) -> Matcher:
     return Matcher(shipped)
 
 
@@ -76,7 +76,7 @@ def test_similarity_map_refuses_unordered_points() -> None:
 # -- shipped calibration -----------------------------------------------------------------
 
 
-def test_shipped_calibration_is_complete_and_ordered(shipped: cal.Calibration) -> None:
+def test_shipped_calibration_is_complete_and_ordered(shipped: cal.MatchCalibration) -> None:
     for kind in KINDS:
         c = shipped.kinds[kind]
         sims = [c.threshold(lv) for lv in LEVELS]
@@ -92,7 +92,7 @@ def test_shipped_calibration_is_complete_and_ordered(shipped: cal.Calibration) -
                 assert p.method == "tail_fit"
 
 
-def test_shipped_calibration_is_for_the_pinned_embedder(shipped: cal.Calibration) -> None:
+def test_shipped_calibration_is_for_the_pinned_embedder(shipped: cal.MatchCalibration) -> None:
     """Thresholds are model-specific: the file must name the digest the manifest pins."""
     from faceproof.models.store import load_manifest
 
@@ -104,13 +104,13 @@ def test_shipped_calibration_is_for_the_pinned_embedder(shipped: cal.Calibration
 
 @pytest.mark.models
 def test_installed_embedder_is_the_calibrated_one(
-    shipped: cal.Calibration, models_path: Path
+    shipped: cal.MatchCalibration, models_path: Path
 ) -> None:
     assert cal.file_sha256(models_path / "MobileFaceNet.tflite") == shipped.model["sha256"]
 
 
 @pytest.mark.slow
-def test_shipped_calibration_data_digest_matches_verify_set(shipped: cal.Calibration) -> None:
+def test_shipped_calibration_data_digest_matches_verify_set(shipped: cal.MatchCalibration) -> None:
     """The shipped file was fitted on verify/lfw minus the identities of its held-out folds."""
     from faceproof.matching.pairs import read_pairs
 
@@ -132,7 +132,7 @@ def test_shipped_calibration_data_digest_matches_verify_set(shipped: cal.Calibra
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_similarity_anchors_hold_against_shipped_calibration(
-    matcher: Matcher, shipped: cal.Calibration, kind: str
+    matcher: Matcher, shipped: cal.MatchCalibration, kind: str
 ) -> None:
     c = shipped.kinds[kind]  # type: ignore[index]
     for level, score in SCORE_ANCHORS[kind]:  # type: ignore[index]
@@ -321,7 +321,7 @@ def engine(models_path: Path) -> object:
 
 @pytest.mark.models
 def test_real_pairs_same_match_at_medium_and_different_do_not(
-    engine: object, matcher: Matcher, shipped: cal.Calibration
+    engine: object, matcher: Matcher, shipped: cal.MatchCalibration
 ) -> None:
     """The first 60 same and 60 different pairs of each dev fold the shipped calibration held
     out (240 pairs): identities the thresholds never saw, so this is out of sample."""
@@ -375,7 +375,7 @@ def test_calibrate_cli_on_a_small_set_flags_what_it_cannot_support(
     assert result.exit_code == 0, result.output
     import json
 
-    c = cal.Calibration.from_json(json.loads(out.read_text()))
+    c = cal.MatchCalibration.from_json(json.loads(out.read_text()))
     people = cal.identity_images(root)
     s = c.kinds["selfie"]
     used = int(s.extra["images_used"])

@@ -228,7 +228,7 @@ def calibrate(
         }
         kinds[kind] = cal.fit_kind(kind, gen, imp, described[kind], extras[kind])
 
-    calibration = cal.Calibration(
+    calibration = cal.MatchCalibration(
         kinds=kinds,
         model={
             "id": engine.embedder.model_id,

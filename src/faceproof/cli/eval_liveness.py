@@ -24,7 +24,7 @@ from faceproof.cli.options import models_dir, models_option
 from faceproof.error_rates import det_curve
 from faceproof.liveness import train as tr
 from faceproof.liveness.fusion import extract, load_fusion
-from faceproof.liveness.levels import DEFAULT_LEVEL, LEVELS, TARGET_APCER, load_calibration
+from faceproof.liveness.levels import DEFAULT_LEVEL, LEVELS, TARGET_APCER, load_liveness_calibration
 from faceproof.liveness.minifasnet import MIN_CONTEXT
 from faceproof.liveness.train import DEFAULT_CACHE
 from faceproof.pipeline.engine import FaceEngine
@@ -298,7 +298,7 @@ def liveness(
         )
         curves = _by_source(table, matched, fusion.features, report)
     else:
-        calib = load_calibration()
+        calib = load_liveness_calibration()
         x = table.x[:, [table.names.index(n) for n in fusion.features]]
         scores = tr.scores_of(fusion, x)
         everything = np.ones(len(scores), dtype=bool)
@@ -377,7 +377,7 @@ def _videos(
                 i += 1
             cap.release()
     everything = np.ones(len(table.samples), dtype=bool)
-    variants: dict[str, tuple[Any, Any]] = {"shipped": (fusion, load_calibration())}
+    variants: dict[str, tuple[Any, Any]] = {"shipped": (fusion, load_liveness_calibration())}
     for name, feats in (
         ("MiniFASNet pair", tr.PAIR_FEATURES),
         ("pair + hf64 + noise64", tr.CANDIDATE_FEATURES),

@@ -16,7 +16,7 @@ from faceproof.datasets import folder_digest
 from faceproof.error_rates import accept_rate, auc, det_curve, reject_rate
 from faceproof.matching import calibration as mc
 from faceproof.matching import evaluation as ev
-from faceproof.matching.calibration import file_sha256, load_calibration
+from faceproof.matching.calibration import file_sha256, load_match_calibration
 from faceproof.matching.dataset import cache_key, embed_folder, load_cached, save_cached
 from faceproof.matching.levels import LEVELS, far_label
 from faceproof.matching.pairs import read_pairs, stratified_folds
@@ -90,7 +90,7 @@ def verify(
 
     try:
         pairs = read_pairs(pairs_file)
-        cal = load_calibration(calibration)
+        cal = load_match_calibration(calibration)
     except (ValueError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
     cache_file = cache_path(cache)

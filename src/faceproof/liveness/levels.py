@@ -73,7 +73,7 @@ LEVEL_KEYS = ("name", "target_apcer", "threshold")
 
 
 @dataclass(frozen=True)
-class Calibration:
+class LivenessCalibration:
     """Thresholds per level (liveness score; a capture passes a level at score >= threshold)."""
 
     thresholds: dict[str, float]
@@ -131,7 +131,7 @@ class Calibration:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any], digest: str = "") -> Calibration:
+    def from_json(cls, data: Mapping[str, Any], digest: str = "") -> LivenessCalibration:
         if data.get("format") != "faceproof-liveness-calibration" or data.get("version") != 1:
             raise ValueError("not a faceproof liveness calibration file (version 1)")
         thresholds = {str(e["name"]): float(e["threshold"]) for e in data["levels"]}
@@ -150,13 +150,13 @@ class Calibration:
         return cls(thresholds, meta, digest)
 
 
-def load_calibration(path: Path | None = None) -> Calibration:
+def load_liveness_calibration(path: Path | None = None) -> LivenessCalibration:
     raw = (
         Path(path).read_bytes()
         if path
         else resources.files("faceproof").joinpath("data", CALIBRATION_FILE).read_bytes()
     )
-    return Calibration.from_json(json.loads(raw), hashlib.sha256(raw).hexdigest())
+    return LivenessCalibration.from_json(json.loads(raw), hashlib.sha256(raw).hexdigest())
 
 
 def calibrate(
@@ -165,7 +165,7 @@ def calibrate(
     meta: Mapping[str, Any] | None = None,
     *,
     floor_bpcer: float = FLOOR_TARGET_BPCER,
-) -> Calibration:
+) -> LivenessCalibration:
     """Thresholds at each level's target APCER for the worst attack type, and the SDK floor.
 
     Per type, the threshold is the smallest score that at most ``floor(target × N_type)`` of
@@ -211,4 +211,4 @@ def calibrate(
         "bpcer": round(reject_rate(bona, floor), 6),
         "apcer": {k: round(accept_rate(v, floor), 6) for k, v in by_type.items()},
     }
-    return Calibration(thresholds, info)
+    return LivenessCalibration(thresholds, info)

@@ -42,7 +42,12 @@ from faceproof.liveness.fusion import (
     needed_models,
 )
 from faceproof.liveness.geometry3d import photometric_residual, planarity
-from faceproof.liveness.levels import DEFAULT_LEVEL, LEVELS, Calibration, load_calibration
+from faceproof.liveness.levels import (
+    DEFAULT_LEVEL,
+    LEVELS,
+    LivenessCalibration,
+    load_liveness_calibration,
+)
 from faceproof.liveness.minifasnet import MIN_CONTEXT, context
 from faceproof.models.store import load_manifest, require_models
 from faceproof.pipeline.engine import FaceEngine
@@ -131,7 +136,7 @@ class LivenessService:
         self,
         models_path: Path,
         fusion: FusionModel,
-        calibration: Calibration,
+        calibration: LivenessCalibration,
         challenges: chl.ChallengeStore | None,
         *,
         require_challenge: bool = False,
@@ -152,7 +157,7 @@ class LivenessService:
     def from_settings(cls, settings: Settings) -> LivenessService:
         path = settings.models_path
         try:
-            fusion, calibration = load_fusion(), load_calibration()
+            fusion, calibration = load_fusion(), load_liveness_calibration()
         except (OSError, ValueError, KeyError) as exc:
             raise ConfigError(f"liveness parameters unreadable: {type(exc).__name__}") from None
         if settings.require_models:

@@ -33,7 +33,7 @@ from faceproof.liveness.fusion import (
     extract,
     fit_fusion,
 )
-from faceproof.liveness.levels import TARGET_APCER, Calibration, calibrate
+from faceproof.liveness.levels import TARGET_APCER, LivenessCalibration, calibrate
 from faceproof.liveness.metrics import summary
 from faceproof.pipeline.decode import decode_image
 from faceproof.pipeline.engine import FaceEngine
@@ -299,7 +299,7 @@ def fit_and_calibrate(
     features: Sequence[str],
     l2: float,
     meta: dict[str, Any] | None = None,
-) -> tuple[FusionModel, Calibration]:
+) -> tuple[FusionModel, LivenessCalibration]:
     """Model fitted on the masked rows; levels calibrated on the same rows' scores, on the
     worst attack type."""
     model = fit_model(table, mask, features, l2, meta)
@@ -318,7 +318,10 @@ def scores_of(model: FusionModel, x: NDArray[np.float64]) -> NDArray[np.float64]
 
 
 def report(
-    table: Table, scores: NDArray[np.float64], mask: NDArray[np.bool_], calib: Calibration | None
+    table: Table,
+    scores: NDArray[np.float64],
+    mask: NDArray[np.bool_],
+    calib: LivenessCalibration | None,
 ) -> dict[str, object]:
     bona = scores[mask & ~table.y]
     return summary(bona, attacks_by_type(table, scores, mask), calib.thresholds if calib else None)

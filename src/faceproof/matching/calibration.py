@@ -76,7 +76,7 @@ class KindCalibration:
 
 
 @dataclass(frozen=True)
-class Calibration:
+class MatchCalibration:
     kinds: dict[Kind, KindCalibration]
     model: dict[str, Any]
     data: dict[str, Any]
@@ -107,7 +107,7 @@ class Calibration:
         }
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> Calibration:
+    def from_json(cls, doc: dict[str, Any]) -> MatchCalibration:
         """Parse and validate; raises ValueError with the first problem."""
         if doc.get("format") != FORMAT or doc.get("version") != VERSION:
             raise ValueError(f"not a {FORMAT} v{VERSION} file")
@@ -156,7 +156,7 @@ def _point_json(p: LevelPoint) -> dict[str, Any]:
 # -- loading -----------------------------------------------------------------------------
 
 
-def load_calibration(path: Path | None = None) -> Calibration:
+def load_match_calibration(path: Path | None = None) -> MatchCalibration:
     """The given file, else the one shipped in the package; ConfigError when unusable."""
     where = str(path) if path else "faceproof/data/match_calibration.json"
     try:
@@ -164,7 +164,7 @@ def load_calibration(path: Path | None = None) -> Calibration:
             text = resources.files("faceproof").joinpath("data/match_calibration.json").read_text()
         else:
             text = Path(path).read_text(encoding="utf-8")
-        return Calibration.from_json(json.loads(text))
+        return MatchCalibration.from_json(json.loads(text))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"match calibration {where}: {exc}") from None
 

@@ -19,7 +19,7 @@ import numpy as np
 from faceproof.config import ConfigError, Settings
 from faceproof.errors import Problem, problem
 from faceproof.face.record import F32, U8
-from faceproof.matching.calibration import Calibration, file_sha256, load_calibration
+from faceproof.matching.calibration import MatchCalibration, file_sha256, load_match_calibration
 from faceproof.matching.levels import LEVELS, NONE, Kind, rank
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ class Embedded:
 
 
 class Matcher:
-    def __init__(self, calibration: Calibration, helpers: int | None = None) -> None:
+    def __init__(self, calibration: MatchCalibration, helpers: int | None = None) -> None:
         self.calibration = calibration
         self._maps = {k: c.similarity_map() for k, c in calibration.kinds.items()}
         # The two images of a request are analysed side by side when a helper thread is
@@ -86,7 +86,7 @@ class Matcher:
     def from_settings(cls, settings: Settings) -> Matcher:
         """The shipped (or configured) calibration, checked against the installed embedder."""
         path = settings.match_calibration_path
-        calibration = load_calibration(Path(path) if path else None)
+        calibration = load_match_calibration(Path(path) if path else None)
         model_file = settings.models_path / EMBEDDER_FILE
         expected = calibration.model.get("sha256")
         if settings.require_models and model_file.is_file() and expected:
