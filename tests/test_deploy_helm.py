@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -269,60 +268,62 @@ def test_helm_lint_finds_no_errors() -> None:
     assert all(m["severity"] <= 1 for m in result["messages"]), result["messages"]  # info only
 
 
-def test_init_container_copies_a_mounted_key_secret(tmp_path: Path) -> None:
-    """Runs the rendered copy step on a folder laid out as kubelet mounts a Secret
-    (files are links into ..data/), then opens the copy with the server's key stores."""
-    made = tmp_path / "made"
-    store = KeyStore.open(made / "keys")  # what `faceproof keys list` makes in an empty dir
-    GalleryKeyring.open(made / "keys")  # and the gallery sealing key
-    secret = tmp_path / "secret"
-    data = secret / "..2026_12_01_20_00_00.000"
+def _kubelet_secret(mount: Path, files: dict[str, bytes], stamp: str) -> None:
+    """Lays ``files`` out as kubelet does for a Secret volume: a timestamped folder, ``..data``
+    pointing at it, one link per key through ``..data``; a later call swaps ``..data``
+    atomically, as an updated Secret does."""
+    data = mount / f"..{stamp}"
     data.mkdir(parents=True)
-    for f in (made / "keys").iterdir():
-        if not f.name.startswith("."):
-            (data / f.name).write_bytes(f.read_bytes())
-    (secret / "..data").symlink_to(data.name)
-    for f in data.iterdir():
-        (secret / f.name).symlink_to(Path("..data") / f.name)
+    for name, content in files.items():
+        (data / name).write_bytes(content)
+        (data / name).chmod(0o400)
+    tmp = mount / "..data_tmp"
+    tmp.symlink_to(data.name)
+    os.replace(tmp, mount / "..data")
+    for name in files:
+        if not (mount / name).is_symlink():
+            (mount / name).symlink_to(Path("..data") / name)
 
+
+def _key_files(keys: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in keys.iterdir() if not p.name.startswith(".")}
+
+
+def test_server_reads_the_key_secret_where_the_chart_mounts_it(tmp_path: Path) -> None:
+    """The rendered pod's key settings and mount, applied to a Secret-shaped folder, opened
+    by the server's own key stores; an updated Secret is a rotation without a restart."""
     docs = render(VALUE_SETS["ha-inline"])
-    (init,) = pod_of(docs)["spec"]["initContainers"]
-    mount = next(m["mountPath"] for m in init["volumeMounts"] if m["name"] == "deployment-key")
-    data_mount = next(m["mountPath"] for m in init["volumeMounts"] if m["name"] == "data")
-    env = {e["name"]: e["value"] for e in init["env"]}
-    (configmap,) = kinds(docs, "ConfigMap")
-    assert env["FACEPROOF_DATA_DIR"] == configmap["data"]["FACEPROOF_DATA_DIR"]  # one data dir
-    data_dir = tmp_path / env["FACEPROOF_DATA_DIR"].removeprefix(data_mount).lstrip("/")
-    script = init["command"][2].replace(mount, str(secret))
-    done = subprocess.run(
-        [init["command"][0], "-c", script],
-        env={**os.environ, "FACEPROOF_DATA_DIR": str(data_dir)},
-        capture_output=True,
-        text=True,
-        timeout=60,
+    pod = pod_of(docs)["spec"]
+    (server,) = (c for c in pod["containers"] if c["name"] == "faceproof")
+    mount = next(m for m in server["volumeMounts"] if m["name"] == "deployment-key")
+    volume = next(v for v in pod["volumes"] if v["name"] == "deployment-key")
+    assert mount["readOnly"] is True and volume["secret"]["defaultMode"] == 0o400
+    env = container_env(docs, VALUE_SETS["ha-inline"])
+    settings = settings_from(env)
+    assert settings.keys_read_only is True
+    assert str(settings.keys_path) == mount["mountPath"]
+    assert not pod.get("initContainers")
+
+    made = tmp_path / "made"  # what `faceproof keys list` + `gallery rotate-key` make
+    store = KeyStore.open(made / "keys")
+    GalleryKeyring.rotate(made / "keys")
+    secret = tmp_path / "secret"
+    _kubelet_secret(secret, _key_files(made / "keys"), "2026_12_01_20_00_00.1")
+    served = KeyStore.open(secret, read_only=True)
+    assert served.current_kid == store.current_kid
+    ring = GalleryKeyring.open(secret, read_only=True)
+    assert ring.current == GalleryKeyring.open(made / "keys").current
+    before = sorted(p.name for p in secret.iterdir())
+
+    old = store.current_kid
+    new = store.rotate()  # rotated where the keys are made, then the Secret updated
+    _kubelet_secret(secret, _key_files(made / "keys"), "2026_12_01_21_00_00.2")
+    assert served.current_kid == new  # picked up by the running store
+    assert served.private_key_for(old) is not None  # the previous key within its grace
+    assert sorted(p.name for p in (secret / "..data").iterdir()) == sorted(
+        _key_files(made / "keys")
     )
-    assert done.returncode == 0, done.stderr
-    keys = data_dir / "keys"
-    assert sorted(p.name for p in keys.iterdir()) == sorted(p.name for p in data.iterdir())
-    assert all(not p.is_symlink() and (p.stat().st_mode & 0o777) == 0o600 for p in keys.iterdir())
-    assert (keys.stat().st_mode & 0o777) == 0o700 and (data_dir.stat().st_mode & 0o777) == 0o700
-    copied = KeyStore.open(keys, create=False)
-    assert copied.current_kid == store.current_kid
-    assert (
-        GalleryKeyring.open(keys, create=False).current
-        == GalleryKeyring.open(made / "keys").current
-    )
-    # Without an index.json the step fails, so a wrong Secret stops the pod before serving.
-    (secret / "index.json").unlink()
-    empty = tmp_path / "other"
-    bad = subprocess.run(
-        [init["command"][0], "-c", script],
-        env={**os.environ, "FACEPROOF_DATA_DIR": str(empty)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert bad.returncode != 0
+    assert {p.name for p in secret.iterdir()} >= set(before)  # nothing removed by the server
 
 
 def test_values_schema_is_valid_json_schema() -> None:
