@@ -378,6 +378,16 @@ def test_empty_json_body_says_what_to_send(c: TestClient, endpoint: str) -> None
     assert body["description"].startswith("The request body is empty: send a JSON object with ")
 
 
+@pytest.mark.parametrize("endpoint", list(JSON_ENDPOINTS))
+@pytest.mark.parametrize("body", [[1, 2], "image", 42, None])
+def test_json_body_of_the_wrong_shape_says_what_to_send(
+    c: TestClient, endpoint: str, body: Any
+) -> None:
+    body = _check(c.post(API + JSON_ENDPOINTS[endpoint], json=body), 501, "ERROR_INVALID_JSON", 400)
+    text = body["description"]
+    assert text.startswith(("The request body must be a JSON object with ", "The request body is"))
+
+
 @pytest.mark.parametrize("endpoint", list(FORM_ENDPOINTS))
 def test_empty_form_body_names_the_missing_field(c: TestClient, endpoint: str) -> None:
     path, field = FORM_ENDPOINTS[endpoint]

@@ -58,6 +58,26 @@ def test_no_input_makes_a_server_error(case: schemathesis.Case, client: TestClie
         body = response.json()
         assert {"code", "refid", "description"} <= set(body)
         assert "Traceback" not in response.text
+        _no_framework_text(body["description"])
+
+
+# Texts of pydantic, Starlette and FastAPI that must never reach a client (our messages name
+# the field and say what to send: docs/api-decisions.md, "One error model").
+FRAMEWORK_TEXTS = (
+    "Field required",
+    "Input should",
+    "Expected UploadFile",
+    "<class",
+    "(/)",
+    "There was an error parsing the body",
+    "value is not a valid",
+    "pydantic",
+)
+
+
+def _no_framework_text(description: str) -> None:
+    leaked = [t for t in FRAMEWORK_TEXTS if t in description]
+    assert not leaked, (leaked, description)
 
 
 # -- hand-made adversarial input ---------------------------------------------------------
@@ -254,6 +274,7 @@ def test_adversarial_input_is_refused_quickly_in_bounded_memory(fuzz_client: Tes
         if r.status_code >= 400:
             body = r.json()
             assert {"code", "refid", "description"} <= set(body), (label, body)
+            _no_framework_text(body["description"])
         worst = (max(worst[0], cpu), max(worst[1], wall))
         if cpu > 1.0 or wall > 10.0:
             slow.append((label, round(cpu, 2), round(wall, 2)))

@@ -131,6 +131,7 @@ class Problem(Enum):
         Err.INVALID_JSON, "JSON EXCEPTION: the body is not valid JSON ({detail})."
     )
     EMPTY_BODY = ProblemSpec(Err.INVALID_JSON, "The request body is empty: send {expected}.")
+    WRONG_BODY = ProblemSpec(Err.INVALID_JSON, "The request body must be {expected}.")
     MISSING_FIELD = ProblemSpec(Err.INVALID_JSON, "({field}) is required: {expected}.")
     WRONG_FIELD = ProblemSpec(Err.INVALID_JSON, "({field}) must be {expected}.")
     UNREADABLE_BODY = ProblemSpec(

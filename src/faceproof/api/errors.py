@@ -151,7 +151,7 @@ def validation_to_api_error(
     if field == "/":
         if kind == "missing":
             return problem(Problem.EMPTY_BODY, expected=expected_body)
-        return problem(Problem.WRONG_FIELD, "/", expected=expected_body)
+        return problem(Problem.WRONG_BODY, expected=expected_body)
     expected = _expected(field, kind)
     if kind == "missing":
         return problem(Problem.MISSING_FIELD, field, expected=expected)
