@@ -255,7 +255,7 @@ def test_sigterm_during_a_burst_loses_under_1_percent_and_no_nonce_twice(
     threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
     for t in threads:
         t.start()
-    while done_n[0] < total // 4:
+    while done_n[0] < total // 4 and any(t.is_alive() for t in threads):
         time.sleep(0.01)
     stopping = cluster.replicas[0]
     t_stop = time.monotonic()
