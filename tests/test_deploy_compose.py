@@ -10,6 +10,7 @@ import copy
 import http.server
 import ipaddress
 import json
+import os
 import re
 import shutil
 import socket
@@ -37,6 +38,8 @@ from deploy_support import (
     settings_from,
     settings_names,
 )
+from faceproof.crypto.keystore import KeyStore
+from faceproof.identification.sealing import GalleryKeyring
 
 COMPOSE_DIR = DEPLOY / "compose"
 COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
@@ -162,8 +165,12 @@ def test_servers_get_settings_the_server_knows(effective: dict[str, Any]) -> Non
         nginx = effective["services"]["nginx"]["networks"]["backend"]["ipv4_address"]
         assert settings.trusted_proxies == nginx
         assert svc["read_only"] is True and "ALL" in svc["cap_drop"]
-    one, two = ({**effective["services"][n], "networks": None} for n in FACEPROOF_SERVICES)
+    one, two = (
+        {**effective["services"][n], "networks": None, "volumes": None} for n in FACEPROOF_SERVICES
+    )
     assert one == two  # the same server twice, at two fixed addresses in the backend subnet
+    data = [effective["services"][n]["volumes"][0] for n in FACEPROOF_SERVICES]
+    assert all(v.endswith(":/app/data") for v in data) and data[0] != data[1]  # each its own
     subnet = ipaddress.ip_network(effective["networks"]["backend"]["ipam"]["config"][0]["subnet"])
     addresses = [
         effective["services"][n]["networks"]["backend"]["ipv4_address"]
@@ -172,6 +179,54 @@ def test_servers_get_settings_the_server_knows(effective: dict[str, Any]) -> Non
     assert len(set(addresses)) == 3
     assert all(ipaddress.ip_address(a) in subnet for a in addresses)
     assert effective["networks"]["backend"]["internal"] is True  # no route out at run time
+
+
+def test_one_deployment_key_made_once_and_mounted_read_only(
+    effective: dict[str, Any], tmp_path: Path
+) -> None:
+    services = effective["services"]
+    keys = services["keys"]
+    assert keys["network_mode"] == "none" and keys["read_only"] is True
+    (key_volume,) = keys["volumes"]
+    volume, key_home = key_volume.split(":")
+    assert volume in effective["volumes"]
+    for name in FACEPROOF_SERVICES:
+        svc = services[name]
+        assert svc["depends_on"]["keys"]["condition"] == "service_completed_successfully"
+        mounts = dict(v.split(":", 1) for v in svc["volumes"])
+        target, mode = mounts[volume].split(":")
+        assert mode == "ro"
+        settings = settings_from({k: str(v) for k, v in svc["environment"].items()})
+        assert settings.keys_read_only is True
+        # The servers read the folder the keys service writes, through the shared volume.
+        assert settings.keys_path == Path(target) / Path(
+            keys["environment"]["FACEPROOF_DATA_DIR"], "keys"
+        ).relative_to(key_home)
+
+    # The keys service's command, run twice on a folder standing in for its volume.
+    (script,) = keys["command"]
+    home = tmp_path / "key-volume"
+    env = {
+        **os.environ,
+        "FACEPROOF_DATA_DIR": str(home),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+    }
+    runs = []
+    for _ in range(2):
+        done = subprocess.run(
+            [keys["entrypoint"][0], keys["entrypoint"][1], script.replace(key_home, str(home))],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        runs.append({p.name: p.read_bytes() for p in (home / "keys").iterdir()})
+    assert runs[0] == runs[1]  # made once; a second start changes nothing
+    assert {"index.json", "gallery-keys.json"} <= set(runs[0])
+    store = KeyStore.open(home / "keys", read_only=True)  # what each server opens
+    assert f"{store.current_kid}.pem" in runs[0]
+    GalleryKeyring.open(home / "keys", read_only=True)
 
 
 def test_lic_config_is_mounted_where_server_config_path_says(
