@@ -10,6 +10,7 @@ from typing import Any
 import click
 import numpy as np
 
+from faceproof.cli.extras import require_eval_extra
 from faceproof.cli.identification import DEFAULT_OUT, calibrate_identification
 from faceproof.cli.options import build_engine, cache_option, cache_path, models_option
 from faceproof.datasets import DIGEST_METHOD, folder_digest
@@ -102,7 +103,7 @@ def calibrate(
         target = DEFAULT_OUT if out == Path("match_calibration.json") else out
         calibrate_identification(root, target, label_fixes, models, cache)
         return
-
+    require_eval_extra("calibrate", "scipy")  # the FAR bounds (Clopper-Pearson)
     cache_file = cache_path(cache)
     folds = _parse_folds(hold_out_folds)
     if bool(folds) != (hold_out_pairs is not None):

@@ -20,6 +20,7 @@ import click
 import cv2
 import numpy as np
 
+from faceproof.cli.extras import require_eval_extra
 from faceproof.cli.options import models_dir, models_option
 from faceproof.error_rates import det_curve
 from faceproof.liveness import train as tr
@@ -257,7 +258,7 @@ def liveness(
     cache_dir: Path,
 ) -> None:
     """APCER per attack type, BPCER, BPCER@APCER 1 %/5 %, the level table, a DET curve."""
-
+    require_eval_extra("eval liveness", "scipy", "matplotlib")  # fusion fits, the DET plot
     models_path = models_dir(models_path)
     fusion = load_fusion()
     samples = tr.load_samples(live_dir, spoof_dir)

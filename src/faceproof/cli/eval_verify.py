@@ -10,6 +10,7 @@ from typing import Any
 import click
 import numpy as np
 
+from faceproof.cli.extras import require_eval_extra
 from faceproof.cli.options import build_engine, cache_option, cache_path, models_option
 from faceproof.config import ConfigError
 from faceproof.datasets import folder_digest
@@ -87,7 +88,7 @@ def verify(
     verified: the calibration's data digest is recomputed from --root minus the folds it
     held out. Both are reported; only the disjoint figures estimate the deployed error rates.
     """
-
+    require_eval_extra("eval verify", "matplotlib")  # the DET plot
     try:
         pairs = read_pairs(pairs_file)
         cal = load_match_calibration(calibration)

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import click
 
+from faceproof.cli.extras import require_eval_extra
 from faceproof.cli.options import models_dir, models_option
+from faceproof.liveness import train as tr
 from faceproof.liveness.train import DEFAULT_CACHE
+from faceproof.private_cache import PrivateCacheError
 
 
 @click.group("liveness")
@@ -55,8 +58,7 @@ def train_cmd(
     l2: float | None,
 ) -> None:
     """Fit on all images of LIVE/SPOOF and write the two JSON files (versioned, digested)."""
-    from faceproof.liveness import train as tr
-    from faceproof.private_cache import PrivateCacheError
+    require_eval_extra("liveness train", "scipy")  # the fusion fit
 
     models_path = models_dir(models_path)
     try:

@@ -332,7 +332,7 @@ def _cp_upper(k: int, n: int, conf: float = 0.95) -> float:
         return 1.0
     if k >= n:
         return 1.0
-    # lazy: scipy.stats (~3 s) only when a calibration is fitted
+    # lazy: SciPy is the eval extra (not in the server install), ~3 s to import
     from scipy.stats import beta
 
     return float(beta.ppf(conf, k + 1, n - k))
