@@ -87,3 +87,21 @@ def test_cli_lists_a_read_only_store_and_refuses_to_rotate_it(tmp_path: Path) ->
     assert listed.exit_code == 0 and kid in listed.output
     rotated = CliRunner().invoke(main, ["keys", "rotate"], env=env)
     assert rotated.exit_code == 1 and "read-only" in rotated.output
+
+
+def test_gallery_key_commands_follow_the_key_dir(tmp_path: Path) -> None:
+    from faceproof.cli import main
+    from faceproof.identification.sealing import KEY_FILE, GalleryKeyring
+
+    keys = tmp_path / "made"
+    env = {"FACEPROOF_KEYS_DIR": str(keys), "FACEPROOF_DATA_DIR": str(tmp_path / "data")}
+    made = CliRunner().invoke(main, ["gallery", "rotate-key"], env=env)
+    assert made.exit_code == 0, made.output
+    kid = GalleryKeyring.open(keys, read_only=True).current
+    assert kid in made.output and (keys / KEY_FILE).is_file()
+    assert not (tmp_path / "data" / "keys").exists()
+    refused = CliRunner().invoke(
+        main, ["gallery", "rotate-key"], env={**env, "FACEPROOF_KEYS_READ_ONLY": "true"}
+    )
+    assert refused.exit_code == 1 and "read-only" in refused.output
+    assert GalleryKeyring.open(keys, read_only=True).kids == [kid]

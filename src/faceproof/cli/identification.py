@@ -254,7 +254,9 @@ def gallery_group() -> None:
 def _services_for_cli() -> Any:
     try:
         settings = load_settings()
-        keyring = GalleryKeyring.open(settings.data_dir / "keys", create=False)
+        keyring = GalleryKeyring.open(
+            settings.keys_path, create=False, read_only=settings.keys_read_only
+        )
         cal = load_identification_calibration(settings.identification_calibration_path)
         dim = int(cal.model.get("dimension", 192))
         store = open_store(settings.database_url, settings.data_dir, dim)
@@ -263,11 +265,21 @@ def _services_for_cli() -> Any:
     return settings, IdentificationService(store, keyring, cal, "", b"", dim)
 
 
+def _writable_keys(settings: Any) -> None:
+    if settings.keys_read_only:
+        raise click.ClickException(
+            f"{settings.keys_path} is read-only (FACEPROOF_KEYS_READ_ONLY): change the gallery "
+            "key where the deployment keys are made, then update the mounted secret"
+        )
+
+
 @gallery_group.command("rotate-key")
 def rotate_key() -> None:
     """New current key for templates enrolled from now on (old rows keep their key)."""
 
-    kid = GalleryKeyring.rotate(load_settings().data_dir / "keys")
+    settings = load_settings()
+    _writable_keys(settings)
+    kid = GalleryKeyring.rotate(settings.keys_path)
     click.echo(
         f"current gallery key: {kid} (running workers pick it up on their next "
         "restart; run `faceproof gallery reseal` to move old rows to it)"
@@ -290,6 +302,7 @@ def drop_key(kid: str) -> None:
     """Remove a retired key; refused while any stored template still uses it."""
 
     settings, service = _services_for_cli()
+    _writable_keys(settings)
     try:
         in_use = sum(1 for _, t in service.store.all_templates() if t.kid == kid)
     finally:
@@ -297,7 +310,7 @@ def drop_key(kid: str) -> None:
     if in_use:
         raise click.ClickException(f"{in_use} templates still use {kid}: run reseal first")
     try:
-        GalleryKeyring.drop(settings.data_dir / "keys", kid)
+        GalleryKeyring.drop(settings.keys_path, kid)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"dropped gallery key {kid}", file=sys.stderr)
