@@ -61,7 +61,7 @@ def test_invalid_colours_raise(text: str) -> None:
     with pytest.raises(ApiError) as info:
         parse_colour(text)
     assert info.value.kind.code == 501
-    assert info.value.description == "(/backgroundColor) invalid colour"
+    assert info.value.description.startswith('(/backgroundColor) must be a colour as "#rrggbb"')
 
 
 @pytest.mark.parametrize("value", [0xFFFFFF, ["#ffffff"], True])

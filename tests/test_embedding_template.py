@@ -9,7 +9,7 @@ import zlib
 import numpy as np
 import pytest
 
-from faceproof.errors import ApiError
+from faceproof.errors import ApiError, Problem, problem
 from faceproof.pipeline.embedding_template import (
     FLAG_L2_NORMALISED,
     decode_embedding,
@@ -65,19 +65,25 @@ def test_flipped_byte_fails_the_checksum() -> None:
         bad = bytearray(data)
         bad[at] ^= 0x10
         desc = _fails(bytes(bad), expected_model_id=None, expected_digest=None)
-        assert desc == "(/template) unable to decode template: checksum mismatch", at
+        assert (
+            desc
+            == problem(Problem.BROKEN_TEMPLATE, "/template", reason="checksum mismatch").description
+        ), at
 
 
 @pytest.mark.parametrize("cut", [1, 2, 100, 200])
 def test_truncation(cut: int) -> None:
     data = encode_embedding(_vec(), MODEL, DIGEST, 50)
     desc = _fails(data[:-cut])
-    assert desc == "(/template) unable to decode template: truncated"
+    assert desc == problem(Problem.BROKEN_TEMPLATE, "/template", reason="truncated").description
 
 
 def test_trailing_bytes() -> None:
     data = encode_embedding(_vec(), MODEL, DIGEST, 50)
-    assert _fails(data + b"\x00") == "(/template) unable to decode template: length mismatch"
+    assert (
+        _fails(data + b"\x00")
+        == problem(Problem.BROKEN_TEMPLATE, "/template", reason="length mismatch").description
+    )
 
 
 @pytest.mark.parametrize(
@@ -85,27 +91,35 @@ def test_trailing_bytes() -> None:
     [b"", b"FPT", b"IDENTY\x01\x00\x01", b"FPT2\x01" + bytes(40), b"\xff\xd8\xff\xe0" + bytes(40)],
 )
 def test_foreign_data_is_unsupported(data: bytes) -> None:
-    assert _fails(data) == "(/template) Unsupported template"
+    assert _fails(data) == problem(Problem.FOREIGN_TEMPLATE, "/template").description
 
 
 def test_future_version_is_unsupported() -> None:
     data = bytearray(encode_embedding(_vec(), MODEL, DIGEST, 50))
     data[4] = 2
-    assert _fails(bytes(data)) == "(/template) Unsupported template"
+    assert _fails(bytes(data)) == problem(Problem.FOREIGN_TEMPLATE, "/template").description
 
 
 def test_wrong_model_is_unsupported() -> None:
     data = encode_embedding(_vec(), MODEL, DIGEST, 50)
-    assert _fails(data, expected_model_id="other-model") == "(/template) Unsupported template"
+    assert (
+        _fails(data, expected_model_id="other-model")
+        == problem(Problem.FOREIGN_TEMPLATE, "/template").description
+    )
     other = hashlib.sha256(b"retrained").digest()
-    assert _fails(data, expected_digest=other) == "(/template) Unsupported template"
+    assert (
+        _fails(data, expected_digest=other)
+        == problem(Problem.FOREIGN_TEMPLATE, "/template").description
+    )
     assert decode_embedding(data, MODEL, DIGEST[:16]).model_id == MODEL  # 16-byte form works
 
 
 def test_dimension_checks() -> None:
     data = encode_embedding(_vec(128), MODEL, DIGEST, 50)
     desc = _fails(data, expected_dim=512, field="/image/template")
-    assert desc == "(/image/template) unable to decode template: bad dimension"
+    assert desc == problem(
+        Problem.BROKEN_TEMPLATE, "/image/template", reason="bad dimension"
+    ).description
 
 
 def test_encoder_validates() -> None:
@@ -130,11 +144,11 @@ def _reseal(body: bytes) -> bytes:
 def test_semantic_checks_behind_a_valid_checksum() -> None:
     good = encode_embedding(_vec(4), "m", DIGEST, 50)[:-4]
     bad_quality = good[:-2] + bytes([101]) + good[-1:]
-    assert _fails(_reseal(bad_quality)).endswith(": invalid quality")
+    assert _fails(_reseal(bad_quality)).split(". ")[0].endswith(": invalid quality")
     inf = np.array([np.inf], "<f2").tobytes()
     bad_vector = good[:25] + inf + good[27:]  # the first component (offset 24 + L)
-    assert _fails(_reseal(bad_vector)).endswith(": invalid vector")
+    assert _fails(_reseal(bad_vector)).split(". ")[0].endswith(": invalid vector")
     zero_dim = b"FPT1" + bytes([1, 1]) + b"m" + DIGEST[:16] + struct.pack("<H", 0) + bytes(2)
-    assert _fails(_reseal(zero_dim)).endswith(": bad dimension")
+    assert _fails(_reseal(zero_dim)).split(". ")[0].endswith(": bad dimension")
     no_id = b"FPT1" + bytes([1, 0]) + DIGEST[:16] + struct.pack("<H", 1) + bytes(4)
-    assert _fails(_reseal(no_id)).endswith(": invalid model id")
+    assert _fails(_reseal(no_id)).split(". ")[0].endswith(": invalid model id")

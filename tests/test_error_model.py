@@ -628,3 +628,49 @@ def test_liveness_answers_echo_the_image_only_when_asked(
     monkeypatch.setattr(settings, "echo_input_image", True)
     for body in both():
         assert base64.b64decode(body["input"]["image"]) == FACE
+
+
+# -- embedding templates and capture options ----------------------------------------------------
+FOREIGN = _b64(b"FPT1" + bytes(60))  # version 0: not a template this server makes
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body"),
+    [
+        ("galleries/subjects", {"subjectId": "s4", "template": FOREIGN}),
+        ("identify", {"gallery": GALLERY, "level": "HIGH", "template": FOREIGN}),
+    ],
+)
+def test_foreign_template_has_one_answer(
+    c: TestClient, endpoint: str, body: dict[str, Any]
+) -> None:
+    r = c.post(API + JSON_ENDPOINTS[endpoint], json=body)
+    expected = problem(Problem.FOREIGN_TEMPLATE, "/template").description
+    _check(r, 504, "ERROR_INVALID_FORMAT", 400, expected)
+
+
+@pytest.mark.parametrize(
+    ("options", "kind", "code", "name", "values"),
+    [
+        (
+            {"requiredTemplates": ["GIF"]},
+            Problem.UNSUPPORTED_FORMAT,
+            504,
+            "ERROR_INVALID_FORMAT",
+            {},
+        ),
+        (
+            {"enableBackgroundRemoval": True, "backgroundColor": "red"},
+            Problem.WRONG_FIELD,
+            501,
+            "ERROR_INVALID_JSON",
+            {"expected": 'a colour as "#rrggbb", e.g. "#ffffff"'},
+        ),
+    ],
+)
+def test_capture_option_problems_name_the_option(
+    c: TestClient, options: dict[str, Any], kind: Problem, code: int, name: str, values: Any
+) -> None:
+    field = "/options/" + next(k for k in options if k != "enableBackgroundRemoval")
+    r = c.post(API + "/process", files={"file": ("bdata", _seal(c, [FACE], **options))})
+    _check(r, code, name, 400, problem(kind, field, **values).description)

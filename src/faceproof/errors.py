@@ -178,6 +178,16 @@ class Problem(Enum):
         "({field}) Multiple faces detected. Enrolment needs a photo of one person only: crop "
         "the others out or retake the photo.",
     )
+    FOREIGN_TEMPLATE = ProblemSpec(
+        Err.INVALID_FORMAT,
+        "({field}) Unsupported template: not a FACEPROOF_T1 template of this server's model. "
+        "Make it with /face/generateTemplateFromImage on this deployment.",
+    )
+    BROKEN_TEMPLATE = ProblemSpec(
+        Err.INVALID_FORMAT,
+        "({field}) unable to decode template: {reason}. Send the template exactly as "
+        "/face/generateTemplateFromImage returned it.",
+    )
     POOR_QUALITY = ProblemSpec(Err.POOR_ICAO_QUALITY, "({field}) {reason}: {detail}")
     # -- levels (505 / 506 / 501) -------------------------------------------------------------
     UNKNOWN_MATCH_LEVEL = ProblemSpec(

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from faceproof.errors import ApiError, Err
+from faceproof.errors import Problem, problem
 from faceproof.face.record import U8
 
 _COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
@@ -31,7 +31,7 @@ def parse_colour(value: object, field: str = "/backgroundColor") -> tuple[int, i
     if value is None:
         return None
     if not isinstance(value, str) or not _COLOUR.fullmatch(value):
-        raise ApiError(Err.INVALID_JSON, f"({field}) invalid colour")
+        raise problem(Problem.WRONG_FIELD, field, expected='a colour as "#rrggbb", e.g. "#ffffff"')
     return (int(value[1:3], 16), int(value[3:5], 16), int(value[5:7], 16))
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from faceproof.errors import ApiError, Err
+from faceproof.errors import ApiError, Problem, problem
 from faceproof.face.record import F32
 
 TEMPLATE_NAME = "FACEPROOF_T1"
@@ -96,10 +96,10 @@ def decode_embedding(
     Foreign magic, version or model → "(/template) Unsupported template"; damage →
     "(/template) unable to decode template: <reason>" (both ERROR_INVALID_FORMAT).
     """
-    unsupported = ApiError(Err.INVALID_FORMAT, f"({field}) Unsupported template")
+    unsupported = problem(Problem.FOREIGN_TEMPLATE, field)
 
     def broken(reason: str) -> ApiError:
-        return ApiError(Err.INVALID_FORMAT, f"({field}) unable to decode template: {reason}")
+        return problem(Problem.BROKEN_TEMPLATE, field, reason=reason)
 
     buf = bytes(data)
     if len(buf) < len(MAGIC) + 1 or buf[:4] != MAGIC or buf[4] != VERSION:

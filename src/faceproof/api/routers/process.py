@@ -93,7 +93,7 @@ def process(
             raise problem(Problem.UNSUPPORTED_FORMAT, "/options/requiredTemplates")
     colour = None
     if opts.enableBackgroundRemoval and opts.backgroundColor is not None:
-        colour = parse_colour(opts.backgroundColor)
+        colour = parse_colour(opts.backgroundColor, "/options/backgroundColor")
 
     engine = services.face
     if engine is None:
