@@ -248,7 +248,7 @@ class Endpoint:
     call: Call
 
 
-def _endpoints(m: Material, captures: CaptureSource | None) -> dict[str, Endpoint]:
+def endpoints_for(m: Material, captures: CaptureSource | None) -> dict[str, Endpoint]:
     async def process(fp: Any, rng: random.Random) -> object:
         assert captures is not None
         return await fp.process(await captures.get())
@@ -337,15 +337,17 @@ class CaptureSource:
         self._engine: Any = None
         self._jwk: dict[str, Any] | None = None
         self._seed = 0
+        self._ready = asyncio.Lock()
         self.challenge_cpu_s = 0.0  # server CPU per /challenge, as last measured
 
     def _prepare(self) -> None:
-        from challenge_capture import clip
+        from challenge_capture import FAR, NEAR, clip
         from faceproof.pipeline.engine import FaceEngine
 
         models = Path(os.environ.get("FACEPROOF_MODEL_DIR", REPO / "var" / "models"))
         self._engine = FaceEngine(models)
-        clip()  # decode the clip once (cached)
+        for i in (FAR, NEAR):  # the only frames ``answer`` looks for a face in
+            self.find_faces(clip()[i], "selfie")
 
     def find_faces(self, rgb: Any, mode: Any) -> Any:
         """The engine's detector, once per clip frame (``answer`` asks for every capture)."""
@@ -364,10 +366,11 @@ class CaptureSource:
 
     async def one(self) -> bytes:
         """A new capture: a challenge from the server, answered and sealed here."""
-        if self._engine is None:
-            await asyncio.to_thread(self._prepare)
-        if self._jwk is None:
-            self._jwk = (await self.fp.pub_key()).jwk
+        async with self._ready:
+            if self._engine is None:
+                await asyncio.to_thread(self._prepare)
+            if self._jwk is None:
+                self._jwk = (await self.fp.pub_key()).jwk
         ch = (await self.fp.challenge()).challenge.model_dump()
         self._seed += 1
         return await asyncio.to_thread(self._build, ch, self._jwk, self._seed)
@@ -647,11 +650,11 @@ def step_row(s: StepResult) -> list[str]:
 
 
 async def fill_captures(
-    captures: CaptureSource, pid: int, rate_guess: float, concurrency: int, args: Any
+    captures: CaptureSource, pid: int, rate_guess: float, concurrency: int, keep: float
 ) -> float:
-    """Build the step's challenge captures; the server's CPU per /challenge while doing so
-    (the pool's challenges are issued outside the step's window, their cost added back)."""
-    keep = args.warmup + args.duration
+    """Build a step's challenge captures (the step lasts ``keep`` s); returns the server's
+    CPU per /challenge while doing so (the pool's challenges are issued outside the step's
+    window, their cost is added back to each /process)."""
     need = math.ceil(rate_guess * keep * 1.25) + concurrency
     before, t0 = tree_cpu(pid), time.monotonic()
     issued = await captures.fill(need, keep_s=keep)
@@ -681,14 +684,16 @@ async def sweep(args: argparse.Namespace, url: str, pid: int) -> dict[str, list[
         captures = None
         if "process" in args.endpoints:
             captures = CaptureSource(AsyncFaceproofClient(url, http=http))
-        endpoints = _endpoints(material, captures)
+        endpoints = endpoints_for(material, captures)
         for k, name in enumerate(args.endpoints):
             ep = endpoints[name]
             rate_guess = 2.0
             for c in args.concurrency:
                 extra = 0.0
                 if name == "process" and captures is not None:
-                    extra = await fill_captures(captures, pid, rate_guess, c, args)
+                    extra = await fill_captures(
+                        captures, pid, rate_guess, c, args.warmup + args.duration
+                    )
                 s = await run_step(
                     ep,
                     url,

@@ -1,196 +1,224 @@
-"""Soak test: a real ``faceproof serve --workers N`` under steady mixed load; memory, fds, codes.
+"""Soak: a real ``faceproof serve`` at 80 % of its measured peak, mixed endpoints, 10 minutes.
 
-    python bench/soak.py [--minutes 10] [--warmup 90] [--workers 2] [--clients 4] [--port 8181]
+    python bench/soak.py [--minutes 10] [--warmup 90] [--workers 2] [--share 0.8]
+                         [--peak-json var/bench/load-….json | --rate R] [--endpoints …]
+    python bench/soak.py --server http://127.0.0.1:8080 --pid 12345 --rate 6
 
-``--clients`` threads in this process, each with its own keep-alive connection, send a fixed,
-seeded mix of real requests back to back: /face/generateTemplateFromImage (default ENROL
-quality mode), /matchWithSelfie and /face/as on real images of ../shared/data (LFW and
-DeepFace portraits, 640×480 webcam frames). Every answer is counted by endpoint, HTTP status
-and, for errors, the reference's ``code`` in the body.
+The offered load is open-loop: requests start at a fixed rate whatever the answers take (as
+users arrive), each to the next endpoint of a seeded shuffled cycle over ``--endpoints``
+(default: all of bench/load.py's, /process as the SDK sends it, with its challenge), built
+and sent as bench/load.py does (faceproof.client, fresh envelopes, real images). The rate is
+``--share`` of the mix's peak: with peaks P_i (requests/s of endpoint i at its best
+concurrency) and equal numbers of each, the mix's peak is n / Σ 1/P_i. The peaks come from
+``--peak-json`` (a bench/load.py result), else they are measured first on the same server
+(one bench/load.py step per endpoint at 2 × workers clients); ``--rate`` sets the rate itself.
+At most ``--max-inflight`` requests are open at once; an arrival beyond that is counted as
+dropped (the server fell behind), never queued in the generator.
 
-Every ``--sample`` seconds the sampler reads each worker's RSS (``VmRSS``), peak (``VmHWM``)
-and open descriptors from /proc. The report gives, per worker, RSS right after the warm-up
-and at the end, the growth between them, the peak, the fd counts, and every status seen (5xx
-counted apart). The numbers depend on the machine: say how busy it was when quoting them.
+Every ``--sample`` seconds each worker's RSS, peak RSS, threads and open descriptors are
+read from /proc. Criteria, each printed as pass/fail (exit status 1 if one fails):
+
+* RSS growth < 10 % per worker: median RSS of the last minute of load against the median of
+  the first minute after the warm-up;
+* zero 5xx answers and zero transport failures (4xx refusals of these images are answers);
+* no descriptor growth per worker: the most descriptors seen in the last minute are no more
+  than the most seen in the first minute after the warm-up;
+* no worker replaced during the run, and no arrival dropped.
+
+The machine may be shared: say how busy it was (the load average is printed) when quoting.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import contextlib
-import http.client
+import asyncio
 import json
 import os
 import random
 import statistics
-import sys
-import threading
 import time
-import uuid
 from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / ".." / "shared" / "data"
-sys.path.insert(0, str(REPO / "tests"))
+import load
+from serving import running_server
 
-from serving import running_server, worker_pids  # noqa: E402
-
-GENERATE = "/api/v1/face/generateTemplateFromImage"
-MATCH = "/api/v1/matchWithSelfie"
-FACE_AS = "/api/v1/face/as"
+#: Length of the windows compared (first after the warm-up, last of the run), seconds.
+WINDOW_S = 60.0
 
 
-def _images(n: int) -> list[bytes]:
-    """Real face images as their JPEG bytes: LFW portraits, DeepFace portraits, webcam frames."""
-    from imaging import encode, video_frames
-
-    lfw = sorted((DATA / "verify" / "lfw").rglob("*.jpg"))
-    rng = random.Random(7)
-    picks = rng.sample(lfw, min(len(lfw), n // 2)) if lfw else []
-    portraits = sorted((DATA / "verify" / "extra" / "deepface_unit_dataset").rglob("*.jpg"))
-    out = [p.read_bytes() for p in picks + portraits[: n // 4]]
-    out += [encode(f) for f in video_frames(step=15, limit=max(1, n - len(out)))]
-    if not out:
-        raise SystemExit(f"no images under {DATA}")
-    return out
+def mixed_peak(peaks: dict[str, float]) -> float:
+    """Requests/s of an even mix when each endpoint alone peaks at ``peaks[name]``."""
+    return len(peaks) / sum(1 / p for p in peaks.values())
 
 
-def _proc_stats(pid: int) -> dict[str, float]:
-    out: dict[str, float] = {}
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM", "Threads"):
-                out[key] = float(value.split()[0]) / (1024 if key != "Threads" else 1)
-        out["fds"] = len(os.listdir(f"/proc/{pid}/fd"))
-    except OSError:
-        pass
-    return out
+def peaks_from_json(path: Path, endpoints: Sequence[str]) -> dict[str, float]:
+    doc = json.loads(path.read_text())
+    best = doc.get("best", {})
+    missing = [e for e in endpoints if e not in best]
+    if missing:
+        raise SystemExit(f"{path} has no measurement of {missing}")
+    return {e: float(best[e]["rps"]) for e in endpoints}
 
 
-class Load:
-    """The clients: each its own connection, a seeded sequence of mixed requests."""
-
-    def __init__(self, port: int, images: list[bytes], seed: int) -> None:
-        self.port = port
-        self.images = [base64.b64encode(i).decode("ascii") for i in images]
-        self.seed = seed
-        self.codes: Counter[tuple[str, int, int | None]] = Counter()
-        self.errors: Counter[str] = Counter()
-        self.latency: dict[str, list[float]] = {}
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-
-    def _request(self, rng: random.Random) -> tuple[str, bytes, str]:
-        kind = rng.choice(("generate", "match", "as"))
-        a, b = rng.choice(self.images), rng.choice(self.images)
-        if kind == "generate":
-            return GENERATE, json.dumps({"image": a}).encode(), "application/json"
-        if kind == "match":
-            body = {
-                "image": {"template": a, "format": "JPEG"},
-                "imageToVerifyAgainst": {"template": b, "format": "JPEG"},
-                "level": "HIGH",
-            }
-            return MATCH, json.dumps(body).encode(), "application/json"
-        boundary = uuid.uuid4().hex
-        form = (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="image"\r\n\r\n{a}\r\n'
-            f'--{boundary}\r\nContent-Disposition: form-data; name="threshold"\r\n\r\nHIGH\r\n'
-            f"--{boundary}--\r\n"
-        ).encode()
-        return FACE_AS, form, f"multipart/form-data; boundary={boundary}"
-
-    def client(self, index: int) -> None:
-        rng = random.Random(self.seed * 1000 + index)
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-        while not self.stop.is_set():
-            path, body, ctype = self._request(rng)
-            t0 = time.perf_counter()
-            try:
-                conn.request("POST", path, body=body, headers={"Content-Type": ctype})
-                r = conn.getresponse()
-                data = r.read()
-                status = r.status
-                if r.getheader("Connection", "").lower() == "close":
-                    conn.close()
-            except (OSError, http.client.HTTPException) as exc:
-                with self.lock:
-                    self.errors[f"{path}: {type(exc).__name__}"] += 1
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-                continue
-            ms = (time.perf_counter() - t0) * 1000
-            code = None
-            if status != 200:  # the reference's code in the body: 510, 509, 401, ...
-                with contextlib.suppress(ValueError, KeyError, TypeError):
-                    code = int(json.loads(data)["code"])
-            with self.lock:
-                self.codes[(path, status, code)] += 1
-                self.latency.setdefault(path, []).append(ms)
-        conn.close()
+def window(samples: list[dict[str, Any]], lo: float, hi: float) -> list[dict[str, Any]]:
+    return [s for s in samples if lo <= s["t"] <= hi]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--minutes", type=float, default=10.0, help="total load time")
-    ap.add_argument("--warmup", type=float, default=90.0, help="seconds before the baseline")
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--clients", type=int, default=4)
-    ap.add_argument("--images", type=int, default=40)
-    ap.add_argument("--port", type=int, default=0, help="0: a free port")
-    ap.add_argument("--sample", type=float, default=5.0, help="seconds between samples")
-    ap.add_argument("--json", type=Path, help="also write the samples and counts here")
-    args = ap.parse_args()
-
-    images = _images(args.images)
-    samples: list[dict[str, Any]] = []
-    with running_server(workers=args.workers, port=args.port) as served:
-        port, server = served.port, served.proc
-        load = Load(port, images, seed=1)
-        workers = worker_pids(server.pid) if args.workers > 1 else [server.pid]
-        print(f"server pid {server.pid}, workers {workers}, port {port}, {len(images)} images")
-        print("idle, before any load: " + _fmt({pid: _proc_stats(pid) for pid in workers}))
-        threads = [
-            threading.Thread(target=load.client, args=(i,), daemon=True)
-            for i in range(args.clients)
-        ]
-        t0 = time.monotonic()
-        for t in threads:
-            t.start()
-        end = t0 + args.minutes * 60
-        baseline: dict[int, dict[str, float]] | None = None
-        while time.monotonic() < end:
-            time.sleep(args.sample)
-            now = time.monotonic() - t0
-            stats = {pid: _proc_stats(pid) for pid in workers}
-            samples.append({"t": round(now, 1), "workers": stats})
-            if baseline is None and now >= args.warmup:
-                baseline = stats
-                print(f"after warm-up ({now:.0f} s): " + _fmt(stats), flush=True)
-        load.stop.set()
-        for t in threads:
-            t.join(timeout=180)
-        final = {pid: _proc_stats(pid) for pid in workers}
-        print(f"at the end ({time.monotonic() - t0:.0f} s): " + _fmt(final))
-        _report(load, baseline or final, final, samples, args)
-        if args.json:
-            args.json.write_text(
-                json.dumps(
-                    {
-                        "samples": samples,
-                        "codes": {f"{p} {s} {c}": n for (p, s, c), n in load.codes.items()},
-                        "errors": dict(load.errors),
-                    },
-                    indent=1,
-                )
+def criteria(
+    samples: list[dict[str, Any]],
+    warm_t: float,
+    end_t: float,
+    codes: Counter[str],
+    dropped: int,
+    workers: list[int],
+) -> list[tuple[str, bool, str]]:
+    """(criterion, passed, what was measured) for the run's samples and answers."""
+    first = window(samples, warm_t, warm_t + WINDOW_S)
+    last = window(samples, end_t - WINDOW_S, end_t)
+    out: list[tuple[str, bool, str]] = []
+    for pid in workers:
+        key = str(pid)
+        rss0 = [s["workers"][key]["VmRSS"] for s in first if "VmRSS" in s["workers"].get(key, {})]
+        rss1 = [s["workers"][key]["VmRSS"] for s in last if "VmRSS" in s["workers"].get(key, {})]
+        fd0 = [s["workers"][key]["fds"] for s in first if "fds" in s["workers"].get(key, {})]
+        fd1 = [s["workers"][key]["fds"] for s in last if "fds" in s["workers"].get(key, {})]
+        if not (rss0 and rss1 and fd0 and fd1):
+            out.append((f"worker {pid} sampled in both windows", False, "missing samples"))
+            continue
+        m0, m1 = statistics.median(rss0), statistics.median(rss1)
+        growth = (m1 - m0) / m0 * 100
+        out.append(
+            (
+                f"worker {pid} RSS growth < 10 %",
+                growth < 10.0,
+                f"{m0:.0f} → {m1:.0f} MB ({growth:+.1f} %), peak {max(rss0 + rss1):.0f} MB",
             )
+        )
+        out.append(
+            (
+                f"worker {pid} no descriptor growth",
+                max(fd1) <= max(fd0),
+                f"max {max(fd0):.0f} → {max(fd1):.0f} (min {min(fd0):.0f} → {min(fd1):.0f})",
+            )
+        )
+    five = sum(n for k, n in codes.items() if k.startswith("5"))
+    transport = sum(n for k, n in codes.items() if k.startswith("transport"))
+    out.append(("zero 5xx", five == 0, f"{five} of {sum(codes.values())} answers"))
+    out.append(("zero transport failures", transport == 0, str(transport)))
+    out.append(("no arrival dropped", dropped == 0, str(dropped)))
+    return out
 
 
-def _fmt(stats: dict[int, dict[str, float]]) -> str:
+class Soak:
+    def __init__(self, args: argparse.Namespace, url: str, pid: int) -> None:
+        self.args = args
+        self.url = url
+        self.pid = pid
+        self.codes: Counter[str] = Counter()
+        self.by_endpoint: dict[str, Counter[str]] = {}
+        self.latency: dict[str, list[float]] = {}
+        self.samples: list[dict[str, Any]] = []
+        self.dropped = 0
+        self.inflight = 0
+
+    async def _one(self, ep: load.Endpoint, fp: Any, rng: random.Random) -> None:
+        """One request (``inflight`` was counted up when it was scheduled)."""
+        t0 = time.perf_counter()
+        err: BaseException | None = None
+        try:
+            await ep.call(fp, rng)
+        except Exception as exc:  # every failure is an answer to count
+            err = exc
+        finally:
+            self.inflight -= 1
+        status, code, name = load.outcome_of(err)
+        answer = load.Answer(
+            time.monotonic(), (time.perf_counter() - t0) * 1000, status, code, name
+        )
+        key = load.code_key(answer)
+        self.codes[key] += 1
+        self.by_endpoint.setdefault(ep.name, Counter())[key] += 1
+        self.latency.setdefault(ep.name, []).append(answer.ms)
+
+    def _sample(self, t: float) -> dict[str, Any]:
+        stats = {str(w): load.proc_status(w) for w in load.workers_of(self.pid)}
+        return {"t": round(t, 1), "workers": stats, "inflight": self.inflight}
+
+    async def run(self, rate: float, endpoints: dict[str, load.Endpoint]) -> dict[str, Any]:
+        import httpx
+
+        from faceproof.client import AsyncFaceproofClient
+
+        args = self.args
+        limits = httpx.Limits(
+            max_connections=args.max_inflight, max_keepalive_connections=args.max_inflight
+        )
+        names = list(args.endpoints)
+        cycle_rng = random.Random(11)
+        async with httpx.AsyncClient(timeout=120.0, limits=limits) as http:
+            fp = AsyncFaceproofClient(self.url, http=http)
+            await fp.pub_key()
+            workers0 = load.workers_of(self.pid)
+            print("idle: " + _fmt(self._sample(0.0)["workers"]), flush=True)
+            cpu0, answered0 = load.tree_cpu(self.pid), 0
+            tasks: set[asyncio.Task[None]] = set()
+            t0 = time.monotonic()
+            end = t0 + args.minutes * 60
+            next_sample = t0 + args.sample
+            warm_cpu: dict[int, float] | None = None
+            order: list[str] = []
+            k = 0
+            while True:
+                now = time.monotonic()
+                if now >= end:
+                    break
+                if now >= next_sample:
+                    self.samples.append(self._sample(now - t0))
+                    next_sample += args.sample
+                    if warm_cpu is None and now - t0 >= args.warmup:
+                        warm_cpu, answered0 = load.tree_cpu(self.pid), sum(self.codes.values())
+                        print(
+                            f"after warm-up ({now - t0:.0f} s): "
+                            + _fmt(self.samples[-1]["workers"]),
+                            flush=True,
+                        )
+                arrival = t0 + k / rate
+                if arrival > now:
+                    await asyncio.sleep(min(arrival, next_sample, end) - now)
+                    continue
+                k += 1
+                if not order:
+                    order = names[:]
+                    cycle_rng.shuffle(order)
+                ep = endpoints[order.pop()]
+                if self.inflight >= args.max_inflight:
+                    self.dropped += 1
+                    continue
+                self.inflight += 1
+                task = asyncio.create_task(self._one(ep, fp, random.Random(k)))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            load_end = time.monotonic() - t0
+            cpu_end, answered_end = load.tree_cpu(self.pid), sum(self.codes.values())
+            await asyncio.gather(*tasks)
+            workers1 = load.workers_of(self.pid)
+        spent = load.cpu_between(warm_cpu or cpu0, cpu_end)[0]
+        return {
+            "rate": rate,
+            "offered": k,
+            "load_seconds": load_end,
+            "warm_t": args.warmup,
+            "workers_start": workers0,
+            "workers_end": workers1,
+            "cpu_s_per_answer_after_warmup": spent / max(1, answered_end - answered0),
+        }
+
+
+def _fmt(stats: dict[str, dict[str, float]]) -> str:
     return ", ".join(
         f"worker {pid}: RSS {s.get('VmRSS', 0):.0f} MB, fds {s.get('fds', 0):.0f}, "
         f"threads {s.get('Threads', 0):.0f}"
@@ -198,46 +226,153 @@ def _fmt(stats: dict[int, dict[str, float]]) -> str:
     )
 
 
-def _report(
-    load: Load,
-    baseline: dict[int, dict[str, float]],
-    final: dict[int, dict[str, float]],
-    samples: list[dict[str, Any]],
-    args: argparse.Namespace,
-) -> None:
-    print(
-        f"\n{args.workers} workers, {args.clients} clients, {args.minutes:g} min, "
-        f"warm-up {args.warmup:g} s, {os.cpu_count()} CPUs"
-    )
-    print(
-        f"{'worker':>8s} {'RSS warm MB':>12s} {'RSS end MB':>11s} {'growth':>8s} "
-        f"{'peak MB':>8s} {'fds warm':>9s} {'fds end':>8s} {'fds max':>8s}"
-    )
-    for pid, end in final.items():
-        start = baseline.get(pid, {})
-        rss0, rss1 = start.get("VmRSS", 0.0), end.get("VmRSS", 0.0)
-        growth = (rss1 - rss0) / rss0 * 100 if rss0 else float("nan")
-        fd_max = max(
-            (s["workers"][pid].get("fds", 0) for s in samples if pid in s["workers"]),
-            default=0,
+async def measure_peaks(
+    args: argparse.Namespace, url: str, pid: int, endpoints: dict[str, load.Endpoint], captures: Any
+) -> dict[str, float]:
+    peaks = {}
+    c = 2 * max(1, len(load.workers_of(pid)))
+    for i, name in enumerate(args.endpoints):
+        extra = 0.0
+        if name == "process":
+            extra = await load.fill_captures(
+                captures, pid, 2.0, c, args.warmup_step + args.duration
+            )
+        s = await load.run_step(
+            endpoints[name],
+            url,
+            pid,
+            c,
+            args.duration,
+            args.warmup_step,
+            seed=i,
+            captures=captures if name == "process" else None,
+            extra_cpu_s=extra,
+            min_answers=args.min_answers,
         )
+        print(load.text_table(load.STEP_HEADERS, [load.step_row(s)]).splitlines()[-1], flush=True)
+        peaks[name] = s.rps
+    return peaks
+
+
+async def soak(args: argparse.Namespace, url: str, pid: int) -> int:
+    import httpx
+
+    from faceproof.client import AsyncFaceproofClient
+
+    material = load.load_material()
+    async with httpx.AsyncClient(timeout=120.0) as http:
+        captures = None
+        if "process" in args.endpoints:
+            captures = load.CaptureSource(AsyncFaceproofClient(url, http=http))
+        endpoints = load.endpoints_for(material, captures)
+        if args.rate:
+            rate, peaks = args.rate, {}
+        else:
+            if args.peak_json:
+                peaks = peaks_from_json(args.peak_json, args.endpoints)
+                print(f"peaks from {args.peak_json}", flush=True)
+            else:
+                print("measuring each endpoint's peak first (bench/load.py steps):", flush=True)
+                print(load.text_table(load.STEP_HEADERS, []), flush=True)
+                peaks = await measure_peaks(args, url, pid, endpoints, captures)
+            rate = args.share * mixed_peak(peaks)
         print(
-            f"{pid:>8d} {rss0:12.0f} {rss1:11.0f} {growth:7.1f}% {end.get('VmHWM', 0):8.0f} "
-            f"{start.get('fds', 0):9.0f} {end.get('fds', 0):8.0f} {fd_max:8.0f}"
+            f"\nsoak: {rate:.2f} requests/s ({args.share:.0%} of the mix's peak "
+            f"{rate / args.share:.2f}/s) for {args.minutes:g} min over {', '.join(args.endpoints)};"
+            f" load average {os.getloadavg()[0]:.1f}",
+            flush=True,
         )
-    total = sum(load.codes.values())
-    five = sum(n for (_, s, _c), n in load.codes.items() if s >= 500)
-    print(f"\n{total} answers, 5xx: {five}, transport errors: {sum(load.errors.values())}")
-    for (path, status, code), n in sorted(load.codes.items(), key=str):
-        print(f"  {path:42s} HTTP {status}" + (f" code {code}" if code else "") + f": {n}")
-    for what, n in sorted(load.errors.items()):
-        print(f"  error {what}: {n}")
-    for path, ms in sorted(load.latency.items()):
-        print(
-            f"  latency {path:34s} median {statistics.median(ms):7.1f} ms, "
-            f"max {max(ms):7.1f} ms (client, n={len(ms)})"
+        runner = Soak(args, url, pid)
+        info = await runner.run(rate, endpoints)
+    warm_t, end_t = args.warmup, info["load_seconds"]
+    checks = criteria(
+        runner.samples, warm_t, end_t, runner.codes, runner.dropped, info["workers_start"]
+    )
+    replaced = sorted(set(info["workers_start"]) ^ set(info["workers_end"]))
+    checks.append(("no worker replaced", not replaced, str(replaced or "none")))
+    answered = sum(runner.codes.values())
+    print(
+        f"\n{info['offered']} requests offered in {end_t:.0f} s ({info['offered'] / end_t:.2f}/s),"
+        f" {answered} answered, server CPU {info['cpu_s_per_answer_after_warmup'] * 1000:.0f} ms"
+        f" per answer after the warm-up; load average {os.getloadavg()[0]:.1f} at the end"
+    )
+    for key, n in sorted(runner.codes.items()):
+        print(f"  {key}: {n}")
+    rows = []
+    for name, codes in sorted(runner.by_endpoint.items()):
+        ms = runner.latency[name]
+        rows.append(
+            [
+                load.PATHS[name] + f" ({name})",
+                sum(codes.values()),
+                load.fmt(load.percentile(ms, 50), 0),
+                load.fmt(load.percentile(ms, 99), 0),
+                ", ".join(f"{k}: {n}" for k, n in sorted(codes.items())),
+            ]
         )
+    print(load.text_table(["endpoint", "answers", "p50 ms", "p99 ms", "by code"], rows))
+    print()
+    for what, ok, measured in checks:
+        print(f"{'PASS' if ok else 'FAIL'}  {what}: {measured}")
+    passed = all(ok for _, ok, _ in checks)
+    print("soak " + ("passed" if passed else "FAILED"))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        doc = {
+            "args": {k: str(v) for k, v in vars(args).items()},
+            "peaks": peaks,
+            **info,
+            "codes": dict(runner.codes),
+            "by_endpoint": {k: dict(v) for k, v in runner.by_endpoint.items()},
+            "dropped": runner.dropped,
+            "criteria": [{"what": w, "pass": ok, "measured": m} for w, ok, m in checks],
+            "samples": runner.samples,
+        }
+        args.json.write_text(json.dumps(doc, indent=1))
+        print(f"wrote {args.json}")
+    return 0 if passed else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--minutes", type=float, default=10.0, help="total load time")
+    ap.add_argument("--warmup", type=float, default=90.0, help="seconds before the baseline")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--port", type=int, default=0, help="0: a free port")
+    ap.add_argument("--env", action="append", default=[], help="K=V for the server started")
+    ap.add_argument("--server", help="soak this running server instead (needs --pid)")
+    ap.add_argument("--pid", type=int, help="the running server's main pid")
+    ap.add_argument(
+        "--endpoints",
+        type=lambda t: load.parse_list(t, load.ENDPOINT_NAMES),
+        default=list(load.DEFAULT_ENDPOINTS),
+    )
+    ap.add_argument("--rate", type=float, help="requests/s offered (default: share of peak)")
+    ap.add_argument("--share", type=float, default=0.8, help="share of the mix's peak")
+    ap.add_argument("--peak-json", type=Path, help="a bench/load.py JSON with the peaks")
+    ap.add_argument("--duration", type=float, default=20.0, help="seconds per peak step")
+    ap.add_argument("--warmup-step", type=float, default=4.0, help="warm-up per peak step")
+    ap.add_argument("--min-answers", type=int, default=30, help="answers per peak step")
+    ap.add_argument("--max-inflight", type=int, default=32)
+    ap.add_argument("--sample", type=float, default=5.0, help="seconds between samples")
+    ap.add_argument("--json", type=Path, help="where the samples and counts go")
+    args = ap.parse_args(argv)
+    if args.server and not args.pid:
+        raise SystemExit("--server needs --pid")
+    if args.minutes * 60 < args.warmup + 2 * WINDOW_S:
+        raise SystemExit(f"--minutes must leave two {WINDOW_S:.0f} s windows after the warm-up")
+    if args.json is None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        args.json = load.OUT_DIR / f"soak-{stamp}.json"
+    if args.server:
+        return asyncio.run(soak(args, args.server.rstrip("/"), args.pid))
+    env = {**load.BENCH_ENV, **dict(e.split("=", 1) for e in args.env)}
+    with running_server(workers=args.workers, port=args.port, env_extra=env) as served:
+        print(f"server pid {served.proc.pid} at {served.url}, env {env}", flush=True)
+        return asyncio.run(soak(args, served.url, served.proc.pid))
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
