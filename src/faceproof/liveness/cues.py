@@ -5,12 +5,12 @@ Every cue looks at a face that a camera saw either directly (live) or through a 
 depend on who the subject is:
 
 * a screen is a pixel grid: re-filming it aliases the grid into narrow-band **moiré** peaks;
-* a screen or a print has a limited **colour gamut** and lifted blacks: saturation, chroma
-  spread and dynamic range of the face shrink or shift;
+* a screen or a print has a limited **colour gamut** and lifted blacks: saturation and
+  dynamic range of the face shrink or shift;
 * a glossy screen or photo adds **specular** reflections that are not on skin;
 * the extra optical pass adds **defocus blur** and, for replays, a second lossy
-  compression, visible as **8×8 block** discontinuities of the first JPEG/video codec;
-* the medium has straight **edges** (bezel, paper border) around the face.
+  compression, visible as **8×8 block** discontinuities of the first JPEG/video codec, and
+  its own **noise** level.
 
 To keep the size of the face crop (which differs systematically between live and attack
 samples in the dev data) out of the features, the face is resampled to a fixed size before
@@ -60,20 +60,6 @@ def saturation_stats(face: U8) -> tuple[float, float]:
     return float(s.mean()), float(s.std())
 
 
-def chroma_spread(face: U8) -> float:
-    """Spread of the (Cr, Cb) chroma cloud: a display's gamut compresses skin-tone variety."""
-    ycc = cv2.cvtColor(face, cv2.COLOR_RGB2YCrCb).astype(np.float32)
-    cov = np.cov(ycc[:, :, 1].ravel(), ycc[:, :, 2].ravel())
-    return float(np.sqrt(max(np.linalg.det(cov), 0.0)) ** 0.5)
-
-
-def blue_shift(face: U8) -> float:
-    """Mean (B − R)/(R + G + B): backlit screens render skin bluer than daylight/indoor light."""
-    f = face.astype(np.float32)
-    total = f.sum(axis=2) + 1.0
-    return float(((f[:, :, 2] - f[:, :, 0]) / total).mean())
-
-
 def dynamic_range(face: U8) -> tuple[float, float]:
     """Luma 2nd and 98th percentiles / 255: screens and prints lift blacks and clip whites."""
     y = _grey(face)
@@ -86,14 +72,6 @@ def specular_fraction(face: U8) -> float:
     hsv = cv2.cvtColor(face, cv2.COLOR_RGB2HSV_FULL)
     mask = (hsv[:, :, 2] > 230) & (hsv[:, :, 1] < 40)
     return float(mask.mean())
-
-
-def sharpness(face: U8) -> float:
-    """Laplacian energy over local contrast (log): the second optical pass defocuses the face."""
-    y = _grey(face)
-    lap = cv2.Laplacian(y, cv2.CV_32F, ksize=3)
-    contrast = float(y.std()) + 1.0
-    return float(np.log(lap.var() + 1e-3) - 2 * np.log(contrast))
 
 
 def high_frequency_ratio(face: U8) -> float:
@@ -162,34 +140,6 @@ def noise_level(face: U8) -> float:
     return float(np.log(np.median(np.abs(resid)) + 1e-2))
 
 
-def straight_edges(context: U8, face_box: tuple[float, float, float, float]) -> float:
-    """Long straight lines around (not on) the face: a bezel or paper border (Hough, relative).
-
-    Sums the length of line segments longer than half the face width that lie outside the
-    face box, over the face width; 0 when the image shows nothing around the face.
-    """
-    h, w = context.shape[:2]
-    x0, y0, x1, y1 = face_box
-    fw = max(x1 - x0, 1.0)
-    scale = min(1.0, 320.0 / max(h, w))
-    small = np.asarray(
-        cv2.resize(context, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), dtype=np.uint8
-    )
-    edges = cv2.Canny(_grey(small).astype(np.uint8), 60, 150)
-    lines = cv2.HoughLinesP(
-        edges, 1, np.pi / 180, threshold=40, minLineLength=int(0.5 * fw * scale), maxLineGap=4
-    )
-    if lines is None:
-        return 0.0
-    total = 0.0
-    for xa, ya, xb, yb in lines.reshape(-1, 4).astype(np.float32) / scale:
-        mx, my = (xa + xb) / 2, (ya + yb) / 2
-        if x0 <= mx <= x1 and y0 <= my <= y1:
-            continue
-        total += float(np.hypot(xb - xa, yb - ya))
-    return float(np.log1p(total / fw))
-
-
 def spectral_slope(face: U8) -> float:
     """Slope of log radial power vs log frequency: blur steepens the natural ~1/f² fall-off."""
     y = _grey(face)
@@ -204,46 +154,3 @@ def spectral_slope(face: U8) -> float:
             f.append(np.log(np.sqrt(a * b)))
             e.append(np.log(p[sel].mean() + 1e-6))
     return float(np.polyfit(f, e, 1)[0])
-
-
-def chroma_detail(face: U8) -> float:
-    """Chroma high-frequency energy relative to luma's (log): twice-subsampled chroma of a
-    re-filmed video loses colour detail faster than brightness detail."""
-    ycc = cv2.cvtColor(face, cv2.COLOR_RGB2YCrCb).astype(np.float32)
-
-    def detail(ch: F32) -> float:
-        return float(np.abs(cv2.Laplacian(ch, cv2.CV_32F, ksize=3)).mean())
-
-    c = detail(ycc[:, :, 1]) + detail(ycc[:, :, 2])
-    return float(np.log((c + 1e-2) / (detail(ycc[:, :, 0]) + 1e-2)))
-
-
-def edge_width(face: U8) -> float:
-    """Mean 10–90 % width of strong luma edges along the gradient (pixels): defocus blur.
-
-    Unlike energy ratios it is insensitive to sensor noise, which adds energy but no edges.
-    """
-    y = cv2.GaussianBlur(_grey(face), (3, 3), 0.6)
-    gx = cv2.Sobel(y, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(y, cv2.CV_32F, 0, 1, ksize=3)
-    mag = np.hypot(gx, gy)
-    thr = np.percentile(mag, 95)
-    ys, xs = np.nonzero(mag >= thr)
-    if ys.size == 0:
-        return 0.0
-    h, w = y.shape
-    keep = np.argsort(-mag[ys, xs])[:400]
-    ys, xs = ys[keep], xs[keep]
-    ux = (gx[ys, xs] / (mag[ys, xs] + 1e-6))[:, None]
-    uy = (gy[ys, xs] / (mag[ys, xs] + 1e-6))[:, None]
-    t = np.arange(-6, 7, dtype=np.float32)[None, :]
-    map_x = np.clip(xs[:, None] + t * ux, 0, w - 1).astype(np.float32)
-    map_y = np.clip(ys[:, None] + t * uy, 0, h - 1).astype(np.float32)
-    prof = cv2.remap(y, map_x, map_y, cv2.INTER_LINEAR)  # (n, 13) profiles across the edges
-    lo, hi = prof.min(axis=1, keepdims=True), prof.max(axis=1, keepdims=True)
-    ok = (hi - lo)[:, 0] >= 8
-    if not ok.any():
-        return 0.0
-    n = (prof[ok] - lo[ok]) / (hi[ok] - lo[ok])
-    widths = ((n > 0.1) & (n < 0.9)).sum(axis=1)
-    return float(widths.mean())

@@ -50,7 +50,6 @@ _SPECS: dict[DetectorRange, _RangeSpec] = {
 
 MODEL_FILES: dict[DetectorRange, str] = {k: v.file for k, v in _SPECS.items()}
 _SCORE_CLIP = 100.0  # MediaPipe's score_clipping_thresh: keeps exp() finite
-_NUM_KEYPOINTS = 6
 
 
 def ssd_anchor_centres(input_size: int, strides: Sequence[int], anchors_per_layer: int) -> F32:

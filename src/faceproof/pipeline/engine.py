@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Literal
 
 import cv2
-import numpy as np
 
 from faceproof.config import Settings
 from faceproof.face.pose import estimate_pose
@@ -131,11 +130,3 @@ class FaceEngine:
 
     def person_mask(self, rgb: U8) -> PersonMask:
         return self.segmenter.person(rgb)
-
-
-def to_rgb(image: np.ndarray) -> U8:
-    """Guards stage inputs: contiguous uint8 RGB."""
-    arr = np.ascontiguousarray(image)
-    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
-        raise ValueError("expected uint8 HxWx3 RGB")
-    return arr
