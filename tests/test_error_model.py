@@ -674,3 +674,20 @@ def test_capture_option_problems_name_the_option(
     field = "/options/" + next(k for k in options if k != "enableBackgroundRemoval")
     r = c.post(API + "/process", files={"file": ("bdata", _seal(c, [FACE], **options))})
     _check(r, code, name, 400, problem(kind, field, **values).description)
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "expected"),
+    [
+        ("offset=-1", "/offset", "an integer ≥ 0"),
+        ("limit=abc", "/limit", "an integer 1–1000"),
+        ("limit=0", "/limit", "an integer 1–1000"),
+    ],
+)
+def test_query_parameter_problems_name_the_parameter(
+    c: TestClient, query: str, field: str, expected: str
+) -> None:
+    body = _check(
+        c.get(f"{API}/galleries/{GALLERY}/subjects?{query}"), 501, "ERROR_INVALID_JSON", 400
+    )
+    assert body["description"].startswith(f"({field}) must be {expected}")

@@ -77,6 +77,8 @@ FIELD_EXPECTED: dict[str, str] = {
     "/subjectId": "the subject's id, as a string",
     "/gallery": "the gallery's name, as a string",
     "/maxResults": "an integer 1–100",
+    "/offset": "an integer ≥ 0 (subjects to skip)",
+    "/limit": "an integer 1–1000 (page size)",
 }
 #: What a JSON body holds, per path (for an empty or non-object body).
 BODY_EXPECTED: dict[str, str] = {
@@ -113,12 +115,29 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return "/" + "/".join(parts) if parts else "/"
 
 
-def _expected(field: str, error_type: str) -> str:
+_BOUNDS = {
+    "greater_than_equal": ("ge", "≥"),
+    "greater_than": ("gt", ">"),
+    "less_than_equal": ("le", "≤"),
+    "less_than": ("lt", "<"),
+    "string_too_long": ("max_length", "at most {} characters:"),
+    "too_long": ("max_length", "at most {} items:"),
+}
+
+
+def _expected(field: str, error_type: str, ctx: object = None) -> str:
     if error_type in _OBJECT_TYPES:
         pair = field in _PAIR_FIELDS
         return "a JSON object with template and format" if pair else "a JSON object"
     if field in FIELD_EXPECTED:
         return FIELD_EXPECTED[field]
+    if error_type in _BOUNDS and isinstance(ctx, dict):
+        key, word = _BOUNDS[error_type]
+        bound = ctx.get(key)
+        if isinstance(bound, int | float):  # our own limit, never the caller's value
+            if "{}" in word:
+                return word.format(bound).rstrip(":")
+            return f"a number {word} {bound}"
     return _TYPE_EXPECTED.get(error_type, "a value of the documented type")
 
 
@@ -152,7 +171,7 @@ def validation_to_api_error(
         if kind == "missing":
             return problem(Problem.EMPTY_BODY, expected=expected_body)
         return problem(Problem.WRONG_BODY, expected=expected_body)
-    expected = _expected(field, kind)
+    expected = _expected(field, kind, first.get("ctx"))
     if kind == "missing":
         return problem(Problem.MISSING_FIELD, field, expected=expected)
     return problem(Problem.WRONG_FIELD, field, expected=expected)
