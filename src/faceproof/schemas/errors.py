@@ -16,7 +16,13 @@ class ErrorBody(BaseModel):
     message: str | None = Field(None, examples=["ERROR_INVALID_FORMAT"])
     feedbackCode: str | None = Field(None, examples=["ERROR_INVALID_FORMAT"])
     refid: str = Field(examples=["W-face-GENERATE-0f1e…-1764158400000"])
-    description: str = Field(examples=["(/image) Could not decode image."])
+    description: str = Field(
+        description="the field, what is wrong and what to send instead (docs/api-decisions.md)",
+        examples=[
+            "(/image) Could not decode image: truncated or corrupt image data. Send a complete "
+            "JPEG or PNG file."
+        ],
+    )
     data: dict[str, Any] | None = Field(
         None, description="FEEDBACK_RETRY*: `{image}` = the capture, base64 JPEG"
     )
