@@ -236,3 +236,20 @@ def test_face_health_names_the_stores_and_fails_when_redis_is_down(
     assert body["status"] == "ERROR" and body["ledger"] == "OK"
     assert body["stores"]["nonces"]["status"] == "ERROR" and "Error" in body["reason"]
     assert "127.0.0.1" not in r.text  # no address (nor password) in the probe's answer
+
+
+def test_an_evicting_redis_is_reported_at_start(caplog: pytest.LogCaptureFixture) -> None:
+    from redis_server import redis_binary, redis_server
+
+    if redis_binary() is None:
+        pytest.skip("redis-server is not installed")
+    with redis_server() as url:
+        client = replica(url)
+        assert redis_client.eviction_warning(client) is None  # redis-server's default
+        client.config_set("maxmemory-policy", "volatile-lru")
+        warning = redis_client.eviction_warning(client)
+        assert warning is not None and "volatile-lru" in warning and "noeviction" in warning
+        with caplog.at_level("WARNING", logger="faceproof.storage"):
+            redis_client.shared_redis(url)
+        assert any("redis_eviction_policy" in r.getMessage() for r in caplog.records)
+        redis_client.close_all()

@@ -14,6 +14,8 @@ the printable part (scheme, host, port, db).
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -32,6 +34,7 @@ SOCKET_TIMEOUT_S = 2.0
 HEALTH_CHECK_INTERVAL_S = 15
 MAX_CONNECTIONS = 64  # per process; requests block for a free one rather than open more
 
+log = logging.getLogger("faceproof.storage")
 _clients: dict[str, redis.Redis] = {}
 _clients_lock = threading.Lock()
 
@@ -75,6 +78,7 @@ def open_redis(url: str, *, check: bool = True) -> redis.Redis:
             "expected redis://host:port/db, rediss://… (TLS) or unix:///path.sock"
         )
     try:
+        # lazy: redis-py (~0.8 s) only when FACEPROOF_REDIS_URL is set
         import redis
     except ImportError:  # pragma: no cover - a dependency in pyproject.toml
         raise ConfigError("FACEPROOF_REDIS_URL is set but the redis package is missing") from None
@@ -109,7 +113,29 @@ def shared_redis(url: str) -> redis.Redis:
         client = _clients.get(url)
         if client is None:
             client = _clients[url] = open_redis(url)
+            warning = eviction_warning(client)
+            if warning is not None:
+                log.warning(json.dumps({"event": "redis_eviction_policy", "message": warning}))
         return client
+
+
+def eviction_warning(client: redis.Redis) -> str | None:
+    """Why this Redis may drop a key before it expires, or None.
+
+    Under memory pressure any policy but ``noeviction`` may evict our keys (all of them have
+    an expiry, so the ``volatile-*`` policies too): an evicted nonce or challenge could be used
+    a second time. Managed services that refuse ``CONFIG GET`` are not second-guessed.
+    """
+    try:
+        policy = client.config_get("maxmemory-policy").get("maxmemory-policy")
+    except Exception:
+        return None
+    if policy in (None, "noeviction"):
+        return None
+    return (
+        f"Redis maxmemory-policy is {policy}: under memory pressure it may evict nonces and "
+        "challenges, which could then be used twice; set maxmemory-policy noeviction"
+    )
 
 
 def health(client: redis.Redis) -> str | None:
