@@ -117,6 +117,9 @@ def apply(cur: Any, dialect: Dialect, where: str) -> tuple[int, int]:
     """
     table = TABLES[dialect]["version"]
     if dialect == "postgres":
+        # An index on a large ledger may take longer than the per-statement limit, and a
+        # replica waiting for another's migration must wait, not fail.
+        cur.execute("SET LOCAL statement_timeout = 0")
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (PG_LOCK_KEY,))
     cur.execute(f"CREATE TABLE IF NOT EXISTS {table} (version INTEGER)")
     before = current_version(cur, dialect)

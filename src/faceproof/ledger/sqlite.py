@@ -31,9 +31,10 @@ from faceproof.ledger.base import (
     transaction_values,
 )
 from faceproof.ledger.migrations import SCHEMA_VERSION
-from faceproof.storage.sqlite_file import connect, create_private_file
+from faceproof.storage.sqlite_file import BUSY_TIMEOUT_MS, connect, create_private_file
 
 POOL_IDLE = 4  # idle connections kept per process; more are closed when given back
+MIGRATION_WAIT_MS = 600_000
 
 _INSERT = (
     f"INSERT INTO transactions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
@@ -121,8 +122,12 @@ class SqliteLedger:
             return None
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
-        """Applies ledger/migrations.py under the write lock (concurrent first start-ups)."""
+        """Applies ledger/migrations.py under the write lock (concurrent first start-ups).
+
+        A process waiting for another's migration waits as long as it takes (an index on a
+        large ledger can outlast the usual busy timeout), then finds nothing left to do."""
         try:
+            conn.execute(f"PRAGMA busy_timeout = {MIGRATION_WAIT_MS}")
             conn.execute("BEGIN IMMEDIATE")
             try:
                 migrations.apply(conn.cursor(), "sqlite", str(self.path))
@@ -130,6 +135,8 @@ class SqliteLedger:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         except sqlite3.Error as exc:
             raise ConfigError(f"{self.path}: cannot initialise ledger ({exc})") from None
 
