@@ -36,6 +36,7 @@ import itertools
 import json
 import math
 import os
+import random
 import statistics
 import sys
 import time
@@ -93,8 +94,14 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def portraits(n: int) -> list[bytes]:
-    """640×480 JPEGs: real webcam frames and portraits (deepface set) framed like captures."""
+def portraits(n: int, source: str = "mixed") -> list[bytes]:
+    """640×480 JPEGs framed like captures. ``mixed``: real webcam frames and the deepface
+    portraits; ``lfw``: LFW news photos (a fixed sample), which often show a second, doubtful
+    face at the edge (the case where the animal check runs)."""
+    if source == "lfw":
+        files = sorted((DATA / "verify" / "lfw").rglob("*.jpg"))
+        picks = random.Random(12).sample(files, n)
+        return [encode(fit(load_rgb(p), 640, 480)) for p in picks]
     frames = [encode(f) for f in video_frames(step=15, limit=max(1, n // 2))]
     files = sorted((DATA / "verify" / "extra" / "deepface_unit_dataset").rglob("*.jpg"))
     step = max(1, len(files) // max(1, n - len(frames)))
@@ -115,11 +122,13 @@ def pairs(n: int) -> list[tuple[bytes, bytes]]:
     return out[:n]
 
 
-def endpoints(jwk: dict[str, Any], n: int) -> dict[str, tuple[str, Callable[[int], Body]]]:
+def endpoints(
+    jwk: dict[str, Any], n: int, source: str = "mixed"
+) -> dict[str, tuple[str, Callable[[int], Body]]]:
     """name → (path, body for request i). Envelopes are sealed lazily, one per request."""
     from faceproof.crypto.envelope import build_envelope
 
-    imgs = portraits(n)
+    imgs = portraits(n, source)
     prs = pairs(n)
     level = "MEDIUM"
 
@@ -304,6 +313,7 @@ def main() -> int:
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
     ap.add_argument("--workers", type=int, default=1, help="server worker processes")
+    ap.add_argument("--images", choices=("mixed", "lfw"), default="mixed", help="see portraits()")
     ap.add_argument(
         "--clients", type=int, default=1, help=">1: that many concurrent clients (see load_run)"
     )
@@ -318,7 +328,7 @@ def main() -> int:
         client = Client(served.port)
         status, data = client.post(f"{API}/pub_key", (b"", "application/json"))
         jwk = json.loads(data)["jwk"]
-        eps = endpoints(jwk, max(args.n, 8))
+        eps = endpoints(jwk, max(args.n, 8), args.images)
         names = [k for k in eps if args.only is None or k in args.only]
         for name in names:  # every code path warm before the idle reading
             path, make = eps[name]

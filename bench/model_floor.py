@@ -1,0 +1,203 @@
+"""The physical floor of each endpoint: the models' own inference CPU per request, beside the
+CPU the whole request takes, and where the rest goes by stage.
+
+    python bench/model_floor.py [-n 20] [--images mixed|lfw] [--only NAME ...] [--stages]
+
+In this process (no server, no sockets): the app is driven through httpx's ASGI transport
+with FastAPI's thread pool replaced by a direct call, so a request runs on this thread
+(matching's second-image helper thread aside). Every LiteRT ``invoke`` and onnxruntime
+``run`` is wrapped and its thread CPU time summed per model. Printed per endpoint: CPU per
+request of all threads of this process (``time.process_time``; it includes the test
+client's few hundred microseconds), the models' share, and the models by name with calls
+per request. ``--stages`` adds generateTemplateFromImage's stages one by one (decode,
+detection, landmarks, segmentation, quality, ICAO, embedding), model and other CPU each.
+
+The bodies are those of ``bench/cpu_per_request.py`` (same images, same options), so the
+floors line up with its server figures. Models run with one thread, as in the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as `faceproof serve` pins it
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+
+import cpu_per_request as cpr  # noqa: E402
+
+MODEL_NS: Counter[str] = Counter()
+MODEL_CALLS: Counter[str] = Counter()
+
+
+def _wrap_models() -> None:
+    """Sum thread CPU per model around every LiteRT and onnxruntime inference."""
+    import onnxruntime as ort
+
+    from faceproof.models import runtime
+
+    lite_run = runtime.TFLiteModel.run
+
+    def run(self: Any, feeds: Any) -> Any:
+        t = time.thread_time_ns()
+        try:
+            return lite_run(self, feeds)
+        finally:
+            MODEL_NS[self.path.name] += time.thread_time_ns() - t
+            MODEL_CALLS[self.path.name] += 1
+
+    runtime.TFLiteModel.run = run  # type: ignore[method-assign]
+    ort_run = ort.InferenceSession.run
+
+    def orun(self: Any, *args: Any, **kwargs: Any) -> Any:
+        name = "onnx:" + ",".join(o.name for o in self.get_outputs())[:24]
+        t = time.thread_time_ns()
+        try:
+            return ort_run(self, *args, **kwargs)
+        finally:
+            MODEL_NS[name] += time.thread_time_ns() - t
+            MODEL_CALLS[name] += 1
+
+    ort.InferenceSession.run = orun
+
+
+def _inline_threadpool() -> None:
+    """Sync endpoints and dependencies run on the calling thread (one request at a time)."""
+    import fastapi.dependencies.utils
+    import fastapi.routing
+    import starlette.concurrency
+
+    async def inline(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs)
+
+    for mod in (fastapi.routing, fastapi.dependencies.utils, starlette.concurrency):
+        if hasattr(mod, "run_in_threadpool"):
+            mod.run_in_threadpool = inline  # type: ignore[attr-defined]
+
+
+async def endpoints(args: argparse.Namespace, app: Any) -> None:
+    import httpx
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        jwk = (await client.post(f"{cpr.API}/pub_key")).json()["jwk"]
+        eps = cpr.endpoints(jwk, max(args.n, 8), args.images)
+        names = [k for k in eps if args.only is None or k in args.only]
+        print(
+            f"{'endpoint':27s} {'cpu ms':>7s} {'models':>7s} {'other':>7s}  models by name "
+            "(ms per request, calls per request)"
+        )
+        for name in names:
+            path, make = eps[name]
+            bodies = [make(i) for i in range(args.n + args.warmup)]
+            for body in bodies[: args.warmup]:
+                await client.post(path, content=body[0], headers={"Content-Type": body[1]})
+            MODEL_NS.clear()
+            MODEL_CALLS.clear()
+            codes: Counter[str] = Counter()
+            t0 = time.process_time_ns()
+            for body in bodies[args.warmup :]:
+                r = await client.post(path, content=body[0], headers={"Content-Type": body[1]})
+                codes[cpr.code_of(r.status_code, r.content)] += 1
+            cpu = (time.process_time_ns() - t0) / 1e6 / args.n
+            models = sum(MODEL_NS.values()) / 1e6 / args.n
+            detail = ", ".join(
+                f"{k} {v / 1e6 / args.n:.1f} ({MODEL_CALLS[k] / args.n:.1f})"
+                for k, v in MODEL_NS.most_common()
+            )
+            print(f"{name:27s} {cpu:7.1f} {models:7.1f} {cpu - models:7.1f}  {detail}")
+            print(f"{'':27s} answers {dict(codes)}")
+
+
+def stages(args: argparse.Namespace, services: Any) -> None:
+    """generateTemplateFromImage stage by stage, as its router calls them."""
+    from faceproof.icao import enrol_check
+    from faceproof.pipeline import outputs
+    from faceproof.pipeline.decode import decode_base64, decode_image
+
+    engine = services.face
+    rows: dict[str, tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
+
+    def timed(name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        m0, t0 = sum(MODEL_NS.values()), time.thread_time_ns()
+        out = fn(*args, **kwargs)
+        rows[name][0].append((time.thread_time_ns() - t0) / 1e6)
+        rows[name][1].append((sum(MODEL_NS.values()) - m0) / 1e6)
+        return out
+
+    for jpeg in cpr.portraits(args.n, args.images):
+        body = json.dumps({"image": base64.b64encode(jpeg).decode()}).encode()
+        doc = timed("JSON body", json.loads, body)
+        raw = timed("base64", decode_base64, doc["image"], "/image")
+        rgb = timed("decode JPEG", decode_image, raw, field="/image").rgb
+        search = timed("detection (+ animal check)", engine.find_faces, rgb, "document")
+        if search.main is None:
+            continue
+        rec = timed("landmarks: mesh x2, iris, pose", engine.landmarks, rgb, search.main)
+        out = timed(
+            "segmentation + quality session",
+            outputs.measure,
+            engine,
+            rgb,
+            rec,
+            search,
+            need_mask=True,
+        )
+        timed("quality block", outputs.quality_block, out)
+        icao = timed("ICAO metrics", outputs.icao_report, out)
+        timed("ENROL gate", enrol_check, out.session, icao, "ENROL", quality=out.quality)
+        timed("align 112 + MobileFaceNet (flip)", engine.embedding, rgb, rec)
+    print(f"\n{'generateTemplateFromImage stage':34s} {'cpu ms':>7s} {'models':>7s} {'other':>7s}")
+    total = [0.0, 0.0]
+    for name, (cpu, mod) in rows.items():
+        c, m = statistics.fmean(cpu), statistics.fmean(mod)
+        total[0] += c
+        total[1] += m
+        print(f"{name:34s} {c:7.2f} {m:7.2f} {c - m:7.2f}")
+    print(f"{'sum (a face found)':34s} {total[0]:7.2f} {total[1]:7.2f} {total[0] - total[1]:7.2f}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("-n", type=int, default=20, help="timed requests per endpoint")
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--images", choices=("mixed", "lfw"), default="mixed")
+    ap.add_argument("--only", nargs="*", default=None, help="endpoint names to run")
+    ap.add_argument("--stages", action="store_true", help="generate's stages too")
+    args = ap.parse_args()
+    _inline_threadpool()
+    _wrap_models()
+    from faceproof.api.app import create_app
+    from faceproof.config import load_settings
+
+    model_dir = Path(os.environ.get("FACEPROOF_MODEL_DIR", REPO / "var" / "models")).resolve()
+    with tempfile.TemporaryDirectory(prefix="faceproof-floor-") as tmp:
+        os.environ["FACEPROOF_ABUSE_FAILURES"] = "0"
+        settings = load_settings(data_dir=Path(tmp), model_dir=model_dir)
+        app = create_app(settings)
+        logging.disable(logging.INFO)
+        print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (shared machine)")
+        asyncio.run(endpoints(args, app))
+        if args.stages:
+            stages(args, app.state.services)
+        app.state.services.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
