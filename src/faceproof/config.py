@@ -7,10 +7,11 @@ existing ``.env`` works unchanged; faceproof's own settings use the ``FACEPROOF_
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -152,8 +153,6 @@ class Settings(BaseSettings):
     @field_validator("trusted_proxies", "metrics_allow")
     @classmethod
     def _networks(cls, v: str) -> str:
-        import ipaddress
-
         for item in (x.strip() for x in v.split(",")):
             if item:
                 try:
@@ -181,7 +180,6 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: object) -> Settings:
     """Settings from env/.env with explicit overrides; a bad value raises ConfigError."""
-    from pydantic import ValidationError
 
     try:
         return Settings(**overrides)  # type: ignore[arg-type]

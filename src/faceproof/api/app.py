@@ -6,8 +6,10 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
 from starlette.formparsers import MultiPartParser
 
 from faceproof import __version__
@@ -17,7 +19,16 @@ from faceproof.api.deps import Services, build_services
 from faceproof.api.errors import install_error_handlers
 from faceproof.api.metrics import mark_process_dead, metrics_endpoint
 from faceproof.api.middleware import BodySizeLimit, RequestContext
-from faceproof.api.routers import utility
+from faceproof.api.routers import (
+    identification,
+    liveness,
+    match,
+    process,
+    sdk_assets,
+    templates,
+    utility,
+    web,
+)
 from faceproof.config import Settings, load_settings
 from faceproof.logging_setup import AccessLog, configure_logging
 
@@ -72,16 +83,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
 
 def _routers() -> list[APIRouter]:
-    from faceproof.api.routers import (
-        identification,
-        liveness,
-        match,
-        process,
-        sdk_assets,
-        templates,
-        web,
-    )
-
     return [
         utility.router,
         process.router,
@@ -97,12 +98,9 @@ def _routers() -> list[APIRouter]:
 def _document_errors_as_answered(app: FastAPI) -> None:
     """Validation failures are answered 400/501 in the documented body, never FastAPI's 422:
     drop the 422 entries FastAPI adds to the schema so the document says what we do."""
-    from typing import Any
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            from fastapi.openapi.utils import get_openapi
-
             spec = get_openapi(
                 title=app.title,
                 version=app.version,

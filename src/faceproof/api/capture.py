@@ -19,6 +19,7 @@ from faceproof.crypto.envelope import CapturePayload
 from faceproof.errors import ApiError, Err, Problem, problem
 from faceproof.face.record import U8, FaceRecord
 from faceproof.pipeline.decode import DecodedImage, ImageInfo, decode_image, probe_image
+from faceproof.pipeline.outputs import jpeg_b64
 
 # The reference accepts 480x640 captures only; we accept either orientation of that size.
 CAPTURE_SIZES = {(480, 640), (640, 480)}
@@ -133,7 +134,6 @@ def pose_refusal(capture: Capture, record: FaceRecord) -> ApiError | None:
     A head merely turned past ``head_pose_check``'s limits is still captured, with
     ``head_pose_check: false`` (docs/api-decisions.md says why).
     """
-    from faceproof.pipeline.outputs import jpeg_b64
 
     pose = record.pose
     if pose is None or abs(pose.roll) <= SIDEWAYS_ROLL_DEG:

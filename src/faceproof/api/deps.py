@@ -17,6 +17,17 @@ from typing import TYPE_CHECKING
 from fastapi import Request
 
 from faceproof.config import ConfigError, Settings
+from faceproof.crypto.envelope import EnvelopeOpener
+from faceproof.crypto.keystore import KeyStore
+from faceproof.crypto.replay import open_nonce_store
+from faceproof.crypto.template_encryption import load_public_key
+from faceproof.identification.service import IdentificationService
+from faceproof.ledger import open_ledger
+from faceproof.license import load_deployment
+from faceproof.liveness.service import LivenessService
+from faceproof.matching.matcher import Matcher
+from faceproof.pipeline.decode import configure_decode_memory
+from faceproof.pipeline.engine import FaceEngine
 
 log = logging.getLogger("faceproof")
 
@@ -55,16 +66,6 @@ class Services:
 
 def build_services(settings: Settings) -> Services:
     """Builds and checks every service; raises ConfigError with a one-line message."""
-    from faceproof.crypto.envelope import EnvelopeOpener
-    from faceproof.crypto.keystore import KeyStore
-    from faceproof.crypto.replay import open_nonce_store
-    from faceproof.crypto.template_encryption import load_public_key
-    from faceproof.ledger import open_ledger
-    from faceproof.license import load_deployment
-    from faceproof.liveness.service import LivenessService
-    from faceproof.matching.matcher import Matcher
-    from faceproof.pipeline.decode import configure_decode_memory
-    from faceproof.pipeline.engine import FaceEngine
 
     configure_decode_memory(settings.decode_memory_mb * 1024 * 1024)
     deployment = load_deployment(settings.server_config_path, settings)
@@ -115,8 +116,6 @@ def build_services(settings: Settings) -> Services:
     services.liveness = LivenessService.from_settings(settings)
     services.matcher = Matcher.from_settings(settings)
     if services.face is not None:
-        from faceproof.identification.service import IdentificationService
-
         services.identification = IdentificationService.from_settings(
             settings,
             services.face.embedder.model_id,

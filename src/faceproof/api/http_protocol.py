@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import inspect
 import os
 import time
 from typing import Any, Literal
 
+from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 Phase = Literal["idle", "head", "body", "app"]
@@ -158,9 +160,6 @@ HOOKS = (
 def incompatibility(base: type = HttpToolsProtocol) -> str | None:
     """None when the installed uvicorn has everything this module relies on, else what
     is missing (one line)."""
-    import inspect
-
-    from uvicorn.protocols.http.flow_control import FlowControl
 
     missing = [name for name in HOOKS if not callable(getattr(base, name, None))]
     try:

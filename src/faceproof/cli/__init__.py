@@ -5,6 +5,17 @@ from __future__ import annotations
 import click
 
 from faceproof import __version__
+from faceproof.cli.calibrate import calibrate
+from faceproof.cli.call import call
+from faceproof.cli.envelope import envelope
+from faceproof.cli.eval import eval_group
+from faceproof.cli.identification import gallery_group
+from faceproof.cli.keys import keys
+from faceproof.cli.license import license_group
+from faceproof.cli.liveness_train import liveness_group
+from faceproof.cli.models import models
+from faceproof.cli.serve import serve
+from faceproof.cli.transactions import transactions
 
 
 @click.group()
@@ -14,18 +25,6 @@ def main() -> None:
 
 
 def _register() -> None:
-    from faceproof.cli.calibrate import calibrate
-    from faceproof.cli.call import call
-    from faceproof.cli.envelope import envelope
-    from faceproof.cli.eval import eval_group
-    from faceproof.cli.identification import gallery_group
-    from faceproof.cli.keys import keys
-    from faceproof.cli.license import license_group
-    from faceproof.cli.liveness_train import liveness_group
-    from faceproof.cli.models import models
-    from faceproof.cli.serve import serve
-    from faceproof.cli.transactions import transactions
-
     for command in (
         serve,
         keys,

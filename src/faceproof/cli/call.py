@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import click
 from pydantic import BaseModel
 
 from faceproof.cli.envelope import parse_options
+from faceproof.client import FaceproofClient, FaceproofError, TransportError
 
 MATCH_LEVELS = ("LOW", "MEDIUM", "HIGH", "VERY_HIGH", "HIGHEST")
 _SHORT = 96  # longest string printed whole without --full
@@ -60,7 +62,6 @@ def call(
 
 def _run(ctx: click.Context, fn: Callable[[Any], Any]) -> None:
     """Runs ``fn(client)``, prints the answer; documented errors print their body, exit 1."""
-    from faceproof.client import FaceproofClient, FaceproofError, TransportError
 
     obj = ctx.find_object(dict) or {}
     client = FaceproofClient(
@@ -88,8 +89,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", exclude_none=True)
     if hasattr(value, "__dataclass_fields__"):
-        from dataclasses import asdict
-
         return {k: v for k, v in asdict(value).items() if k != "raw"}
     return value
 

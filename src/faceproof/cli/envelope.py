@@ -17,6 +17,7 @@ import click
 from joserfc.jwk import RSAKey
 from pydantic import ValidationError
 
+from faceproof.cli.keys import open_store
 from faceproof.client.frames import capture_frame
 from faceproof.crypto.envelope import CaptureOptions, build_envelope
 
@@ -119,12 +120,7 @@ def make(
     """
     if server and data_dir:
         raise click.UsageError("give --server or --data-dir, not both")
-    if server:
-        jwk = fetch_public_jwk(server)
-    else:
-        from faceproof.cli.keys import open_store
-
-        jwk = open_store(data_dir).public_jwk()
+    jwk = fetch_public_jwk(server) if server else open_store(data_dir).public_jwk()
     try:
         frames = [capture_frame(path, fit=fit, name=str(path)) for path in images]
         token = build_envelope(

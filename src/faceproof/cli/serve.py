@@ -35,6 +35,9 @@ And how it serves (docs/deployment.md, "Serving"):
 
 from __future__ import annotations
 
+import asyncio
+import ctypes
+import ctypes.util
 import math
 import os
 import shutil
@@ -44,8 +47,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+from anyio import to_thread
 
 from faceproof.config import ConfigError, Settings, load_settings
+from faceproof.logging_setup import native_stderr_as_json, uvicorn_log_config
+from faceproof.models.runtime import TFLiteModel
 
 #: Environment every server process starts with (an operator's own value wins).
 PINNED_ENV = {
@@ -90,12 +96,11 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: str
 
 
 def _serve() -> None:
-    from faceproof.logging_setup import native_stderr_as_json, uvicorn_log_config
-
     try:
         with native_stderr_as_json():  # LiteRT's C++ start-up line, as JSON
             settings = load_settings()
             # Fail fast with one line, before forking workers.
+            # lazy: the API (fastapi, ~0.5 s) loads only for `faceproof serve`
             from faceproof.api.deps import build_services
 
             services = build_services(settings)
@@ -103,6 +108,7 @@ def _serve() -> None:
         click.echo(f"faceproof: {exc}", err=True)
         sys.exit(2)
     _export_limits(settings)
+    # lazy: uvicorn and the API (fastapi, ~0.5 s) load only for `faceproof serve`
     import uvicorn
 
     from faceproof.api import http_protocol
@@ -123,6 +129,7 @@ def _serve() -> None:
     workers = settings.workers or usable_cores()
     if workers == 1:
         # One process: serve with the services just checked instead of building them again.
+        # lazy: the API (fastapi, ~0.5 s) loads only for `faceproof serve`
         from faceproof.api.app import create_app
 
         _limit_models(settings)
@@ -185,6 +192,7 @@ def _reexec_with_pinned_env() -> None:
 
 def _export_limits(settings: Settings) -> None:
     """Connection limits into the environment, where every worker process reads them."""
+    # lazy: uvicorn (~0.1 s) loads only for `faceproof serve`
     from faceproof.api.http_protocol import ENV
 
     for attr, name in ENV.items():
@@ -193,8 +201,8 @@ def _export_limits(settings: Settings) -> None:
 
 def worker_app() -> Any:
     """uvicorn's factory in each worker process: the app, with the worker's limits."""
+    # lazy: the API (fastapi, ~0.5 s) loads only for `faceproof serve`
     from faceproof.api.app import create_app
-    from faceproof.logging_setup import native_stderr_as_json
 
     settings = load_settings()
     _limit_models(settings)
@@ -204,15 +212,11 @@ def worker_app() -> Any:
 
 
 def _limit_models(settings: Settings) -> None:
-    from faceproof.models.runtime import TFLiteModel
-
     TFLiteModel.max_instances = settings.model_instances
 
 
 def _malloc_trim() -> Any:
     """glibc's ``malloc_trim``, or None elsewhere (musl, macOS)."""
-    import ctypes
-    import ctypes.util
 
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
@@ -238,9 +242,6 @@ class WorkerLimits:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if not self._done:
             self._done = True
-            import asyncio
-
-            from anyio import to_thread
 
             to_thread.current_default_thread_limiter().total_tokens = self.threads
             if self._trim is not None:
@@ -248,7 +249,5 @@ class WorkerLimits:
         await self.app(scope, receive, send)
 
     def _trim_later(self) -> None:
-        import asyncio
-
         self._trim(0)  # a few milliseconds, on the loop thread
         asyncio.get_running_loop().call_later(TRIM_SECONDS, self._trim_later)

@@ -14,8 +14,12 @@ from typing import Any, Generic, TypeVar
 import httpx
 from pydantic import BaseModel
 
+from faceproof import __version__
 from faceproof.client import results as r
 from faceproof.client.errors import TransportError, error_from_answer
+from faceproof.client.frames import capture_frame
+from faceproof.crypto.envelope import build_envelope
+from faceproof.pipeline.decode import sniff_format
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -41,7 +45,6 @@ def read_image(image: ImageInput) -> bytes:
 
 def image_format(data: bytes) -> str:
     """JPEG, PNG or ISO_19794_5, from the magic bytes (the match endpoints need it named)."""
-    from faceproof.pipeline.decode import sniff_format
 
     fmt = sniff_format(data)
     if fmt is None:
@@ -260,7 +263,6 @@ def headers(
     extra: Mapping[str, str] | None, request_id: str | None, log_api_trigger: bool
 ) -> dict[str, str]:
     """Default headers: the reference's ``requestID`` and ``LogAPITrigger`` when asked for."""
-    from faceproof import __version__
 
     out = {"User-Agent": f"faceproof-client/{__version__}"}
     if request_id:
@@ -283,8 +285,6 @@ def seal(
     ts_ms: int | None,
 ) -> bytes:
     """Frames checked (or letterboxed) to the capture size, sealed as the SDK would."""
-    from faceproof.client.frames import capture_frame
-    from faceproof.crypto.envelope import build_envelope
 
     if isinstance(images, bytes | str | os.PathLike) or not images:
         raise TypeError("images: a list of image files or bytes, main frame first")

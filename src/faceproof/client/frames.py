@@ -10,7 +10,11 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from PIL import Image, ImageOps
+
 from faceproof.crypto.envelope import to_jpeg
+from faceproof.errors import ApiError
+from faceproof.pipeline.decode import probe_image
 
 #: (width, height) of a frame the server accepts (the reference's 480×640, either way up).
 CAPTURE_SIZES = ((640, 480), (480, 640))
@@ -22,8 +26,6 @@ class FrameSizeError(ValueError):
 
 def upright_size(jpeg: bytes) -> tuple[int, int]:
     """Width and height as the server sees them: after the EXIF orientation."""
-    from faceproof.errors import ApiError
-    from faceproof.pipeline.decode import probe_image
 
     try:
         info = probe_image(jpeg, allow_iso=False)
@@ -47,7 +49,6 @@ def capture_frame(image: bytes | Path, *, fit: bool = False, name: str = "image"
             f"{name} is {size[0]}×{size[1]}; the server accepts capture frames of 640×480 or "
             "480×640 only (901 ERROR_WRONG_RESOLUTION); letterbox it with --fit (Python: fit=True)"
         )
-    from PIL import Image, ImageOps
 
     with Image.open(io.BytesIO(jpeg)) as im:
         upright = ImageOps.exif_transpose(im).convert("RGB")

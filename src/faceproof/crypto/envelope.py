@@ -37,8 +37,10 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from joserfc import jwe
 from joserfc.jwk import GuestProtocol, RSAKey
+from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 
+from faceproof import __version__
 from faceproof.crypto.keystore import KeyStore
 from faceproof.crypto.replay import NonceStore
 from faceproof.errors import ApiError, Err
@@ -178,8 +180,6 @@ def to_jpeg(image: bytes | Path) -> bytes:
     if data.startswith(_JPEG_MAGIC):
         return data
     if data.startswith(_PNG_MAGIC):
-        from PIL import Image
-
         with Image.open(io.BytesIO(data)) as im:
             out = io.BytesIO()  # in memory only: biometric images never touch the disk
             im.convert("RGB").save(out, format="JPEG", quality=95)
@@ -208,8 +208,6 @@ def build_envelope(
         for i, img in enumerate(images)
     ]
     if sdk_version is None:
-        from faceproof import __version__
-
         sdk_version = f"faceproof-python/{__version__}"
     payload = CapturePayload(
         nonce=nonce or new_nonce(),

@@ -101,6 +101,7 @@ class PersonMask:
     @cached_property
     def full(self) -> F32:
         """Bilinear upsampling to the photo, as MediaPipe's graph does."""
+        # lazy: OpenCV (~0.4 s) only when a mask is resized; faceproof.client imports this module
         import cv2
 
         up = cv2.resize(self.prob, self.size, interpolation=cv2.INTER_LINEAR)
@@ -109,9 +110,11 @@ class PersonMask:
     def resized(self, size: tuple[int, int]) -> F32:
         """``cv2.resize(full, size, INTER_AREA)`` for a ``size`` (w, h) within the photo's,
         equal up to float rounding but without the photo-sized map."""
+        # lazy: OpenCV (~0.4 s) only when a mask is resized; faceproof.client imports this module
         from faceproof.face.resample import upsample_then_area
 
         if size[0] > self.size[0] or size[1] > self.size[1]:
+            # lazy: OpenCV (~0.4 s) only when a mask is resized (faceproof.client imports us)
             import cv2
 
             return np.asarray(cv2.resize(self.full, size, interpolation=cv2.INTER_AREA))

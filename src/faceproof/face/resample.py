@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -116,7 +117,6 @@ def shrink(img: NDArray[np.uint8], size: tuple[int, int]) -> NDArray[np.uint8]:
     same support, differing from the one-step result by under half a grey level on average,
     and at under half the cost. Sizes that grow use ``INTER_LINEAR``.
     """
-    import cv2
 
     w, h = size
     src = img

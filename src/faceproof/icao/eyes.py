@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from faceproof.quality.config import EYE_VISIBLE, GLARE_CHROMA, GLARE_LIGHTNESS, GLARE_SHARE
+from faceproof.quality.eyes_open import OPEN_THRESHOLD
 from faceproof.quality.session import QualitySession
 
 
@@ -41,8 +42,6 @@ class EyesFullVisibility:
     def measure(
         self, s: QualitySession, eyes_open_metric: float, eye_l: int, eye_r: int
     ) -> EyesVisibility:
-        from faceproof.quality.eyes_open import OPEN_THRESHOLD
-
         closed = eyes_open_metric < OPEN_THRESHOLD
         covered = min(eye_l, eye_r) < EYE_VISIBLE
         glare = max(glare_share(s, "l"), glare_share(s, "r")) > GLARE_SHARE

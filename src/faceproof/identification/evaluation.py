@@ -29,6 +29,8 @@ from numpy.typing import NDArray
 
 from faceproof.error_rates import supported, threshold_at_accept_rate
 from faceproof.identification.levels import IdentificationCalibration
+from faceproof.matching.calibration import pair_scores, top_impostor_pairs
+from faceproof.matching.dataset import same_photograph_pairs
 from faceproof.matching.levels import LEVELS
 
 F32 = NDArray[np.float32]
@@ -73,8 +75,6 @@ def drop_same_photographs(
     cross-identity pairs, those whose aligned crops correlate at NCC >= 0.9
     (``matching.dataset.same_photograph_pairs``, as the 1:1 calibration) are one photograph:
     they say nothing about impostors and, left in, decide every strict threshold."""
-    from faceproof.matching.calibration import top_impostor_pairs
-    from faceproof.matching.dataset import same_photograph_pairs
 
     ids = {n: i for i, n in enumerate(dict.fromkeys(data.names))}
     labels = np.array([ids[n] for n in data.names], dtype=np.int64)
@@ -87,8 +87,6 @@ def drop_same_photographs(
 
 
 def impostor_scores(data: Labelled) -> F32:
-    from faceproof.matching.calibration import pair_scores
-
     ids = {n: i for i, n in enumerate(dict.fromkeys(data.names))}
     labels = np.array([ids[n] for n in data.names], dtype=np.int64)
     _, impostor = pair_scores(data.vectors, data.vectors, labels, symmetric=True)

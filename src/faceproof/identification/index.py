@@ -129,6 +129,7 @@ class GalleryIndex:
             self._append(kept)
 
     def _build_hnsw(self, vectors: F32) -> None:
+        # lazy: faiss (~0.7 s) only once a gallery is large enough for the HNSW index
         import faiss
 
         index = faiss.IndexHNSWFlat(self.dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
@@ -140,6 +141,7 @@ class GalleryIndex:
 
     def _graph_vectors(self) -> F32:
         """A writable view of the vectors inside faiss's own storage."""
+        # lazy: faiss (~0.7 s) only once a gallery is large enough for the HNSW index
         import faiss
 
         storage: Any = faiss.downcast_index(self._hnsw.storage)
@@ -162,6 +164,7 @@ class GalleryIndex:
                 rows = np.arange(len(sims)) if top is None else top
                 pairs = [(float(sims[r]), int(r)) for r in rows]
             else:
+                # lazy: faiss (~0.7 s) only once a gallery is large enough for the HNSW index
                 import faiss
 
                 params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]

@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 
 from faceproof.config import ConfigError
 from faceproof.error_rates import SUPPORT_FACTOR, thresholds_at_accept_rates
+from faceproof.matching.calibration import fit_tail
 from faceproof.matching.levels import LEVELS, NONE, far_label
 
 FORMAT = "faceproof-identification-calibration"
@@ -179,7 +180,6 @@ def fit_curve(impostor: NDArray[np.float32], points_per_decade: int = 8) -> Impo
     calibration, ``matching.calibration.fit_tail``) extrapolates further (``max_impostor``
     is recorded, not used as a floor: see ``ImpostorCurve.threshold``).
     """
-    from faceproof.matching.calibration import fit_tail
 
     n = len(impostor)
     if n < 1000:

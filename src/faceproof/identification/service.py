@@ -28,10 +28,13 @@ from faceproof.identification.levels import (
     IdentificationCalibration,
     load_identification_calibration,
 )
+from faceproof.identification.pg_store import PgGalleryStore
 from faceproof.identification.sealing import GalleryKeyring, SealError
+from faceproof.identification.sqlite_store import SqliteGalleryStore
 from faceproof.identification.store import GalleryStore, GalleryWriter, Hit, StoredTemplate
 from faceproof.matching.levels import NONE, rank
 from faceproof.pipeline.embedding_template import decode_embedding, encode_embedding
+from faceproof.storage.postgres import postgres_url
 
 if TYPE_CHECKING:
     from faceproof.matching.matcher import Matcher
@@ -57,14 +60,10 @@ class Enrolled:
 
 def open_store(url: str | None, data_dir: Path, dim: int) -> GalleryStore:
     """SQLite in the data dir by default; PostgreSQL + pgvector for ``postgresql://`` URLs."""
-    from faceproof.storage.postgres import postgres_url
 
     pg = postgres_url(url, "FACEPROOF_DATABASE_URL", "galleries")
     if pg is not None:
-        from faceproof.identification.pg_store import PgGalleryStore
-
         return PgGalleryStore(pg, dim)
-    from faceproof.identification.sqlite_store import SqliteGalleryStore
 
     return SqliteGalleryStore(data_dir / "galleries.sqlite3")
 

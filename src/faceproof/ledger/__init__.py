@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 from faceproof.config import ConfigError
 from faceproof.ledger.base import Ledger, Transaction
+from faceproof.ledger.pg import PgLedger
 from faceproof.ledger.sqlite import SqliteLedger
 from faceproof.storage import postgres
 
@@ -69,7 +70,5 @@ def open_ledger(
     elif url is not None and url.strip():
         pg = None  # an explicit SQLite ledger wins over the shared database
     if pg is not None:
-        from faceproof.ledger.pg import PgLedger
-
         return PgLedger(pg, must_exist=must_exist)
     return SqliteLedger(ledger_path(url, data_dir), must_exist=must_exist)

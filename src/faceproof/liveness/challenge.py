@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+from PIL import Image
 
 from faceproof.crypto.envelope import CapturePayload, new_nonce
 from faceproof.liveness import screen_light as sl
@@ -494,7 +495,6 @@ def light_frame_indices(
 
 def jpeg_tables(data: bytes) -> Any:
     """The JPEG quantisation tables of an image file (None for non-JPEG): an encoder trait."""
-    from PIL import Image
 
     try:
         with Image.open(io.BytesIO(data)) as im:

@@ -243,6 +243,7 @@ def fit_fusion(
     towards weights proportional to each cue's class separation, which is what transfers
     across sources in the dev data.
     """
+    # lazy: scipy.optimize (~2 s) only when a fusion is fitted (training)
     from scipy.optimize import minimize
 
     features = tuple(features)

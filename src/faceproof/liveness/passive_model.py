@@ -20,6 +20,8 @@ import cv2
 import numpy as np
 
 from faceproof.face.record import U8, Detection
+from faceproof.models.runtime import TFLiteModel
+from faceproof.models.tfjs_graph import TfjsGraph
 
 EXPO_MODEL = "FaceAntiSpoofing.tflite"
 HUMAN_GRAPH = "antispoof.json"
@@ -57,8 +59,6 @@ class ExpoAntiSpoofing:
     size = 256
 
     def __init__(self, models_path: Path) -> None:
-        from faceproof.models.runtime import TFLiteModel
-
         self._model = TFLiteModel(Path(models_path) / EXPO_MODEL)
         names = {o.name for o in self._model.outputs}
         if names != {"Identity", "Identity_1"}:
@@ -78,8 +78,6 @@ class HumanAntispoof:
     size = 128
 
     def __init__(self, models_path: Path) -> None:
-        from faceproof.models.tfjs_graph import TfjsGraph
-
         self._net = TfjsGraph(
             Path(models_path) / HUMAN_GRAPH, Path(models_path) / HUMAN_WEIGHTS, [HUMAN_OUTPUT]
         )

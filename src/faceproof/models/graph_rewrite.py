@@ -49,6 +49,7 @@ def fuse_decomposed_prelu(content: bytes) -> Rewritten:
     constant float32 per-channel (or scalar) vector. A graph without the pattern comes back
     unchanged, byte for byte.
     """
+    # lazy: the .tflite schema (LiteRT, ~0.5 s) only when a graph is rewritten at load
     import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
@@ -145,6 +146,7 @@ def _match(model: Any, graph: Any, add: Any, source: Any, ops: Any) -> Any:
 
 
 def _constant(model: Any, graph: Any, t: int) -> np.ndarray | None:
+    # lazy: the .tflite schema (LiteRT, ~0.5 s) only when a graph is rewritten at load
     from ai_edge_litert import schema_py_generated as schema
 
     tensor = graph.tensors[t]

@@ -12,13 +12,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from faceproof.crypto.template_encryption import encrypt_templates
 from faceproof.face.record import U8, FaceRecord, PersonMask
+from faceproof.icao import assess_icao
 from faceproof.pipeline import iso19794
 from faceproof.pipeline.align import aligned_crop, token_frontal, transform_points
 from faceproof.pipeline.background import replace_background
 from faceproof.pipeline.engine import FaceEngine, FaceSearch
 from faceproof.pipeline.templates import TEMPLATE_NAMES, encode_jpeg
 from faceproof.pipeline.templates import encode_templates as _encode
+from faceproof.quality import assess_quality
+from faceproof.quality.session import QualitySession
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
@@ -41,16 +45,12 @@ class FaceOutputs:
 def measure(
     engine: FaceEngine, rgb: U8, record: FaceRecord, search: FaceSearch, *, need_mask: bool
 ) -> FaceOutputs:
-    from faceproof.quality.session import QualitySession
-
     mask = engine.person_mask(rgb) if need_mask else None
     session = QualitySession(rgb, record, mask)
     return FaceOutputs(rgb, record, search, mask, session)
 
 
 def quality_block(out: FaceOutputs) -> dict[str, Any]:
-    from faceproof.quality import assess_quality
-
     q = assess_quality(out.session)
     out.quality = q
     return {
@@ -63,8 +63,6 @@ def quality_block(out: FaceOutputs) -> dict[str, Any]:
 
 
 def icao_report(out: FaceOutputs) -> Any:
-    from faceproof.icao import assess_icao
-
     eyes = out.quality.eyes_open_metric if out.quality is not None else None
     return assess_icao(out.session, out.search.multiple, eyes_open_metric=eyes)
 
@@ -107,7 +105,6 @@ def protect(templates: dict[str, str], key: RSAPublicKey | None) -> dict[str, An
     """Templates as documented: plain base64, or per-template hybrid encryption."""
     if key is None:
         return dict(templates)
-    from faceproof.crypto.template_encryption import encrypt_templates
 
     return dict(encrypt_templates(templates, key))
 

@@ -21,6 +21,7 @@ from functools import cached_property
 import cv2
 import numpy as np
 
+from faceproof.face.pose import estimate_pose
 from faceproof.face.record import F32, U8, FaceRecord, PersonMask, Pose
 from faceproof.quality import mesh_regions as mr
 from faceproof.quality.config import SKIN, RegionParams, SkinParams
@@ -107,7 +108,6 @@ class QualitySession:
     def pose(self) -> Pose:
         if self.record.pose is not None:
             return self.record.pose
-        from faceproof.face.pose import estimate_pose
 
         h, w = self.rgb.shape[:2]
         return estimate_pose(self.mesh.astype(np.float32), (w, h))  # (width, height)

@@ -12,9 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
+from faceproof.api.capture import open_capture, pose_refusal
 from faceproof.api.deps import Services, get_services
 from faceproof.api.errors import (
     FILE_EXPECTED,
@@ -23,10 +26,13 @@ from faceproof.api.errors import (
     validation_to_api_error,
 )
 from faceproof.api.middleware import json_ok
+from faceproof.api.routers.match import _check_liveness
 from faceproof.errors import ApiError, Err, Problem, one_of, problem
+from faceproof.icao import enrol_problem
 from faceproof.identification.service import IdentificationService
 from faceproof.identification.store import GALLERY_RE, SUBJECT_RE
 from faceproof.matching.levels import LEVELS, NONE, parse_level, rank
+from faceproof.pipeline import outputs
 from faceproof.pipeline.decode import decode_base64, decode_template
 from faceproof.schemas.errors import ERROR_RESPONSES
 from faceproof.schemas.identification import (
@@ -166,8 +172,6 @@ def enrol(
 
 def _enrol_image(services: Services, image: TemplateIn) -> tuple[Any, int, dict[str, Any]]:
     """The ENROL gate of generateTemplateFromImage: one face (509), ICAO quality (510)."""
-    from faceproof.icao import enrol_problem
-    from faceproof.pipeline import outputs
 
     engine = services.face
     assert engine is not None
@@ -291,8 +295,6 @@ def _max_results(value: object) -> int:
     openapi_extra=_IDENTIFY_BODY,
 )
 async def identify(request: Request, services: Services = Depends(get_services)) -> JSONResponse:
-    from starlette.concurrency import run_in_threadpool
-
     request.state.ledger = {}
     ctype = request.headers.get("content-type", "").lower()
     if ctype.startswith("multipart/form-data"):
@@ -321,8 +323,6 @@ async def identify(request: Request, services: Services = Depends(get_services))
 
 
 def _schema_error(exc: ValidationError, expected_body: str) -> ApiError:
-    from fastapi.exceptions import RequestValidationError
-
     errors = [dict(e, loc=("body", *e.get("loc", ()))) for e in exc.errors()]
     return validation_to_api_error(RequestValidationError(errors), expected_body)
 
@@ -365,9 +365,6 @@ def _identify_json(request: Request, services: Services, body: IdentifyRequest) 
 def _identify_capture(
     request: Request, services: Services, token: bytes, fields: dict[str, Any]
 ) -> JSONResponse:
-    from faceproof.api.capture import open_capture, pose_refusal
-    from faceproof.api.routers.match import _check_liveness
-
     ident, gallery, level, k = _common(
         request, services, fields["gallery"], fields["level"], fields["maxResults"]
     )

@@ -21,6 +21,7 @@ from faceproof.liveness.levels import LEVELS
 from faceproof.liveness.report import answer_extra, retry_description
 from faceproof.liveness.service import LivenessResult, LivenessService
 from faceproof.pipeline.decode import decode_base64, decode_image
+from faceproof.pipeline.outputs import jpeg_b64
 from faceproof.schemas.errors import ERROR_RESPONSES
 from faceproof.schemas.liveness import ChallengeResponse, LivenessResponse
 
@@ -127,8 +128,6 @@ def secure_face_as(
     result = service.evaluate_capture(services.face, capture, record=record)
     extra = answer_extra(result, services.settings.liveness_details)
     if result.insecure or result.decision == "retry":
-        from faceproof.pipeline.outputs import jpeg_b64
-
         request.state.ledger.update({"level_requested": result.threshold, "level_reached": None})
         raise ApiError(
             Err.FEEDBACK_RETRY_INSECURE if result.insecure else Err.FEEDBACK_RETRY,

@@ -23,6 +23,7 @@ from faceproof.liveness.report import answer_extra, retry_description
 from faceproof.matching.levels import Kind, parse_level
 from faceproof.matching.matcher import Embedded, Matcher, MatchResult
 from faceproof.pipeline.decode import decode_template
+from faceproof.pipeline.outputs import jpeg_b64
 from faceproof.schemas.errors import ERROR_RESPONSES
 from faceproof.schemas.match import MatchRequest, MatchResponse
 
@@ -111,8 +112,6 @@ def _check_liveness(services: Services, capture: Capture, record: FaceRecord) ->
     result = services.liveness.evaluate_capture(services.face, capture, record=record)
     extra = answer_extra(result, services.settings.liveness_details)
     if result.insecure or result.is_spoof:
-        from faceproof.pipeline.outputs import jpeg_b64
-
         raise ApiError(
             Err.FEEDBACK_RETRY_INSECURE if result.insecure else Err.FEEDBACK_RETRY,
             retry_description(result),

@@ -14,6 +14,7 @@ from faceproof import __version__
 from faceproof.api.deps import Services, get_services
 from faceproof.api.errors import request_refid
 from faceproof.models.bundle import browser_bundle
+from faceproof.storage.health import CRITICAL, store_statuses
 
 router = APIRouter(prefix="/api/v1", tags=["utility"])
 
@@ -85,7 +86,6 @@ def face_health(request: Request, services: Services = Depends(get_services)) ->
     """200 with ``status: OK`` when the worker can serve billed requests; 503 with
     ``status: ERROR`` and ``reason`` when it cannot (the ledger cannot record, or the nonce or
     challenge store does not answer); ``stores`` names each store's backend and state."""
-    from faceproof.storage.health import CRITICAL, store_statuses
 
     face = services.face
     liveness, ident = services.liveness, services.identification
