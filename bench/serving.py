@@ -1,4 +1,5 @@
-"""A real ``faceproof serve`` for the benches: one way to start it, wait for it and stop it.
+"""A real ``faceproof serve`` for the benches and the tests (tests/live_server.py loads this
+file): one way to start it, wait for it and stop it.
 
 The benches measure the server as an operator runs it (its own processes, all threads), so
 each starts the CLI in a private temporary data dir, with the caller's deployment settings
@@ -31,6 +32,10 @@ class Served:
     port: int
     proc: subprocess.Popen[bytes]
     data_dir: Path
+    log: Path  # the server's stdout and stderr
+
+    def log_lines(self) -> list[str]:
+        return [line for line in self.log.read_text().splitlines() if line.strip()]
 
     @property
     def url(self) -> str:
@@ -101,7 +106,7 @@ def running_server(
             )
             try:
                 _wait_ready(proc, port, workers, ready_timeout, log_path)
-                yield Served(port, proc, data_dir)
+                yield Served(port, proc, data_dir, log_path)
             finally:
                 proc.terminate()
                 try:

@@ -1,86 +1,54 @@
-"""One real `faceproof serve` process per test run, shared by the tests that need a live
-server (client, examples, logs). Started on a free port with a temporary data dir; its stderr
-goes to a file the log tests read; stopped when the test process exits."""
+"""Real `faceproof serve` processes for the tests, started the one way the benches start them
+(bench/serving.py: free port, private temporary data dir, the caller's deployment settings
+removed, stdout/stderr to a file, ready on face_health).
+
+``live_server()`` is one server per test run, shared by the tests that need a live server
+(client, examples, logs): started on first use, stopped when the test process exits.
+``running_server`` is bench/serving.py's context manager, for a test that needs its own
+settings (the browser tests).
+"""
 
 from __future__ import annotations
 
 import atexit
-import json
-import os
-import subprocess
+import contextlib
+import importlib.util
 import sys
-import tempfile
-import time
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from conftest import model_dir
-from test_serve_cli import _free_port
+
+_BENCH_SERVING = Path(__file__).resolve().parents[1] / "bench" / "serving.py"
 
 
-@dataclass(frozen=True)
-class LiveServer:
-    url: str
-    stderr: Path
-    data_dir: Path
-
-    def log_lines(self) -> list[str]:
-        return [line for line in self.stderr.read_text().splitlines() if line.strip()]
-
-
-_server: LiveServer | None = None
+def _load_serving() -> Any:
+    # bench/ is not a package: load its serving module by path, under a private name, so
+    # bench's other modules stay off sys.path.
+    spec = importlib.util.spec_from_file_location("faceproof_bench_serving", _BENCH_SERVING)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while building
+    spec.loader.exec_module(module)
+    return module
 
 
-def live_server() -> LiveServer:
-    """The shared server, started on first use (about 20 s: the models load)."""
+_serving = _load_serving()
+running_server = _serving.running_server
+Served = _serving.Served
+
+_stack = contextlib.ExitStack()
+atexit.register(_stack.close)
+_server: Any = None
+
+
+def live_server() -> Any:
+    """The shared server (a ``Served``: ``url``, ``data_dir``, ``log_lines()``), started on
+    first use (about 20 s: the models load); its log is at INFO, so every access line is
+    there."""
     global _server
-    if _server is not None:
-        return _server
-    root = Path(tempfile.mkdtemp(prefix="faceproof-live-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FACEPROOF_")}
-    for key in ("SERVER_CONFIG_PATH", "TEMPLATE_ENCRYPTION_ENABLED", "TEMPLATE_ENCRYPTION_KEY"):
-        env.pop(key, None)
-    env.update(
-        {
-            "FACEPROOF_DATA_DIR": str(root / "data"),
-            "FACEPROOF_MODEL_DIR": str(model_dir()),
-            "LOG_LEVEL": "INFO",
-        }
-    )
-    port = _free_port()
-    stderr = root / "stderr.log"
-    with stderr.open("wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "faceproof", "serve", "--port", str(port), "--workers", "1"],
-            env=env,
-            cwd=root,
-            stdout=err,
-            stderr=err,
+    if _server is None:
+        _server = _stack.enter_context(
+            running_server(model_dir=model_dir(), env_extra={"LOG_LEVEL": "INFO"})
         )
-    atexit.register(_stop, proc)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"faceproof serve exited: {stderr.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url + "/api/v1/face_health", timeout=2) as r:
-                if json.loads(r.read()).get("status") == "OK":
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        _stop(proc)
-        raise RuntimeError("faceproof serve did not come up in 180 s")
-    _server = LiveServer(url, stderr, root / "data")
     return _server
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()

@@ -15,9 +15,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +22,7 @@ from typing import Any
 import pytest
 
 from conftest import REPO
-from test_serve_cli import _free_port
+from live_server import running_server
 
 HARNESS = REPO / "sdk" / "test" / "e2e.mjs"
 ARTIFACTS = REPO / "var" / "test-artifacts" / "browser-e2e"
@@ -79,56 +76,16 @@ def _missing_tools() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, models_path: Path, data_root: Path
-) -> Iterator[str]:
+def server(models_path: Path, data_root: Path) -> Iterator[str]:
     missing = _missing_tools()
     if missing:
         pytest.skip(f"browser tests need {missing} (scripts/install.sh --dev installs it)")
-    tmp = tmp_path_factory.mktemp("e2e-server")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FACEPROOF_")}
-    for key in ("SERVER_CONFIG_PATH", "TEMPLATE_ENCRYPTION_ENABLED", "TEMPLATE_ENCRYPTION_KEY"):
-        env.pop(key, None)
-    port = _free_port()
-    env.update(
-        {
-            "FACEPROOF_DATA_DIR": str(tmp / "data"),
-            "FACEPROOF_MODEL_DIR": str(models_path),
-            "FACEPROOF_ALLOWED_ORIGINS": "localhost,127.0.0.1",
-            "FACEPROOF_ALLOW_EMULATED_CAMERA": "true",
-            "FACEPROOF_PORT": str(port),
-            "FACEPROOF_WORKERS": "1",
-        }
-    )
-    log = (tmp / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "faceproof", "serve"],
-        env=env,
-        cwd=tmp,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"faceproof serve exited: {(tmp / 'server.log').read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/api/v1/face_health", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("faceproof serve did not answer within 90 s")
-                time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    env = {
+        "FACEPROOF_ALLOWED_ORIGINS": "localhost,127.0.0.1",
+        "FACEPROOF_ALLOW_EMULATED_CAMERA": "true",
+    }
+    with running_server(model_dir=models_path, env_extra=env, ready_timeout=90) as served:
+        yield served.url
 
 
 def harness(server: str, name: str, *args: str, timeout: float = 240) -> dict[str, Any]:
