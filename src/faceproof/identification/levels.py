@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from faceproof.config import ConfigError
 from faceproof.error_rates import SUPPORT_FACTOR, thresholds_at_accept_rates
 from faceproof.matching.calibration import fit_tail
-from faceproof.matching.levels import LEVELS, NONE, far_label
+from faceproof.matching.levels import LEVELS, NONE
 
 FORMAT = "faceproof-identification-calibration"
 VERSION = 1
@@ -203,8 +203,3 @@ def fit_curve(impostor: NDArray[np.float32], points_per_decade: int = 8) -> Impo
         tail_scale=round(tail.scale, 6),
         max_impostor=float(top_desc[0]),
     )
-
-
-def describe_level(level: str, n: int) -> str:
-    """'FPIR 1:100 at N=10000'-style label (reports)."""
-    return f"FPIR {far_label(FPIR_TARGETS[level])} at N={n}"

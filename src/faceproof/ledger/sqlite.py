@@ -110,11 +110,6 @@ class SqliteLedger:
             raise
         self._give_back(conn)
 
-    def open_connections(self) -> int:
-        """Idle connections held by this process (tests, health)."""
-        with self._lock:
-            return len(self._idle)
-
     def _stat_inode(self) -> int | None:
         try:
             return os.stat(self.path).st_ino

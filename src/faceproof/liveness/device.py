@@ -64,19 +64,6 @@ _PATH_RE = re.compile(
 _HEADLESS_RE = re.compile(r"headlesschrome|phantomjs|electron/\d|puppeteer|playwright|selenium")
 
 
-# What the SDK may raise (protocol v2, contract §3.5); other flag names are also honoured.
-SDK_FLAGS = frozenset(
-    {
-        "virtual_camera_label",
-        "no_camera_label",
-        "canvas_or_synthetic_track",
-        "webdriver",
-        "headless_user_agent",
-        "emulated_device",
-    }
-)
-
-
 @dataclass(frozen=True)
 class DeviceVerdict:
     insecure: bool

@@ -123,10 +123,6 @@ class LightSequence:
             start += m
         return out
 
-    @property
-    def total_ms(self) -> int:
-        return sum(self.ms)
-
 
 def hex_to_linear(color: str) -> NDArray[np.float64]:
     """Linear RGB (0..1) of an ``#rrggbb`` colour."""
