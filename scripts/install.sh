@@ -3,8 +3,10 @@
 # a virtualenv with the package, the SDK's npm packages, and the pinned model files (checked
 # against SHA-256).
 #   scripts/install.sh          server only
-#   scripts/install.sh --dev    plus test tools (JDK for the template-decryption test, Chromium
-#                               and ffmpeg for the browser tests, …)
+#   scripts/install.sh --dev    plus test tools and the eval extra (JDK for the
+#                               template-decryption test, Chromium and ffmpeg for the browser
+#                               tests, …)
+# Python packages: the exact versions of constraints.txt (regenerate with scripts/lock.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,18 +43,22 @@ fi
 if [[ ! -x .venv/bin/python ]]; then
   python3 -m venv .venv
 fi
-# pip's progress, one short line per package fetched ("Collecting …") and its summary.
+# pip's progress, one short line per package fetched ("Collecting …") and its summary; a failed
+# install stops the script (its ERROR lines are shown).
 pip_progress() { grep --line-buffered -E '^(Collecting|Successfully installed|ERROR)' | cut -c1-160 | sed 's/^/  pip: /' || true; }
-echo "install.sh: Python packages into .venv (pip; about a minute on a fresh machine)"
-.venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+# Every version exactly as in the tested lock, constraints.txt (scripts/lock.sh regenerates it).
+pip_install() { .venv/bin/pip install --progress-bar off -c constraints.txt "$@" 2>&1 | pip_progress; }
+echo "install.sh: Python packages into .venv (pip, versions from constraints.txt; about a minute on a fresh machine)"
+.venv/bin/python -m pip install -q -c constraints.txt --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
 if [[ $DEV == 1 ]]; then
-  .venv/bin/pip install --progress-bar off -e '.[dev]' 2>&1 | pip_progress || true
   # Dev/test only (never a runtime dependency): the MiniFASNet conversion-equivalence test
   # loads the original PyTorch weights. This exact CPU build lies on the machine's disk; a
   # plain `torch` would pull a multi-GB CUDA build.
-  .venv/bin/pip install --progress-bar off torch==2.13.0 2>&1 | pip_progress || true
+  pip_install torch==2.13.0
+  # The test tools and the eval extra (SciPy, Matplotlib: calibration, training, evaluation).
+  pip_install -e '.[dev,eval]'
 else
-  .venv/bin/pip install --progress-bar off -e . 2>&1 | pip_progress || true
+  pip_install -e .  # the server only: no eval extra (pip install -e '.[eval]' adds it)
 fi
 echo "install.sh: $(.venv/bin/pip list --format=freeze 2>/dev/null | wc -l) Python packages in .venv"
 .venv/bin/python -c 'import faceproof' # fail loudly if the install did not work
