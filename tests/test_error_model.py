@@ -219,7 +219,8 @@ IMAGE_PROBLEMS: dict[str, tuple[Callable[[], str], Problem, int, str, int, str, 
     ),
 }
 # No face in picID is only found after the capture's liveness check (a live capture is
-# needed to reach it); it is the same Problem.NO_FACE call, covered for /file below.
+# needed to reach it): tests/test_match_api.py::test_verify_errors reaches it with a liveness
+# stub and checks the same "(/template) No face detected. …" answer.
 SKIP = {("no face", "verifyWithPictureId")}
 
 
