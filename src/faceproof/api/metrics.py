@@ -14,8 +14,9 @@ Names (docs/deployment.md, "Metrics"; the Grafana dashboard deploy/grafana/ uses
   documented code of the body (``200`` for a success);
 * ``faceproof_http_request_duration_seconds{endpoint,status}``: latency histogram (from the
   request's first byte handed to the app to its response start);
-* ``faceproof_decisions_total{endpoint,level,outcome}``: biometric decisions: the requested
-  security level (liveness or match level; ``none`` when the request names none) and the
+* ``faceproof_decisions_total{endpoint,level,outcome}``: biometric decisions: the level asked
+  for (liveness or match level, ``qualityMode`` of generateTemplateFromImage; ``none`` when
+  the request names none) and the
   documented outcome (``FEEDBACK_CAPTURED``, ``FEEDBACK_RETRY``, ``FEEDBACK_MATCHED`` …);
 * ``faceproof_model_inference_seconds{model}``: one model invocation;
 * ``faceproof_queue_depth`` / ``faceproof_requests_in_flight``: compute requests waiting /

@@ -38,6 +38,8 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import json
+import logging
 import math
 import os
 import shutil
@@ -50,7 +52,7 @@ import click
 from anyio import to_thread
 
 from faceproof.config import ConfigError, Settings, load_settings
-from faceproof.logging_setup import native_stderr_as_json, uvicorn_log_config
+from faceproof.logging_setup import configure_logging, native_stderr_as_json, uvicorn_log_config
 from faceproof.models.runtime import TFLiteModel
 
 #: Environment every server process starts with (an operator's own value wins).
@@ -114,6 +116,14 @@ def _serve() -> None:
     from faceproof.api import http_protocol
 
     http_protocol.from_env()
+    http = HTTP_PROTOCOL
+    changed = http_protocol.incompatibility()
+    if changed is not None:
+        configure_logging(settings.log_level)
+        http = "httptools"  # uvicorn's own: served, without the connection time limits
+        logging.getLogger("faceproof").warning(
+            json.dumps({"event": "http_protocol_fallback", "reason": changed})
+        )
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
@@ -121,7 +131,7 @@ def _serve() -> None:
         "log_config": uvicorn_log_config(settings.log_level),  # JSON lines, as ours
         "access_log": False,  # our own access line: logging_setup.AccessLog
         "server_header": False,
-        "http": HTTP_PROTOCOL,
+        "http": http,
         "timeout_keep_alive": max(1, math.ceil(settings.keep_alive_seconds)),
         "limit_concurrency": settings.max_connections,
         "timeout_graceful_shutdown": max(1, math.ceil(settings.shutdown_timeout_seconds)),
