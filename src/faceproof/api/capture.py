@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from starlette.datastructures import UploadFile
+
 from faceproof.api.deps import Services
 from faceproof.attempt_context import check_device
 from faceproof.crypto.envelope import CapturePayload
@@ -32,10 +34,10 @@ def _unusable() -> ApiError:
     return problem(Problem.CAPTURE_UNUSABLE, FIELD)
 
 
-def read_upload(services: Services, file: object) -> bytes:
+def read_upload(services: Services, file: UploadFile) -> bytes:
     """The uploaded capture's bytes, at most ``FACEPROOF_MAX_UPLOAD_BYTES`` (else 413)."""
     limit = services.settings.max_upload_bytes
-    token: bytes = file.file.read(limit + 1)  # type: ignore[attr-defined]
+    token = file.file.read(limit + 1)
     if len(token) > limit:
         raise problem(Problem.BODY_TOO_LARGE, limit=limit)
     return token
