@@ -226,6 +226,64 @@ def test_pods_run_as_the_image_user_with_probes_and_limits(rendered: Any) -> Non
     assert grace >= pause + settings_from({}).shutdown_timeout_seconds
 
 
+RESTRICTED_VOLUMES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
+
+
+def restricted_problems(pod: dict[str, Any]) -> list[str]:
+    """Kubernetes' Pod Security Standard "restricted" (the rules a pod spec can break)."""
+    problems = []
+    for key in ("hostNetwork", "hostPID", "hostIPC"):
+        if pod.get(key):
+            problems.append(key)
+    for volume in pod.get("volumes", []):
+        kind = (set(volume) - {"name"}).pop()
+        if kind not in RESTRICTED_VOLUMES:
+            problems.append(f"volume type {kind}")
+    pod_sc = pod.get("securityContext", {})
+    for c in pod["containers"] + pod.get("initContainers", []):
+        sc = c.get("securityContext", {})
+        if sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is not True:
+            problems.append(f"{c['name']}: runAsNonRoot")
+        if sc.get("runAsUser", pod_sc.get("runAsUser")) == 0:
+            problems.append(f"{c['name']}: runAsUser 0")
+        if sc.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{c['name']}: allowPrivilegeEscalation")
+        if sc.get("privileged"):
+            problems.append(f"{c['name']}: privileged")
+        if sc.get("capabilities", {}).get("drop") != ["ALL"] or set(
+            sc.get("capabilities", {}).get("add", [])
+        ) - {"NET_BIND_SERVICE"}:
+            problems.append(f"{c['name']}: capabilities")
+        seccomp = sc.get("seccompProfile", pod_sc.get("seccompProfile", {})).get("type")
+        if seccomp not in ("RuntimeDefault", "Localhost"):
+            problems.append(f"{c['name']}: seccompProfile")
+        if any(p.get("hostPort") for p in c.get("ports", [])):
+            problems.append(f"{c['name']}: hostPort")
+    return problems
+
+
+def test_every_pod_meets_the_restricted_pod_security_standard(rendered: Any) -> None:
+    _, docs = rendered
+    pods = [pod_of(docs)["spec"]] + [d["spec"] for d in kinds(docs, "Pod")]
+    assert len(pods) == 2  # the server and the `helm test` pod
+    for pod in pods:
+        assert restricted_problems(pod) == []
+    broken = copy.deepcopy(pods[0])
+    broken["volumes"].append({"name": "host", "hostPath": {"path": "/var/lib"}})
+    broken["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = True
+    del broken["securityContext"]["seccompProfile"]
+    assert len(restricted_problems(broken)) == 3
+
+
 def test_several_pods_require_shared_state() -> None:
     def refused(values: dict[str, Any]) -> str:
         with pytest.raises(helm.HelmError) as exc:
