@@ -15,10 +15,10 @@ from fastapi.responses import JSONResponse
 from faceproof.api.capture import open_capture, pose_refusal, read_upload
 from faceproof.api.deps import Services, get_services
 from faceproof.api.errors import request_refid
+from faceproof.api.liveness_report import answer_extra, retry_description
 from faceproof.api.middleware import json_ok
 from faceproof.errors import ApiError, Err, Problem, parse_level_name, problem
 from faceproof.liveness.levels import LEVELS
-from faceproof.liveness.report import answer_extra, retry_description
 from faceproof.liveness.service import LivenessResult, LivenessService
 from faceproof.pipeline.decode import decode_base64, decode_image
 from faceproof.pipeline.outputs import jpeg_b64

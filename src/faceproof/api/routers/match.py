@@ -16,10 +16,10 @@ from fastapi.responses import JSONResponse
 from faceproof.api.capture import Capture, open_capture, pose_refusal, read_upload
 from faceproof.api.deps import Services, get_services
 from faceproof.api.errors import request_refid
+from faceproof.api.liveness_report import answer_extra, retry_description
 from faceproof.api.middleware import json_ok
 from faceproof.errors import ApiError, Err, Problem, problem
 from faceproof.face.record import FaceRecord
-from faceproof.liveness.report import answer_extra, retry_description
 from faceproof.matching.levels import Kind, parse_level
 from faceproof.matching.matcher import Embedded, Matcher, MatchResult
 from faceproof.pipeline.decode import decode_template
