@@ -2,7 +2,8 @@
 
 The image's HEALTHCHECK runs this every 30 s inside a serving container, so it uses the
 standard library only (``faceproof call face_health`` does the same over the client, but
-imports the package: about 80 ms against 1.1 s of CPU per probe). One line on stdout says why it failed.
+imports the package: about 1.1 s of CPU per probe against 80 ms here). One line on stdout
+says why it failed.
 
     python healthcheck.py [URL]     default http://127.0.0.1:$FACEPROOF_PORT/api/v1/face_health
 """
