@@ -137,14 +137,18 @@ def test_the_declared_layers_name_every_package_once() -> None:
     assert set(names) - actual == set(), "docs/architecture.md names a package that is gone"
 
 
-def test_every_import_goes_down_the_declared_order() -> None:
-    order = rank()
+def order_violations(imports: list[Import], order: dict[str, int]) -> list[str]:
     wrong = []
-    for i in own(all_imports()):
+    for i in imports:
         a, b = package_of(i.module), package_of(i.target)
         if a != b and order[b] >= order[a]:
             same = "the same layer" if order[b] == order[a] else "a higher layer"
             wrong.append(f"{where(i)}: {a} -> {b} is {same}")
+    return wrong
+
+
+def test_every_import_goes_down_the_declared_order() -> None:
+    wrong = order_violations(own(all_imports()), rank())
     assert not wrong, "imports against the layer order:\n" + "\n".join(wrong)
 
 
@@ -210,28 +214,28 @@ def _is_import_line(line: str) -> bool:
     return s.startswith(("import ", "from ")) or s in {")", ""} or s.endswith((",", "("))
 
 
-def test_function_level_imports_say_why() -> None:
-    """Each function-level import carries ``# lazy: <reason>`` on its line, or on the line
+def says_why(lines: list[str], line: int) -> bool:
+    """The import on 1-based ``line`` has ``# lazy: <reason>`` on its line, or on the line
     above it or above the run of import lines it belongs to."""
+    k = line - 1
+    if LAZY.search(lines[k]):
+        return True
+    k -= 1
+    while k >= 0 and _is_import_line(lines[k]):
+        k -= 1
+    return k >= 0 and lines[k].lstrip().startswith("#") and bool(LAZY.search(lines[k]))
+
+
+def test_function_level_imports_say_why() -> None:
     missing = []
     seen: set[tuple[Path, int]] = set()
     for i in all_imports():
         if not i.in_function or (i.path, i.line) in seen:
             continue
         seen.add((i.path, i.line))
-        lines = i.path.read_text(encoding="utf-8").splitlines()
-        k = i.line - 1
-        if LAZY.search(lines[k]):
-            continue
-        k -= 1
-        while k >= 0 and _is_import_line(lines[k]) and not LAZY.search(lines[k]):
-            k -= 1
-        if k >= 0 and LAZY.search(lines[k]):
-            continue
-        missing.append(where(i))
-    assert not missing, "function-level imports without '# lazy: <reason>':\n" + "\n".join(
-        missing
-    )
+        if not says_why(i.path.read_text(encoding="utf-8").splitlines(), i.line):
+            missing.append(where(i))
+    assert not missing, "function-level imports without '# lazy: <reason>':\n" + "\n".join(missing)
 
 
 def test_the_checker_sees_what_it_must() -> None:
@@ -258,3 +262,28 @@ def test_the_checker_sees_what_it_must() -> None:
     assert package_of("faceproof.config") == ROOT
     assert package_of("faceproof") == ROOT
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    upward = Import(
+        "faceproof.models.x", SRC / "models" / "x.py", 3, "faceproof.pipeline.engine", True, False
+    )
+    sibling = Import(
+        "faceproof.client.x", SRC / "client" / "x.py", 4, "faceproof.api.deps", False, True
+    )
+    down = Import(
+        "faceproof.pipeline.x", SRC / "pipeline" / "x.py", 5, "faceproof.models.store", True, False
+    )
+    found = order_violations([upward, sibling, down], rank())
+    assert len(found) == 2 and "a higher layer" in found[0] and "the same layer" in found[1]
+    code = [
+        "def f():",
+        "    import os",  # 2: no reason
+        "    # lazy: scipy (~2 s) only when fitting",
+        "    import scipy",  # 4
+        "    from a import (",
+        "        b,",
+        "    )",
+        "    import c",  # 8: same run as 4
+        "    x = 1",
+        "    import d  # lazy: only when configured",  # 10
+        "    import e  # lazy: x",  # 11: reason too short
+    ]
+    assert [says_why(code, n) for n in (2, 4, 8, 10, 11)] == [False, True, True, True, False]
