@@ -180,7 +180,6 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: object) -> Settings:
     """Settings from env/.env with explicit overrides; a bad value raises ConfigError."""
-
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:

@@ -136,7 +136,6 @@ def pose_refusal(capture: Capture, record: FaceRecord) -> ApiError | None:
     A head merely turned past ``head_pose_check``'s limits is still captured, with
     ``head_pose_check: false`` (docs/api-decisions.md says why).
     """
-
     pose = record.pose
     if pose is None or abs(pose.roll) <= SIDEWAYS_ROLL_DEG:
         return None

@@ -66,7 +66,6 @@ class Services:
 
 def build_services(settings: Settings) -> Services:
     """Builds and checks every service; raises ConfigError with a one-line message."""
-
     configure_decode_memory(settings.decode_memory_mb * 1024 * 1024)
     deployment = load_deployment(settings.server_config_path, settings)
     prepare_data_dir(settings.data_dir)

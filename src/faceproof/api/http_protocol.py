@@ -160,7 +160,6 @@ HOOKS = (
 def incompatibility(base: type = HttpToolsProtocol) -> str | None:
     """None when the installed uvicorn has everything this module relies on, else what
     is missing (one line)."""
-
     missing = [name for name in HOOKS if not callable(getattr(base, name, None))]
     try:
         source = inspect.getsource(base)

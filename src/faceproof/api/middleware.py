@@ -310,7 +310,6 @@ class RequestContext:
         CORS is granted to the exact ``Origin`` a browser sent when it is allowed (never
         ``*``, never to a Referer-only request, which is same-origin or not a fetch).
         """
-
         origin = request.headers.get("origin")
         ok, reason = origin_allowed(
             origin,

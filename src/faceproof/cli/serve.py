@@ -227,7 +227,6 @@ def _limit_models(settings: Settings) -> None:
 
 def _malloc_trim() -> Any:
     """glibc's ``malloc_trim``, or None elsewhere (musl, macOS)."""
-
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         return libc.malloc_trim

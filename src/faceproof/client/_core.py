@@ -45,7 +45,6 @@ def read_image(image: ImageInput) -> bytes:
 
 def image_format(data: bytes) -> str:
     """JPEG, PNG or ISO_19794_5, from the magic bytes (the match endpoints need it named)."""
-
     fmt = sniff_format(data)
     if fmt is None:
         raise ValueError("unsupported image (expected JPEG, PNG or an ISO/IEC 19794-5 record)")
@@ -263,7 +262,6 @@ def headers(
     extra: Mapping[str, str] | None, request_id: str | None, log_api_trigger: bool
 ) -> dict[str, str]:
     """Default headers: the reference's ``requestID`` and ``LogAPITrigger`` when asked for."""
-
     out = {"User-Agent": f"faceproof-client/{__version__}"}
     if request_id:
         out["requestID"] = request_id
@@ -285,7 +283,6 @@ def seal(
     ts_ms: int | None,
 ) -> bytes:
     """Frames checked (or letterboxed) to the capture size, sealed as the SDK would."""
-
     if isinstance(images, bytes | str | os.PathLike) or not images:
         raise TypeError("images: a list of image files or bytes, main frame first")
     frames = [

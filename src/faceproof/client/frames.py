@@ -26,7 +26,6 @@ class FrameSizeError(ValueError):
 
 def upright_size(jpeg: bytes) -> tuple[int, int]:
     """Width and height as the server sees them: after the EXIF orientation."""
-
     try:
         info = probe_image(jpeg, allow_iso=False)
     except ApiError as exc:

@@ -117,7 +117,6 @@ def shrink(img: NDArray[np.uint8], size: tuple[int, int]) -> NDArray[np.uint8]:
     same support, differing from the one-step result by under half a grey level on average,
     and at under half the cost. Sizes that grow use ``INTER_LINEAR``.
     """
-
     w, h = size
     src = img
     while True:

@@ -75,7 +75,6 @@ def drop_same_photographs(
     cross-identity pairs, those whose aligned crops correlate at NCC >= 0.9
     (``matching.dataset.same_photograph_pairs``, as the 1:1 calibration) are one photograph:
     they say nothing about impostors and, left in, decide every strict threshold."""
-
     ids = {n: i for i, n in enumerate(dict.fromkeys(data.names))}
     labels = np.array([ids[n] for n in data.names], dtype=np.int64)
     top = top_impostor_pairs(data.vectors, labels, audit)

@@ -180,7 +180,6 @@ def fit_curve(impostor: NDArray[np.float32], points_per_decade: int = 8) -> Impo
     calibration, ``matching.calibration.fit_tail``) extrapolates further (``max_impostor``
     is recorded, not used as a floor: see ``ImpostorCurve.threshold``).
     """
-
     n = len(impostor)
     if n < 1000:
         raise ValueError(f"too few impostor pairs ({n}) to calibrate identification")

@@ -60,7 +60,6 @@ class Enrolled:
 
 def open_store(url: str | None, data_dir: Path, dim: int) -> GalleryStore:
     """SQLite in the data dir by default; PostgreSQL + pgvector for ``postgresql://`` URLs."""
-
     pg = postgres_url(url, "FACEPROOF_DATABASE_URL", "galleries")
     if pg is not None:
         return PgGalleryStore(pg, dim)

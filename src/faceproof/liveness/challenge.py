@@ -495,7 +495,6 @@ def light_frame_indices(
 
 def jpeg_tables(data: bytes) -> Any:
     """The JPEG quantisation tables of an image file (None for non-JPEG): an encoder trait."""
-
     try:
         with Image.open(io.BytesIO(data)) as im:
             q = getattr(im, "quantization", None)

@@ -191,7 +191,6 @@ class CueExtractor:
     ) -> dict[str, float] | None:
         """Cues of the main face, or None without a face. With ``downscale_to_face_width``,
         the image is first shrunk so the face has that width (resolution-matched check)."""
-
         raw = path.read_bytes()
         variant = "orig" if downscale_to_face_width is None else f"w{downscale_to_face_width:.0f}"
         key = f"{hashlib.sha256(raw).hexdigest()}:{variant}"

@@ -90,7 +90,6 @@ class FaceEngine:
         detections on an animal are dropped (:mod:`faceproof.pipeline.face_check`) when
         that could change the main face or the multiple-faces flag; ``faces`` may therefore
         keep doubtful detections that were not checked."""
-
         size = (rgb.shape[1], rgb.shape[0])
         seen: dict[str, list[Detection]] = {}
         faces = self.detectors.detect(rgb, mode=mode, seen=seen)

@@ -70,7 +70,6 @@ def check_faces(
 ) -> list[Verdict]:
     """A verdict per uncertain face; ``corroborate`` (both face models' detections) and the
     object model run at most once per image, and only when a face is doubtful."""
-
     unsure = [d for d in faces if d.score < CONFIDENT]
     if unsure and corroborate is not None:
         sure = [d for d in corroborate() if d.score >= CONFIDENT]
@@ -97,7 +96,6 @@ def doubt_matters(faces: Sequence[Detection], image_size: tuple[int, int]) -> bo
     main face, and the flag is monotone in the set of faces, so if it is the same with every
     doubtful face and with none, it is the same for any subset: the check cannot matter.
     """
-
     main, multiple = most_prominent(faces, image_size)
     if main is None:
         return False

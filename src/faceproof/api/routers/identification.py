@@ -172,7 +172,6 @@ def enrol(
 
 def _enrol_image(services: Services, image: TemplateIn) -> tuple[Any, int, dict[str, Any]]:
     """The ENROL gate of generateTemplateFromImage: one face (509), ICAO quality (510)."""
-
     engine = services.face
     assert engine is not None
     decoded = decode_template(

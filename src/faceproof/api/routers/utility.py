@@ -86,7 +86,6 @@ def face_health(request: Request, services: Services = Depends(get_services)) ->
     """200 with ``status: OK`` when the worker can serve billed requests; 503 with
     ``status: ERROR`` and ``reason`` when it cannot (the ledger cannot record, or the nonce or
     challenge store does not answer); ``stores`` names each store's backend and state."""
-
     face = services.face
     liveness, ident = services.liveness, services.identification
     stores = store_statuses(
