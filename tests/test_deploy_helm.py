@@ -320,8 +320,9 @@ def test_a_broken_manifest_is_rejected() -> None:
         assert schema_errors([broken]), broken["kind"]
 
 
-def test_helm_lint_finds_no_errors() -> None:
-    result = helm.lint(str(CHART), VALUE_SETS["ha-inline"], strict=True)
+@pytest.mark.parametrize("name", sorted(VALUE_SETS))
+def test_helm_lint_finds_no_errors(name: str) -> None:
+    result = helm.lint(str(CHART), VALUE_SETS[name], strict=True)
     assert result["errors"] == [] and result["total_charts_linted"] == 1
     assert all(m["severity"] <= 1 for m in result["messages"]), result["messages"]  # info only
 
