@@ -407,3 +407,9 @@ def test_versions_agree() -> None:
     assert f"${{FACEPROOF_IMAGE:-faceproof:{version}}}" in compose
     env = read_env_file(DEPLOY / "compose" / ".env.example")
     assert env["FACEPROOF_IMAGE"] == f"faceproof:{version}"
+
+
+def test_helm_lint_reports_bad_values() -> None:
+    bad = {"autoscaling": {"enabled": False}, "replicaCount": "two"}
+    result = helm.lint(str(CHART), bad, strict=True)
+    assert any("replicaCount" in e for e in result["errors"])
