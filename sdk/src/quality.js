@@ -58,7 +58,7 @@ const P = (m, i) => [m[3 * i], m[3 * i + 1], m[3 * i + 2]];
 const deg = (r) => (r * 180) / Math.PI;
 
 /**
- * Head pose from the mesh, in the server's conventions (src/faceproof/pipeline/pose.py):
+ * Head pose from the mesh, in the server's conventions (src/faceproof/face/pose.py):
  * yaw > 0 turned towards the image right, pitch > 0 looking up, roll = eye-line angle.
  * Mesh z grows away from the camera and is in the same pixel scale as x and y.
  * @param {ArrayLike<number>} mesh 468×3 image pixels
