@@ -239,6 +239,24 @@ def test_lic_config_is_mounted_where_server_config_path_says(
         assert f"./lic_config.json:{path}:ro" in svc["volumes"]
 
 
+def test_servers_nginx_and_prometheus_list_the_same_servers(effective: dict[str, Any]) -> None:
+    servers = {
+        name
+        for name, svc in effective["services"].items()
+        if "FACEPROOF_REDIS_URL" in (svc.get("environment") or {})
+    }
+    assert servers == set(FACEPROOF_SERVICES)
+    conf = (COMPOSE_DIR / "nginx.conf").read_text("utf-8")
+    upstream = re.search(r"upstream faceproof \{(.*?)\}", conf, re.S)
+    assert upstream is not None
+    assert set(re.findall(r"^\s*server ([\w-]+):8080\b", upstream.group(1), re.M)) == servers
+    prom = yaml.safe_load((COMPOSE_DIR / "prometheus.yml").read_text("utf-8"))
+    targets = {
+        t for job in prom["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]
+    }
+    assert targets == {f"{name}:8080" for name in servers}
+
+
 def test_reference_port_name_publishes_nginx(raw: dict[str, Any], env: dict[str, str]) -> None:
     def published(extra: dict[str, str]) -> str:
         ports = interpolate(raw, {**env, **extra})["services"]["nginx"]["ports"]
