@@ -208,6 +208,21 @@ def test_no_module_cycle() -> None:
     assert cycles == [], f"modules importing each other: {cycles}"
 
 
+WEB = ("fastapi", "starlette", "uvicorn", "multipart")
+WEB_PACKAGES = {"api", "cli"}  # the web layer, and the command that serves it
+
+
+def test_only_the_web_layer_imports_the_web_framework() -> None:
+    """The domain (everything below ``api``) never imports FastAPI, Starlette or uvicorn:
+    what it needs from a request is passed to it as plain, typed values."""
+    wrong = [
+        where(i)
+        for i in all_imports()
+        if i.target.split(".")[0] in WEB and package_of(i.module) not in WEB_PACKAGES
+    ]
+    assert not wrong, "web framework imported outside the web layer:\n" + "\n".join(wrong)
+
+
 def _is_import_line(line: str) -> bool:
     s = line.strip()
     return s.startswith(("import ", "from ")) or s in {")", ""} or s.endswith((",", "("))
