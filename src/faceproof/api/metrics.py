@@ -156,9 +156,12 @@ def allowed(request: Request, settings: Settings) -> bool:
 
 
 def exposition() -> tuple[bytes, str]:
-    """The text exposition of every live worker (multi-process) or of this process."""
+    """The text exposition of every live worker (multi-process) or of this process, as
+    format 0.0.4, which every Prometheus version reads (our names are plain ASCII, so the
+    body is the same as prometheus-client's newer 1.0.0 default)."""
     # lazy: prometheus_client picks its multi-process mode at import (serve sets the dir first)
-    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+    from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+    from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4 as CONTENT_TYPE
 
     metrics()  # a worker that has served nothing yet still exposes the families
     if os.environ.get(MULTIPROC_ENV):
@@ -166,8 +169,8 @@ def exposition() -> tuple[bytes, str]:
 
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+        return generate_latest(registry), CONTENT_TYPE
+    return generate_latest(REGISTRY), CONTENT_TYPE
 
 
 async def metrics_endpoint(request: Request) -> Response:

@@ -26,6 +26,7 @@ frames; a tight crop (context below ``MIN_CONTEXT``) is outside what they know
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -34,6 +35,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from faceproof import inference_timing
 from faceproof.face.record import U8, Detection
 from faceproof.models.runtime import onnx_session
 
@@ -137,15 +139,18 @@ class MiniFASNetPair:
     def __init__(self, folder: Path | None = None) -> None:
         folder = Path(folder) if folder is not None else bundled_dir()
         self._nets = [(onnx_session(folder / name), scale) for name, scale in NETWORKS]
+        self._names = [name.split("_", 1)[0] for name, _ in NETWORKS]  # for /metrics
         self._input = [s.get_inputs()[0].name for s, _ in self._nets]
 
     def probabilities(self, rgb: U8, detection: Detection) -> list[tuple[np.ndarray, float]]:
         """Per network: the 3 class probabilities and the context ratio."""
         ubox = upstream_box(detection.box)
         out = []
-        for (sess, scale), name in zip(self._nets, self._input, strict=True):
+        for (sess, scale), name, model in zip(self._nets, self._input, self._names, strict=True):
             crop, ctx = crop_window(rgb, ubox, scale)
+            started = time.perf_counter()
             probs = sess.run(None, {name: network_input(crop)})[0][0]
+            inference_timing.record(model, time.perf_counter() - started)
             out.append((np.asarray(probs, dtype=np.float64), ctx))
         return out
 

@@ -15,6 +15,7 @@ delegate.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from faceproof import inference_timing
 from faceproof.config import ConfigError
 
 
@@ -178,7 +180,9 @@ class TFLiteModel:
                 item.interp.set_tensor(
                     item.in_idx[name], np.ascontiguousarray(value, dtype=dtypes[name])
                 )
+            started = time.perf_counter()
             item.interp.invoke()
+            inference_timing.record(self.path.stem, time.perf_counter() - started)
             return {name: item.interp.get_tensor(idx) for name, idx in item.out_idx.items()}
 
 
