@@ -83,6 +83,10 @@ def server(models_path: Path, data_root: Path) -> Iterator[str]:
     env = {
         "FACEPROOF_ALLOWED_ORIGINS": "localhost,127.0.0.1",
         "FACEPROOF_ALLOW_EMULATED_CAMERA": "true",
+        # One browser on 127.0.0.1 makes every capture of the module, several refused on
+        # purpose (plain camera, retries): the failed-attempt limit would answer 429 to the
+        # next test. The limits are tested in test_abuse_limits.py.
+        "FACEPROOF_ABUSE_FAILURES": "0",
     }
     with running_server(model_dir=models_path, env_extra=env, ready_timeout=90) as served:
         yield served.url
