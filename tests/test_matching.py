@@ -23,6 +23,7 @@ from faceproof.matching.levels import FAR_TARGETS, KINDS, LEVELS, NONE, SCORE_AN
 from faceproof.matching.matcher import Matcher
 from faceproof.matching.pairs import parse_pairs, stratified_folds
 from faceproof.matching.similarity_map import SimilarityMap
+from faceproof.models.store import sha256_file
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / ".." / "shared" / "data"
@@ -106,7 +107,7 @@ def test_shipped_calibration_is_for_the_pinned_embedder(shipped: cal.MatchCalibr
 def test_installed_embedder_is_the_calibrated_one(
     shipped: cal.MatchCalibration, models_path: Path
 ) -> None:
-    assert cal.file_sha256(models_path / "MobileFaceNet.tflite") == shipped.model["sha256"]
+    assert sha256_file(models_path / "MobileFaceNet.tflite") == shipped.model["sha256"]
 
 
 @pytest.mark.slow
@@ -119,7 +120,7 @@ def test_shipped_calibration_data_digest_matches_verify_set(shipped: cal.MatchCa
         pytest.skip("../shared/data is not present")
     held = shipped.data["held_out"]
     pairs_file = VERIFY / held["pairs_file"]
-    assert cal.file_sha256(pairs_file) == held["pairs_sha256"]
+    assert sha256_file(pairs_file) == held["pairs_sha256"]
     names = cal.fold_identities(read_pairs(pairs_file), held["folds"])
     assert sorted(names) == held["identity_names"]
     fixes = [(f["kind"], f["a"], f["b"], f["reason"]) for f in shipped.data["label_fixes"]]

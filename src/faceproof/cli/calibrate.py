@@ -14,8 +14,8 @@ from faceproof.cli.extras import require_eval_extra
 from faceproof.cli.identification import DEFAULT_OUT, calibrate_identification
 from faceproof.cli.options import build_engine, cache_option, cache_path, models_option
 from faceproof.datasets import DIGEST_METHOD, folder_digest
+from faceproof.error_rates import SUPPORT_FACTOR
 from faceproof.matching import calibration as cal
-from faceproof.matching.calibration import SUPPORT_FACTOR
 from faceproof.matching.dataset import (
     cache_key,
     embed_folder,
@@ -26,6 +26,7 @@ from faceproof.matching.dataset import (
 from faceproof.matching.id_proxy import describe
 from faceproof.matching.levels import KINDS, LEVELS, Kind, far_label
 from faceproof.matching.pairs import read_pairs
+from faceproof.models.store import sha256_file
 
 AUDIT_PAIRS = 1000  # most similar impostor pairs checked for being the same photograph
 
@@ -124,7 +125,7 @@ def calibrate(
         kept, counts = cal.without_identities(people, held_names, fixes)
         held_out = {
             "pairs_file": hold_out_pairs.name,
-            "pairs_sha256": cal.file_sha256(hold_out_pairs),
+            "pairs_sha256": sha256_file(hold_out_pairs),
             "folds": folds,
             **counts,
             "identity_names": sorted(held_names),
@@ -145,7 +146,7 @@ def calibrate(
         err=True,
     )
     digest = folder_digest(root, relpaths)
-    model_sha = cal.file_sha256(models_path / "MobileFaceNet.tflite")
+    model_sha = sha256_file(models_path / "MobileFaceNet.tflite")
     key = cache_key(model_sha, seed)
     data = load_cached(cache_file, key, root, relpaths) if cache_file else None
     if data is None:

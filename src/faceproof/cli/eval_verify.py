@@ -17,10 +17,11 @@ from faceproof.datasets import folder_digest
 from faceproof.error_rates import accept_rate, auc, det_curve, reject_rate
 from faceproof.matching import calibration as mc
 from faceproof.matching import evaluation as ev
-from faceproof.matching.calibration import file_sha256, load_match_calibration
+from faceproof.matching.calibration import load_match_calibration
 from faceproof.matching.dataset import cache_key, embed_folder, load_cached, save_cached
 from faceproof.matching.levels import LEVELS, far_label
 from faceproof.matching.pairs import read_pairs, stratified_folds
+from faceproof.models.store import sha256_file
 
 FARS = (1e-2, 1e-3, 1e-4)
 
@@ -102,7 +103,7 @@ def verify(
         raise click.ClickException(
             f"{len(missing)} images of the pairs file are missing, e.g. {missing[0]}"
         )
-    model_sha = file_sha256(models_path / "MobileFaceNet.tflite")
+    model_sha = sha256_file(models_path / "MobileFaceNet.tflite")
     proxy_seed = seed if kind == "id" else None
     # A calibrate cache carries both embeddings; accept it for either kind.
     key = cache_key(model_sha, seed)

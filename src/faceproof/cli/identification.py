@@ -29,6 +29,7 @@ from faceproof.identification.service import IdentificationService, open_store
 from faceproof.matching import calibration as cal
 from faceproof.matching.dataset import cache_key, embed_folder, load_cached, save_cached
 from faceproof.matching.levels import LEVELS
+from faceproof.models.store import sha256_file
 
 DEFAULT_OUT = Path("identification_calibration.json")
 DEFAULT_CACHE = Path("identification-lfw")
@@ -47,7 +48,7 @@ def load_labelled(
     fixes = cal.read_label_fixes(label_fixes.read_text(encoding="utf-8")) if label_fixes else []
     relpaths = [p for files in people.values() for p in files]
     names = cal.apply_label_fixes(relpaths, [p.split("/", 1)[0] for p in relpaths], fixes)
-    model_sha = cal.file_sha256(models_path / "MobileFaceNet.tflite")
+    model_sha = sha256_file(models_path / "MobileFaceNet.tflite")
     key = cache_key(model_sha, None)
     cache_file = cache_path(cache) if cache else None
     data = load_cached(cache_file, key, root, relpaths) if cache_file else None

@@ -14,7 +14,6 @@ with a calibration made for another embedder (the thresholds would be meaningles
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import math
@@ -170,10 +169,6 @@ def load_match_calibration(path: Path | None = None) -> MatchCalibration:
 
 
 # -- digests -----------------------------------------------------------------------------
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def identity_images(root: Path) -> dict[str, list[str]]:

@@ -19,8 +19,9 @@ import numpy as np
 from faceproof.config import ConfigError, Settings
 from faceproof.errors import Problem, problem
 from faceproof.face.record import F32, U8
-from faceproof.matching.calibration import MatchCalibration, file_sha256, load_match_calibration
+from faceproof.matching.calibration import MatchCalibration, load_match_calibration
 from faceproof.matching.levels import LEVELS, NONE, Kind, rank
+from faceproof.models.store import sha256_file
 
 if TYPE_CHECKING:
     from faceproof.pipeline.engine import FaceEngine
@@ -90,7 +91,7 @@ class Matcher:
         model_file = settings.models_path / EMBEDDER_FILE
         expected = calibration.model.get("sha256")
         if settings.require_models and model_file.is_file() and expected:
-            actual = file_sha256(model_file)
+            actual = sha256_file(model_file)
             if actual != expected:
                 raise ConfigError(
                     f"match calibration was made for embedder sha256 {expected[:12]}…, "
