@@ -396,6 +396,15 @@ class CaptureSource:
             self._drop_stale(keep_s)
         return issued
 
+    async def keep(self, n: int) -> None:
+        """Keep ``n`` fresh captures ready, until cancelled (the soak: steady use)."""
+        while True:
+            self._drop_stale(10.0)
+            if len(self.pool) < n:
+                self.pool.append((time.monotonic(), await self.one()))
+            else:
+                await asyncio.sleep(0.2)
+
     async def get(self) -> bytes:
         while self.pool:
             made, token = self.pool.popleft()
