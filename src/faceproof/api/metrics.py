@@ -134,12 +134,23 @@ def observe(
     level: str | None,
     decision: bool,
 ) -> None:
-    m = metrics()
     endpoint = endpoint_label(path)
-    m.requests.labels(endpoint, method, str(status), str(code)).inc()
-    m.latency.labels(endpoint, str(status)).observe(seconds)
+    key = (endpoint, method, status, code)
+    children = _children.get(key)
+    if children is None:  # label lookups cost more than the updates: once per label set
+        m = metrics()
+        children = _children[key] = (
+            m.requests.labels(endpoint, method, str(status), str(code)),
+            m.latency.labels(endpoint, str(status)),
+        )
+    children[0].inc()
+    children[1].observe(seconds)
     if decision:
-        m.decisions.labels(endpoint, level or "none", outcome).inc()
+        metrics().decisions.labels(endpoint, level or "none", outcome).inc()
+
+
+#: (endpoint, method, status, code) -> (request counter, latency histogram) children.
+_children: dict[tuple[str, str, int, int], tuple[Any, Any]] = {}
 
 
 def allowed(request: Request, settings: Settings) -> bool:
