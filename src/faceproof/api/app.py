@@ -98,6 +98,7 @@ def _routers() -> list[APIRouter]:
 def _document_errors_as_answered(app: FastAPI) -> None:
     """Validation failures are answered 400/501 in the documented body, never FastAPI's 422:
     drop the 422 entries FastAPI adds to the schema so the document says what we do."""
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             spec = get_openapi(
