@@ -331,6 +331,7 @@ class CaptureSource:
         self.pool: deque[tuple[float, bytes]] = deque()
         self.max_age_s = max_age_s
         self.build_s = 0.3  # CPU per capture, measured as they are built
+        self.build_wall_s = 0.5  # wall time per capture (a busy machine makes it longer)
         self.on_the_spot = 0
         self.stale = 0
         self._boxes: dict[int, Any] = {}
@@ -371,9 +372,12 @@ class CaptureSource:
                 await asyncio.to_thread(self._prepare)
             if self._jwk is None:
                 self._jwk = (await self.fp.pub_key()).jwk
+        t0 = time.monotonic()
         ch = (await self.fp.challenge()).challenge.model_dump()
         self._seed += 1
-        return await asyncio.to_thread(self._build, ch, self._jwk, self._seed)
+        token = await asyncio.to_thread(self._build, ch, self._jwk, self._seed)
+        self.build_wall_s = 0.8 * self.build_wall_s + 0.2 * (time.monotonic() - t0)
+        return token
 
     def _drop_stale(self, keep_s: float) -> None:
         while self.pool and time.monotonic() - self.pool[0][0] > self.max_age_s - keep_s:
@@ -382,7 +386,7 @@ class CaptureSource:
 
     def capacity(self, keep_s: float) -> int:
         """How many can be built and still be fresh ``keep_s`` seconds after the last."""
-        return max(1, int((self.max_age_s - keep_s - 5) / max(self.build_s, 0.05)))
+        return max(1, int((self.max_age_s - keep_s - 5) / max(self.build_wall_s, 0.05)))
 
     async def fill(self, n: int, keep_s: float) -> int:
         """Up to ``n`` fresh captures in the pool, each still valid ``keep_s`` s from now;
@@ -696,7 +700,7 @@ async def sweep(args: argparse.Namespace, url: str, pid: int) -> dict[str, list[
         endpoints = endpoints_for(material, captures)
         for k, name in enumerate(args.endpoints):
             ep = endpoints[name]
-            rate_guess = 2.0
+            rate_guess = 1.0
             for c in args.concurrency:
                 extra = 0.0
                 if name == "process" and captures is not None:
