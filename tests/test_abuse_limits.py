@@ -172,6 +172,16 @@ def _insecure(client: TestClient, ip: str, device: dict[str, Any] | None = None)
     )
 
 
+def _rejected(reason: str) -> float:
+    """``faceproof_rejected_total{reason}`` of this process (no multi-process dir in tests)."""
+    from prometheus_client import REGISTRY
+
+    from faceproof.api.metrics import metrics
+
+    metrics()
+    return REGISTRY.get_sample_value("faceproof_rejected_total", {"reason": reason}) or 0.0
+
+
 def _assert_429(r: Any, name: str, window: int) -> None:
     assert r.status_code == 429, r.text
     body = r.json()
@@ -207,8 +217,10 @@ def test_failed_attempts_per_device_across_client_addresses(
     device = {"cameraLabel": "Camera 7", "userAgent": "same phone", "platform": "Linux"}
     for ip in ("192.0.2.1", "192.0.2.2"):
         assert _insecure(c, ip, device).status_code == 400
-    # A third address, same device: refused once the envelope is open.
+    # A third address, same device: refused once the envelope is open (and counted).
+    before = _rejected("attempts")
     _assert_429(_insecure(c, "192.0.2.3", device), "ERROR_TOO_MANY_ATTEMPTS", 120)
+    assert _rejected("attempts") == before + 1
     assert _insecure(c, "192.0.2.3", {"userAgent": "another phone"}).status_code == 400
 
 
@@ -241,8 +253,10 @@ def test_challenge_rate_per_client(limited_app: Callable[..., TestClient]) -> No
     a = {"X-Forwarded-For": "198.51.100.9"}
     for _ in range(3):
         assert c.post("/api/v1/challenge", headers=a).status_code == 200
+    before = _rejected("challenges")
     r = c.post("/api/v1/challenge", headers=a)
     _assert_429(r, "ERROR_TOO_MANY_REQUESTS", 60)
+    assert _rejected("challenges") == before + 1
     assert (
         c.post("/api/v1/challenge", headers={"X-Forwarded-For": "198.51.100.10"}).status_code == 200
     )

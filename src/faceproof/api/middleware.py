@@ -156,6 +156,8 @@ class RequestContext:
             retry_after = refusal.get("retry_after") or (
                 attempt.retry_after_header if attempt is not None else None
             )
+            if outcome[1] in _REFUSALS:  # the device limit is raised inside the handler
+                _rejected(outcome[1])
             if info.billed and request.method == "POST" and outcome[1] != BUSY:
                 recorded = await self._record(
                     request, services, info.action, outcome, status, latency_ms
@@ -225,7 +227,6 @@ class RequestContext:
                 raise too_large  # declared Content-Length over the limit: nothing is read
             if compute:
                 if not admission.try_enter():
-                    _rejected("busy")
                     raise LimitExceeded(Err.SERVER_BUSY, admission.retry_after())
                 admitted = True
             if abuse is not None and request.method == "POST":
@@ -242,8 +243,6 @@ class RequestContext:
             api_error = _too_large(scope) or _find_api_error(exc)
             if isinstance(api_error, LimitExceeded):
                 refusal["retry_after"] = api_error.retry_after
-                if api_error.kind.name != BUSY:
-                    _rejected(api_error.kind.name)
             response = (
                 error_response(request, api_error)
                 if api_error is not None
@@ -377,9 +376,16 @@ async def _counters_call(fn: Any, *args: Any) -> Any:
     return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
 
 
-def _rejected(reason: str) -> None:
-    names = {"ERROR_TOO_MANY_ATTEMPTS": "attempts", "ERROR_TOO_MANY_REQUESTS": "challenges"}
-    metrics().rejected.labels(names.get(reason, reason)).inc()
+#: Refusals before any work (documented name -> ``faceproof_rejected_total`` reason).
+_REFUSALS = {
+    BUSY: "busy",
+    Err.TOO_MANY_ATTEMPTS.value.name: "attempts",
+    Err.TOO_MANY_REQUESTS.value.name: "challenges",
+}
+
+
+def _rejected(name: str) -> None:
+    metrics().rejected.labels(_REFUSALS[name]).inc()
 
 
 def _observe(
