@@ -187,3 +187,16 @@ def test_liveness_block_can_be_hidden(app_with: Callable[..., TestClient]) -> No
     token = _capture(client, {"flags": ["webdriver"]})
     body = client.post("/api/v1/process", files={"file": ("bdata", token)}).json()
     assert body["message"] == "FEEDBACK_RETRY_INSECURE" and "liveness" not in body
+
+
+def test_valid_orders_are_the_filtered_permutations() -> None:
+    """The direct enumeration gives exactly the sorted set of valid permutations (the
+    permutation test's reference set), for every 7-colour multiset and some 8-colour ones."""
+    palette = list(sl.PALETTE)
+    multisets = [[*palette, c] for c in palette] + [
+        palette + list(pair) for pair in itertools.islice(itertools.combinations(palette, 2), 3)
+    ]
+    for multiset in multisets:
+        key = tuple(sorted(multiset))
+        want = tuple(sorted({p for p in itertools.permutations(key) if sl._valid(p)}))
+        assert sl._valid_orders(key) == want

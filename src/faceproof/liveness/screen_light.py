@@ -154,13 +154,43 @@ def arrangements(colors: Sequence[str]) -> list[tuple[str, ...]]:
     return list(_orders(tuple(sorted(colors)))[0])
 
 
+def _valid_orders(multiset: Sequence[str]) -> tuple[tuple[str, ...], ...]:
+    """Every distinct order of ``multiset`` with no colour next to itself, in sorted
+    (lexicographic) order: ``sorted({p for p in permutations(multiset) if _valid(p)})``,
+    built directly. Filtering all 8! permutations cost about 0.35 s per new multiset, paid
+    by the capture that first drew it; choosing each position among the distinct colours
+    left, in sorted order, never builds a duplicate or an invalid prefix."""
+    left: dict[str, int] = {}
+    for c in multiset:
+        left[c] = left.get(c, 0) + 1
+    colours = sorted(left)
+    n = len(multiset)
+    out: list[tuple[str, ...]] = []
+    prefix: list[str] = []
+
+    def extend(previous: str | None) -> None:
+        if len(prefix) == n:
+            out.append(tuple(prefix))
+            return
+        for c in colours:
+            if left[c] and c != previous:
+                left[c] -= 1
+                prefix.append(c)
+                extend(c)
+                prefix.pop()
+                left[c] += 1
+
+    extend(None)
+    return tuple(out)
+
+
 @lru_cache(maxsize=64)
 def _orders(
     multiset: tuple[str, ...],
 ) -> tuple[tuple[tuple[str, ...], ...], NDArray[np.float64]]:
     """The valid orders of a multiset of colours and their screens (N, K, 3), cached: the
     issued multisets are the six palette colours plus at most two others (22 of them)."""
-    orders = tuple(sorted({p for p in itertools.permutations(multiset) if _valid(p)}))
+    orders = _valid_orders(multiset)
     palette = {c: hex_to_linear(c) for c in set(multiset)}
     screens = np.array([[palette[c] for c in o] for o in orders], dtype=np.float64)
     return orders, screens.reshape(len(orders), len(multiset), 3)
