@@ -43,6 +43,7 @@ import math
 import os
 import random
 import resource
+import signal
 import sys
 import time
 from collections import Counter, deque
@@ -825,6 +826,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so the server this bench started is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.server and not args.pid:
         raise SystemExit("--server needs --pid (the server's main process, for its CPU)")
     if not DATA.is_dir():

@@ -41,6 +41,8 @@ import json
 import math
 import os
 import random
+import signal
+import sys
 import statistics
 import time
 from collections import Counter
@@ -383,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sample", type=float, default=5.0, help="seconds between samples")
     ap.add_argument("--json", type=Path, help="where the samples and counts go")
     args = ap.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so the server this bench started is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.server and not args.pid:
         raise SystemExit("--server needs --pid")
     if args.minutes * 60 < args.warmup + 2 * WINDOW_S:
