@@ -42,8 +42,8 @@ import math
 import os
 import random
 import signal
-import sys
 import statistics
+import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
