@@ -12,8 +12,8 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -28,17 +28,20 @@ import pytest
 
 from conftest import model_dir
 from imaging import LIVE_VIDEO, encode, video_frames
-from test_serve_cli import _free_port
+from live_server import running_server
 
 GENERATE = "/api/v1/face/generateTemplateFromImage"
 
 
 @dataclass
-class Served:
+class Server:
+    """A running ``faceproof serve`` (bench/serving.py's ``running_server``) and what these
+    tests ask of it."""
+
     proc: subprocess.Popen[bytes]
     port: int
-    root: Path
-    log: Path
+    prom: Path  # the PROMETHEUS_MULTIPROC_DIR given to serve (it makes its own dir inside)
+    data_dir: Path
 
     @property
     def url(self) -> str:
@@ -86,53 +89,13 @@ def _lower(headers: Any) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def serve(tmp_path: Path, *args: str, **env_extra: str) -> Iterator[Served]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FACEPROOF_")}
-    for key in ("SERVER_CONFIG_PATH", "TEMPLATE_ENCRYPTION_ENABLED", "TEMPLATE_ENCRYPTION_KEY"):
-        env.pop(key, None)
-    env.update(
-        {
-            "FACEPROOF_DATA_DIR": str(tmp_path / "data"),
-            "FACEPROOF_MODEL_DIR": str(model_dir()),
-            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
-            **env_extra,
-        }
-    )
-    (tmp_path / "prom").mkdir(exist_ok=True)
-    port = _free_port()
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "faceproof", "serve", "--port", str(port), *args],
-            env=env,
-            cwd=tmp_path,
-            stdout=out,
-            stderr=out,
-        )
-    served = Served(proc, port, tmp_path, log)
-    workers = int(args[args.index("--workers") + 1]) if "--workers" in args else 1
-    try:
-        deadline = time.monotonic() + 240
-        while True:
-            assert proc.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, "faceproof serve did not come up"
-            # Every worker has loaded its models (the first one up already answers).
-            if log.read_text().count("Application startup complete") >= workers:
-                try:
-                    if served.get("/api/v1/face_health", timeout=2)[0] == 200:
-                        break
-                except OSError:
-                    pass
-            time.sleep(0.3)
-        yield served
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+def serve(tmp_path: Path, workers: int, **env_extra: str) -> Iterator[Server]:
+    """``faceproof serve --workers N`` on a free port, every worker up, the given settings."""
+    prom = tmp_path / "prom"
+    prom.mkdir(exist_ok=True)
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(prom), **env_extra}
+    with running_server(workers=workers, model_dir=model_dir(), env_extra=env) as served:
+        yield Server(served.proc, served.port, prom, served.data_dir)
 
 
 def _frame_b64() -> str:
@@ -191,8 +154,8 @@ def _time_answers_per_worker(private: Path) -> dict[str, float]:
     return counts
 
 
-def _private_dirs(served: Served) -> list[Path]:
-    return [p for p in (served.root / "prom").iterdir() if p.name.startswith("faceproof-metrics-")]
+def _private_dirs(served: Server) -> list[Path]:
+    return [p for p in served.prom.iterdir() if p.name.startswith("faceproof-metrics-")]
 
 
 # -- workers and /metrics ---------------------------------------------------------------------
@@ -200,7 +163,7 @@ def _private_dirs(served: Served) -> list[Path]:
 
 @pytest.mark.models
 def test_metrics_count_requests_of_every_worker(tmp_path: Path, models_path: Path) -> None:
-    with serve(tmp_path, "--workers", "2") as served:
+    with serve(tmp_path, 2) as served:
         (private,) = _private_dirs(served)
         # Fresh connections, a few at a time, until both workers have answered some (the
         # kernel hands each connection to whichever worker accepts first).
@@ -241,8 +204,7 @@ def test_metrics_count_requests_of_every_worker(tmp_path: Path, models_path: Pat
 def test_metrics_are_not_public(tmp_path: Path, models_path: Path) -> None:
     with serve(
         tmp_path,
-        "--workers",
-        "1",
+        1,
         FACEPROOF_METRICS_ALLOW="192.0.2.0/24",
         FACEPROOF_METRICS_TOKEN="s3cret-token",
     ) as served:
@@ -265,9 +227,7 @@ def test_metrics_are_not_public(tmp_path: Path, models_path: Path) -> None:
 @pytest.mark.models
 def test_full_queue_answers_503_with_retry_after(tmp_path: Path, models_path: Path) -> None:
     body = json.dumps(_generate_body()).encode()
-    with serve(
-        tmp_path, "--workers", "1", FACEPROOF_WORKER_THREADS="2", FACEPROOF_QUEUE_SIZE="0"
-    ) as served:
+    with serve(tmp_path, 1, FACEPROOF_WORKER_THREADS="2", FACEPROOF_QUEUE_SIZE="0") as served:
         # Two compute requests admitted (their bodies still arriving): the worker is full.
         held = [_partial_post(served.port, GENERATE, body, 100) for _ in range(2)]
         deadline = time.monotonic() + 30
@@ -300,12 +260,10 @@ def test_full_queue_answers_503_with_retry_after(tmp_path: Path, models_path: Pa
             )
             == 1
         )
-    # The busy answer did no work and is not in the ledger; the three answered ones are.
-    import sqlite3
-
-    with sqlite3.connect(tmp_path / "data" / "ledger.sqlite3") as conn:
-        codes = sorted(r[0] for r in conn.execute("SELECT http_status FROM transactions"))
-    assert codes == [200, 200, 200]
+        # The busy answer did no work and is not in the ledger; the three answered ones are.
+        with sqlite3.connect(served.data_dir / "ledger.sqlite3") as conn:
+            codes = sorted(r[0] for r in conn.execute("SELECT http_status FROM transactions"))
+        assert codes == [200, 200, 200]
 
 
 # -- graceful shutdown --------------------------------------------------------------------------
@@ -316,7 +274,7 @@ def test_sigterm_finishes_in_flight_requests_and_stops_accepting(
     tmp_path: Path, models_path: Path
 ) -> None:
     body = json.dumps(_generate_body()).encode()
-    with serve(tmp_path, "--workers", "2", FACEPROOF_SHUTDOWN_TIMEOUT_SECONDS="30") as served:
+    with serve(tmp_path, 2, FACEPROOF_SHUTDOWN_TIMEOUT_SECONDS="30") as served:
         (private,) = _private_dirs(served)
         sock = _partial_post(served.port, GENERATE, body, len(body) // 2)
         time.sleep(0.5)
@@ -340,7 +298,7 @@ def test_sigterm_finishes_in_flight_requests_and_stops_accepting(
 
 @pytest.mark.models
 def test_shutdown_waits_no_longer_than_its_timeout(tmp_path: Path, models_path: Path) -> None:
-    with serve(tmp_path, "--workers", "1", FACEPROOF_SHUTDOWN_TIMEOUT_SECONDS="2") as served:
+    with serve(tmp_path, 1, FACEPROOF_SHUTDOWN_TIMEOUT_SECONDS="2") as served:
         sock = _partial_post(served.port, GENERATE, b"{" + b" " * 5000 + b"}", 10)  # stalls
         time.sleep(0.5)
         started = time.monotonic()
