@@ -4,12 +4,14 @@ documented error paths."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from faceproof.config import Settings
 from faceproof.crypto.envelope import build_envelope
 from faceproof.liveness.levels import LEVELS
 from imaging import DATA, LIVE_VIDEO, encode, fit, load_rgb, video_frames
@@ -92,11 +94,25 @@ def test_level_reached_is_independent_of_the_level_asked(face_app: TestClient) -
     assert highest["is_spoof"] == (reached != "HIGHEST")
 
 
-def test_webcam_frames_are_classified_as_labelled(face_app: TestClient) -> None:
+@pytest.fixture
+def unlimited_app(
+    make_settings: Callable[..., Settings], models_path: Path, data_root: Path
+) -> Iterator[TestClient]:
+    """The whole app with the failed-attempt limit off: a test that sends six spoofs from one
+    client on purpose would otherwise get 429 from the sixth (test_abuse_limits.py)."""
+    from faceproof.api.app import create_app
+
+    settings = make_settings(require_models=True, model_dir=models_path, abuse_failures=0)
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def test_webcam_frames_are_classified_as_labelled(unlimited_app: TestClient) -> None:
     """640×480 frames of the live and the phone-replay webcam clips (frames the API judges;
     not calibration data: the levels come from ../shared/data/pad)."""
     if not LIVE_VIDEO.is_file() or not REPLAY_VIDEO.is_file():
         pytest.skip("videos not present")
+    face_app = unlimited_app
     lives = [encode(f) for f in video_frames(LIVE_VIDEO, step=30, limit=6)]
     replays = [encode(f) for f in video_frames(REPLAY_VIDEO, step=30, limit=6)]
     live_ok = [not face_as(face_app, f, "LOW").json()["is_spoof"] for f in lives]
