@@ -75,7 +75,9 @@ class CenterNetObjects:
         self.size = 512
         graph = TfjsGraph(path / GRAPH_FILE, path / WEIGHTS_FILE, [HEATMAP, SIZES])
         if runtime == "onnx":
-            self._graph: TfjsGraph | OnnxTfjsGraph = OnnxTfjsGraph(graph, (self.size, self.size, 3))
+            self._graph: TfjsGraph | OnnxTfjsGraph = OnnxTfjsGraph(
+                graph, (self.size, self.size, 3), name="centernet"
+            )
         elif runtime == "numpy":
             self._graph = graph
         else:

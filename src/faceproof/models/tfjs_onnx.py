@@ -21,11 +21,13 @@ objects are the same.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from faceproof import inference_timing
 from faceproof.models.runtime import onnx_session
 from faceproof.models.tfjs_graph import Array, TfjsGraph, _bool, _ints, _s, fused_ops
 
@@ -177,7 +179,11 @@ class OnnxTfjsGraph:
     """``run`` as :meth:`TfjsGraph.run` (HWC or NHWC in, HWC out), on onnxruntime, one
     thread; the input size is fixed when built."""
 
-    def __init__(self, graph: TfjsGraph, input_shape: tuple[int, int, int]) -> None:
+    def __init__(
+        self, graph: TfjsGraph, input_shape: tuple[int, int, int], name: str = "tfjs"
+    ) -> None:
+        """``name``: the model's label in ``/metrics`` (inference time)."""
+        self.name = name
         self.inputs = list(graph.inputs)
         self.outputs = list(graph.outputs)
         self.input_shape = input_shape
@@ -190,7 +196,9 @@ class OnnxTfjsGraph:
             x = x[None]
         if x.shape[1:] != self.input_shape:
             raise ValueError(f"input must be {self.input_shape}, got {x.shape[1:]}")
+        started = time.perf_counter()
         got = self._session.run([f"{o}__nhwc" for o in self.outputs], {name: x})
+        inference_timing.record(self.name, time.perf_counter() - started)
         return {
             o: np.asarray(v[0], dtype=np.float32) for o, v in zip(self.outputs, got, strict=True)
         }
