@@ -85,12 +85,8 @@ _SCHEMA = (
 _SWEEP_EVERY = 500
 
 
-class SqliteCounters:
-    def __init__(self, path: Path) -> None:
-        self._db = ProcessLocalSqlite(path, _SCHEMA, synchronous="OFF")
-        self._lock = threading.Lock()
-        self._ops = 0
-        self._longest_window = 0.0
+class _Modes:
+    """The three operations of :class:`Counters`, as one ``_op`` per store."""
 
     def check(self, subject: str, limit: int, window_s: float) -> Verdict:
         return self._op(subject, limit, window_s, "check")
@@ -100,6 +96,17 @@ class SqliteCounters:
 
     def acquire(self, subject: str, limit: int, window_s: float) -> Verdict:
         return self._op(subject, limit, window_s, "acquire")
+
+    def _op(self, subject: str, limit: int, window_s: float, mode: str) -> Verdict:
+        raise NotImplementedError
+
+
+class SqliteCounters(_Modes):
+    def __init__(self, path: Path) -> None:
+        self._db = ProcessLocalSqlite(path, _SCHEMA, synchronous="OFF")
+        self._lock = threading.Lock()
+        self._ops = 0
+        self._longest_window = 0.0
 
     def _op(self, subject: str, limit: int, window_s: float, mode: str) -> Verdict:
         now = time.time()
@@ -189,19 +196,10 @@ return {n, tostring(wait_for(n))}
 """
 
 
-class RedisCounters:
+class RedisCounters(_Modes):
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
         self._script = client.register_script(_LUA)
-
-    def check(self, subject: str, limit: int, window_s: float) -> Verdict:
-        return self._op(subject, limit, window_s, "check")
-
-    def add(self, subject: str, limit: int, window_s: float) -> Verdict:
-        return self._op(subject, limit, window_s, "add")
-
-    def acquire(self, subject: str, limit: int, window_s: float) -> Verdict:
-        return self._op(subject, limit, window_s, "acquire")
 
     def _op(self, subject: str, limit: int, window_s: float, mode: str) -> Verdict:
         member = f"{time.time_ns()}-{os.getpid()}-{threading.get_ident()}-{os.urandom(4).hex()}"
