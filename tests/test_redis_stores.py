@@ -253,3 +253,30 @@ def test_an_evicting_redis_is_reported_at_start(caplog: pytest.LogCaptureFixture
             redis_client.shared_redis(url)
         assert any("redis_eviction_policy" in r.getMessage() for r in caplog.records)
         redis_client.close_all()
+
+
+def test_serve_refuses_to_start_without_its_redis(tmp_path: Path) -> None:
+    """One line naming the setting, exit status 2, no password, before any model loads."""
+    import os
+    import subprocess
+    import sys
+
+    from redis_server import free_port
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FACEPROOF_")}
+    env.update(
+        FACEPROOF_DATA_DIR=str(tmp_path / "data"),
+        FACEPROOF_REDIS_URL=f"redis://:s3cret@127.0.0.1:{free_port()}/0",
+    )
+    port = str(free_port())
+    done = subprocess.run(
+        [sys.executable, "-m", "faceproof", "serve", "--port", port],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "FACEPROOF_REDIS_URL" in done.stderr and "unreachable" in done.stderr
+    assert "s3cret" not in done.stderr + done.stdout
