@@ -354,3 +354,23 @@ def test_no_endpoint_runs_on_the_event_loop(make_settings: Any) -> None:
     from faceproof.api.routers import identification
 
     assert "run_in_threadpool" in inspect.getsource(identification.identify)
+
+
+def test_a_dead_workers_live_gauges_are_forgotten(tmp_path: Path) -> None:
+    """A worker killed without a clean shutdown leaves its live gauge files; the next
+    worker's first metrics call drops them (its counters stay: they are history)."""
+    from faceproof.api.metrics import forget_dead_workers
+
+    child = subprocess.Popen(["true"])
+    child.wait()  # a pid that no longer runs
+    alive = os.getpid()
+    for name in (
+        f"gauge_livesum_{child.pid}.db",
+        f"counter_{child.pid}.db",
+        f"gauge_livesum_{alive}.db",
+    ):
+        (tmp_path / name).write_bytes(b"")
+    assert forget_dead_workers(tmp_path) == [child.pid]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"counter_{child.pid}.db", f"gauge_livesum_{alive}.db"]
+    )

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hmac
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -106,7 +107,32 @@ def metrics() -> Metrics:
     if _metrics is None:
         _metrics = Metrics()
         inference_timing.observer = _metrics.inference.labels
+        directory = os.environ.get(MULTIPROC_ENV)
+        if directory:
+            forget_dead_workers(Path(directory))
     return _metrics
+
+
+def forget_dead_workers(directory: Path) -> list[int]:
+    """Drops the live gauges of workers that died without a clean shutdown (a crash, a
+    kill): uvicorn starts a new worker in their place, and its first metrics call runs this,
+    so ``faceproof_queue_depth`` and ``faceproof_requests_in_flight`` stop counting the dead
+    one. Counters and histograms of dead workers stay: their counts are history."""
+    dead = set()
+    for path in directory.glob("gauge_live*_*.db"):
+        pid = int(path.stem.rsplit("_", 1)[1])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            dead.add(pid)
+        except PermissionError:
+            pass  # alive, another user's
+    if dead:
+        from prometheus_client import multiprocess  # lazy: as in exposition
+
+        for pid in dead:
+            multiprocess.mark_process_dead(pid, str(directory))
+    return sorted(dead)
 
 
 def endpoint_label(path: str) -> str:
