@@ -48,7 +48,13 @@ def test_parse_level_accepts_documented_levels(level: str) -> None:
     assert parse_level(level) == level
 
 
-@pytest.mark.parametrize("bad", ["NONE", "medium", "ULTRA", "", " HIGH", None, 3])
+@pytest.mark.parametrize("spelling", ["medium", " HIGH", "Very_High\n"])
+def test_parse_level_is_case_and_space_insensitive(spelling: str) -> None:
+    """One rule for every level field (docs/api-decisions.md, "One error model")."""
+    assert parse_level(spelling) == spelling.strip().upper()
+
+
+@pytest.mark.parametrize("bad", ["NONE", "none", "ULTRA", "", "HIGH EST", None, 3])
 def test_parse_level_refuses_everything_else_with_505(bad: object) -> None:
     with pytest.raises(ApiError) as exc:
         parse_level(bad)
