@@ -56,6 +56,7 @@ def c(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         require_models=True,
         max_image_pixels=MAX_PIXELS,
         max_upload_bytes=MAX_BODY,
+        abuse_failures=0,  # this module sends many refused captures from one client on purpose
     )
     with TestClient(create_app(settings)) as client:
         # One enrolled subject, so that /identify reaches the probe (an empty gallery is 404).
