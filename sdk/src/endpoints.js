@@ -1,6 +1,6 @@
 /**
  * Server endpoints: the reference's `preInitialize` argument shapes, header forwarding and
- * the POST calls the SDK makes (/models, /pub_key, /time, /challenge).
+ * the POST calls the SDK makes (/models, /pub_key, /time, /challenge) and their 429/503 handling.
  * @module endpoints
  */
 import { FaceSDKError } from './errors.js';
@@ -101,28 +101,71 @@ export function mergedHeaders(...eps) {
   return [...seen.values()];
 }
 
+/** A 503 whose Retry-After is at most this many seconds is retried once (GET-like calls only). */
+export const MAX_RETRY_AFTER_S = 5;
+
+/**
+ * `Retry-After` in whole seconds (delta-seconds or an HTTP date); undefined if absent or bad.
+ * @param {string | null | undefined} value @param {number} [now] ms
+ * @returns {number | undefined}
+ */
+export function retryAfterSeconds(value, now = Date.now()) {
+  const v = (value ?? '').trim();
+  if (/^\d+$/.test(v)) return Number(v);
+  const at = /[a-z]{3}/i.test(v) ? Date.parse(v) : NaN; // a date names its month
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+/**
+ * The error for a 429/503 refusal: the server's name (ERROR_TOO_MANY_ATTEMPTS,
+ * ERROR_TOO_MANY_REQUESTS, ERROR_SERVER_BUSY) and its Retry-After.
+ * @param {Response} res @param {string} url
+ */
+async function refusal(res, url) {
+  const retryAfter = retryAfterSeconds(res.headers.get('Retry-After'));
+  let key = res.status === 503 ? 'ERROR_SERVER_BUSY' : 'ERROR_TOO_MANY_REQUESTS';
+  if (res.status === 429) {
+    try {
+      const name = (await jsonBody(res, url))?.message;
+      if (name === 'ERROR_TOO_MANY_ATTEMPTS') key = name;
+    } catch {
+      /* a proxy's 429 without our body: the rate limit */
+    }
+  }
+  return new FaceSDKError(key, { retryAfter, detail: `POST ${url}: HTTP ${res.status}` });
+}
+
 /**
  * POST with no body (the reference's endpoints take POST); a network failure is
- * ERROR_SERVER_CONNECTION_FAILURE, an HTTP error `httpErrorKey` (both code 500).
+ * ERROR_SERVER_CONNECTION_FAILURE, a 429/503 refusal ERROR_TOO_MANY_* / ERROR_SERVER_BUSY with
+ * `retryAfter`, any other HTTP error `httpErrorKey` (all code 500). With `retry` (calls that
+ * carry nothing single-use), a 503 with Retry-After ≤ MAX_RETRY_AFTER_S is sent once more after
+ * that delay.
  * @param {string} url
  * @param {Array<[string, string]>} headers
- * @param {{fetchImpl?: typeof fetch, httpErrorKey?: string, signal?: AbortSignal}} [opts]
+ * @param {{fetchImpl?: typeof fetch, httpErrorKey?: string, signal?: AbortSignal, retry?: boolean}} [opts]
  * @returns {Promise<Response>}
  */
 export async function post(url, headers, opts = {}) {
   const f = opts.fetchImpl ?? globalThis.fetch;
-  // A server that never answers must not leave initialize()/capture() pending for ever.
-  const signal = opts.signal ?? (typeof AbortSignal.timeout === 'function' ? AbortSignal.timeout(REQUEST_TIMEOUT_MS) : undefined);
-  let res;
-  try {
-    res = await f(url, { method: 'POST', headers, credentials: 'same-origin', cache: 'no-store', signal });
-  } catch (cause) {
-    throw new FaceSDKError('ERROR_SERVER_CONNECTION_FAILURE', { cause, detail: `POST ${url} failed` });
+  for (let attempt = 0; ; attempt++) {
+    // A server that never answers must not leave initialize()/capture() pending for ever.
+    const signal = opts.signal ?? (typeof AbortSignal.timeout === 'function' ? AbortSignal.timeout(REQUEST_TIMEOUT_MS) : undefined);
+    let res;
+    try {
+      res = await f(url, { method: 'POST', headers, credentials: 'same-origin', cache: 'no-store', signal });
+    } catch (cause) {
+      throw new FaceSDKError('ERROR_SERVER_CONNECTION_FAILURE', { cause, detail: `POST ${url} failed` });
+    }
+    if (res.ok) return res;
+    if (res.status !== 429 && res.status !== 503) {
+      throw new FaceSDKError(opts.httpErrorKey ?? 'ERROR_SERVER_INTERNAL', { detail: `POST ${url}: HTTP ${res.status}` });
+    }
+    const err = await refusal(res, url);
+    const wait = err.retryAfter;
+    if (!opts.retry || attempt > 0 || res.status !== 503 || wait === undefined || wait > MAX_RETRY_AFTER_S) throw err;
+    await new Promise((resolve) => setTimeout(resolve, wait * 1000));
   }
-  if (!res.ok) {
-    throw new FaceSDKError(opts.httpErrorKey ?? 'ERROR_SERVER_INTERNAL', { detail: `POST ${url}: HTTP ${res.status}` });
-  }
-  return res;
 }
 
 /** @param {Response} res @param {string} url */

@@ -75,8 +75,8 @@ function startFetch(ep) {
     // Headers given for either endpoint (LogAPITrigger, requestID …) go with every call.
     const headers = mergedHeaders(ep.models, ep.pubKey);
     const [bundle, pub] = await Promise.all([
-      post(modelsUrl, headers, { httpErrorKey: 'ERROR_FETCH_INTERNAL' }).then((r) => r.arrayBuffer()),
-      post(pubUrl, headers, { httpErrorKey: 'ERROR_FETCH_INTERNAL' }).then((r) => jsonBody(r, pubUrl)),
+      post(modelsUrl, headers, { httpErrorKey: 'ERROR_FETCH_INTERNAL', retry: true }).then((r) => r.arrayBuffer()),
+      post(pubUrl, headers, { httpErrorKey: 'ERROR_FETCH_INTERNAL', retry: true }).then((r) => jsonBody(r, pubUrl)),
     ]);
     const models = await loadBundle(bundle);
     let publicKey;
@@ -208,6 +208,7 @@ export class FaceSDK {
     const ep = /** @type {Endpoints} */ (shared.endpoints);
     const url = siblingUrl(ep.models.url, 'time', documentBase());
     const sent = Date.now();
+    // No retry here: a second attempt after a wait would skew the round trip the offset needs.
     const res = await post(url, mergedHeaders(ep.models, ep.pubKey));
     const body = await jsonBody(res, url);
     const received = Date.now();
@@ -235,7 +236,9 @@ export class FaceSDK {
         publicKey: /** @type {{kid: string, key: CryptoKey}} */ (this._publicKey),
         clockOffset: this._clockOffset,
         issueChallenge: async () => {
-          const body = await jsonBody(await post(challengeUrl, headers), challengeUrl);
+          // Safe to send twice: an unused challenge just expires. (The capture itself is posted by
+          // the integrator, never by the SDK: its nonce is single-use.)
+          const body = await jsonBody(await post(challengeUrl, headers, { retry: true }), challengeUrl);
           return body?.challenge;
         },
         onStats: (s) => {

@@ -60,7 +60,9 @@ export type LocalizationKey =
   | 'FEEDBACK_DIALOG_CLOSED' | 'FEEDBACK_CAPTURE_TIMEOUT' | 'ERROR_NO_INPUT_DEVICES' | 'ERROR_FETCH_INTERNAL'
   | 'FEEDBACK_EYES_CLOSED' | 'FEEDBACK_MULTIPLE_FACES' | 'FEEDBACK_FOLLOW_OVAL' | 'FEEDBACK_LIGHT_HOLD'
   | 'FEEDBACK_CAPTURE_TITLE' | 'FEEDBACK_TRAINING_TITLE' | 'FEEDBACK_TRAINING_TEXT' | 'FEEDBACK_RETAKE_TITLE'
-  | 'FEEDBACK_BUTTON_USE' | 'FEEDBACK_SELECT_CAMERA';
+  | 'FEEDBACK_BUTTON_USE' | 'FEEDBACK_SELECT_CAMERA'
+  // the server's 429/503 refusals; `{retryAfter}` in the text becomes the wait ("30 s", "5 min")
+  | 'ERROR_TOO_MANY_ATTEMPTS' | 'ERROR_TOO_MANY_REQUESTS' | 'ERROR_SERVER_BUSY';
 
 /** The default English strings. */
 export declare const DEFAULT_LOCALIZATION: Readonly<Record<LocalizationKey, string>>;
@@ -165,7 +167,13 @@ export declare class FaceSDKError extends Error {
   readonly key: string;
   /** Developer detail, never shown to users. */
   readonly detail?: string;
-  /** The user-facing text in the SDK's localization. */
+  /**
+   * Seconds the server asked to wait (its `Retry-After`) before trying again: set on
+   * ERROR_TOO_MANY_ATTEMPTS, ERROR_TOO_MANY_REQUESTS (HTTP 429) and ERROR_SERVER_BUSY (HTTP 503),
+   * all code 500; undefined elsewhere or when the server sent none.
+   */
+  readonly retryAfter?: number;
+  /** The user-facing text in the SDK's localization (with the wait, when there is one). */
   getLocalizedString(): string;
 }
 

@@ -74,6 +74,8 @@ faceSDK
   .catch((err: FaceSDKError) => {
     if ([100, 104, 103, 500, 202, 501, 101].includes(err.code)) alert(err.getLocalizedString());
     if (err.code === 600) console.log({ code: err.code, feedback_code: err.message });
+    const wait: number | undefined = err.retryAfter;
+    if (err.message === 'ERROR_TOO_MANY_ATTEMPTS' && wait !== undefined) setTimeout(() => faceSDK.capture(), wait * 1000);
   });
 
 const same: typeof FaceSDK = FaceSDKDefault;

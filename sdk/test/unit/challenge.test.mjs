@@ -125,5 +125,5 @@ test('preInitialize call shapes and forwarded headers', async () => {
   await post('https://s/api/v1/time', pk.headers, { fetchImpl });
   assert.deepEqual(seen[0], ['https://s/api/v1/time', 'POST', [['LogAPITrigger', 'true'], ['requestID', 'sess-1']]]);
   await assert.rejects(post('u', [], { fetchImpl: async () => { throw new TypeError('offline'); } }), (e) => e.code === 500 && e.message === 'ERROR_SERVER_CONNECTION_FAILURE');
-  await assert.rejects(post('u', [], { fetchImpl: async () => new Response('', { status: 503 }), httpErrorKey: 'ERROR_FETCH_INTERNAL' }), (e) => e.code === 500 && e.message === 'ERROR_FETCH_INTERNAL');
+  await assert.rejects(post('u', [], { fetchImpl: async () => new Response('', { status: 500 }), httpErrorKey: 'ERROR_FETCH_INTERNAL' }), (e) => e.code === 500 && e.message === 'ERROR_FETCH_INTERNAL');
 });
