@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from conftest import DATA
@@ -18,11 +20,18 @@ from faceproof.client import (
     InvalidImage,
     InvalidMatchLevel,
     NotFound,
+    ServerBusy,
     ServerError,
+    TooManyAttempts,
     TransportError,
     WrongResolution,
 )
-from faceproof.client.errors import BY_NAME, FaceproofError, error_from_answer
+from faceproof.client.errors import (
+    BY_NAME,
+    FaceproofError,
+    error_from_answer,
+    retry_after_seconds,
+)
 from faceproof.errors import catalogue
 from live_server import live_server
 from test_serve_cli import _free_port
@@ -50,6 +59,45 @@ def test_every_documented_error_name_has_its_class() -> None:
         "W-x",
     )
     assert isinstance(error_from_answer(502, "<html>"), TransportError)
+
+
+def test_refusals_carry_retry_after_and_a_capture_is_never_resent() -> None:
+    # A mock transport: /challenge rate-limited, /process busy (the server's documented bodies).
+    sent: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        if request.url.path.endswith("/challenge"):
+            body = {"code": 429, "message": "ERROR_TOO_MANY_REQUESTS", "refid": "W-1"}
+            return httpx.Response(429, json=body, headers={"Retry-After": "7"})
+        body = {"code": 500, "message": "ERROR_SERVER_BUSY", "refid": "W-2"}
+        return httpx.Response(503, json=body, headers={"Retry-After": "1"})
+
+    http = httpx.Client(transport=httpx.MockTransport(answer))
+    with FaceproofClient("http://faceproof.test", http=http) as fp:
+        with pytest.raises(TooManyAttempts) as limited:
+            fp.challenge()
+        assert (limited.value.code, limited.value.http_status) == (429, 429)
+        assert limited.value.retry_after == 7
+        with pytest.raises(ServerBusy) as busy:
+            fp.process(b"sealed envelope bytes")
+        assert (busy.value.code, busy.value.http_status, busy.value.retry_after) == (500, 503, 1)
+    assert sent == ["/api/v1/challenge", "/api/v1/process"]  # one call each: no re-send
+    http.close()
+    plain = error_from_answer(400, {"code": 503, "message": "ERROR_INVALID_IMAGE"}, {})
+    assert plain.retry_after is None
+    dated = error_from_answer(
+        503, {"code": 500, "message": "ERROR_SERVER_BUSY"}, {"Retry-After": "garbage"}
+    )
+    assert isinstance(dated, ServerBusy) and dated.retry_after is None
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    now = datetime(2026, 12, 1, 21, 0, 0, tzinfo=UTC)
+    assert retry_after_seconds("30", now) == 30
+    assert retry_after_seconds("Tue, 01 Dec 2026 21:01:30 GMT", now) == 90
+    assert retry_after_seconds("Tue, 01 Dec 2026 20:00:00 GMT", now) == 0
+    assert [retry_after_seconds(v, now) for v in (None, "", "-5", "soon")] == [None] * 4
 
 
 def test_unreachable_server_is_a_transport_error() -> None:

@@ -86,7 +86,7 @@ def answer(call: Call[T], response: httpx.Response) -> T:
             body = response.json()
         except ValueError:
             body = None
-        raise error_from_answer(response.status_code, body)
+        raise error_from_answer(response.status_code, body, response.headers)
     try:
         return call.read(response)
     except (ValueError, KeyError, TypeError) as exc:

@@ -4,11 +4,16 @@ Every refusal the server sends has the same body (``code``, ``message`` or ``fee
 ``refid``, ``description``; docs/api-decisions.md). :func:`error_from_answer` turns it into
 the exception class named for its documented error name, so callers can ``except
 InvalidImage`` instead of comparing numbers; each carries the code, name, HTTP status, refid
-and description as sent.
+and description as sent, and ``retry_after``: the seconds of the answer's ``Retry-After``
+header (429 and 503 refusals), ``None`` when it sent none.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 
@@ -23,8 +28,10 @@ class FaceproofError(Exception):
         description: str,
         refid: str | None = None,
         body: dict[str, Any] | None = None,
+        retry_after: int | None = None,
     ) -> None:
         self.code = code
+        self.retry_after = retry_after
         self.name = name
         self.http_status = http_status
         self.description = description
@@ -128,11 +135,13 @@ class DuplicateSubject(FaceproofError):
 
 class TooManyAttempts(FaceproofError):
     """429 ERROR_TOO_MANY_ATTEMPTS / ERROR_TOO_MANY_REQUESTS: an abuse limit (failed liveness
-    attempts, challenges); the answer's ``Retry-After`` header and description say when."""
+    attempts, challenges); ``retry_after`` (the ``Retry-After`` header) says when to try again."""
 
 
 class ServerBusy(FaceproofError):
-    """500 ERROR_SERVER_BUSY (HTTP 503): every worker's queue is full; retry later."""
+    """500 ERROR_SERVER_BUSY (HTTP 503): every worker's queue is full; retry after
+    ``retry_after`` seconds. Nothing was done, but a capture must be sealed again: the client
+    never re-sends one (its nonce is single-use)."""
 
 
 class TransportError(FaceproofError):
@@ -169,10 +178,29 @@ BY_NAME: dict[str, type[FaceproofError]] = {
 }
 
 
-def error_from_answer(http_status: int, body: Any) -> FaceproofError:
-    """The exception for an error answer; :class:`TransportError` when it is not one of ours."""
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> int | None:
+    """``Retry-After`` in whole seconds (delta-seconds or an HTTP date); None if absent or bad."""
+    v = (value or "").strip()
+    if v.isdigit():
+        return int(v)
+    try:
+        when = parsedate_to_datetime(v)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0, math.ceil((when - (now or datetime.now(UTC))).total_seconds()))
+
+
+def error_from_answer(
+    http_status: int, body: Any, headers: Mapping[str, str] | None = None
+) -> FaceproofError:
+    """The exception for an error answer; :class:`TransportError` when it is not one of ours.
+    ``headers`` (the answer's) give ``retry_after``."""
+    retry_after = retry_after_seconds(headers.get("Retry-After")) if headers else None
     if not isinstance(body, dict) or not isinstance(body.get("code"), int):
-        return TransportError(None, "UNEXPECTED_ANSWER", http_status, "not a faceproof answer")
+        what = "not a faceproof answer"
+        return TransportError(None, "UNEXPECTED_ANSWER", http_status, what, retry_after=retry_after)
     name = body.get("message") or body.get("feedbackCode") or ""
     name = name if isinstance(name, str) else str(name)
     refid = body.get("refid")
@@ -184,4 +212,5 @@ def error_from_answer(http_status: int, body: Any) -> FaceproofError:
         str(body.get("description", "")),
         refid if isinstance(refid, str) else None,
         body,
+        retry_after,
     )
