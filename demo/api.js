@@ -28,6 +28,9 @@ const CODE_HINTS = {
   901: 'The image has the wrong resolution.',
 };
 
+/** The server's "not now" refusals (HTTP 429/503 with Retry-After): the wait is the hint. */
+const REFUSALS = new Set(['ERROR_TOO_MANY_ATTEMPTS', 'ERROR_TOO_MANY_REQUESTS', 'ERROR_SERVER_BUSY']);
+
 /**
  * A failure the demo shows: code (documented code or HTTP status), short name, message.
  */
@@ -73,7 +76,8 @@ export function fromSdkError(err) {
   const invalid = err instanceof TypeError || err instanceof RangeError;
   if (invalid) text = `Invalid capture setting: ${text.replace(/^faceproof: /, '')}`;
   const name = key || (invalid ? 'INVALID_OPTION' : err?.name && err.name !== 'Error' ? String(err.name) : 'SDK_ERROR');
-  const hint = hintFor(code);
+  // A 429/503 refusal's localized text already says when to try again (err.retryAfter).
+  const hint = REFUSALS.has(name) ? '' : hintFor(code);
   const out = new DemoError(code, name, hint && hint !== text ? `${text} — ${hint}` : text);
   if (typeof err?.detail === 'string' && err.detail) out.detail = err.detail;
   return out;
@@ -107,7 +111,8 @@ export async function postJson(url, init) {
   const name = body?.message || body?.feedbackCode || `HTTP_${response.status}`;
   const parts = [];
   if (body?.description) parts.push(String(body.description));
-  const hint = hintFor(code);
+  const wait = response.headers.get('Retry-After');
+  const hint = REFUSALS.has(name) ? (wait && /^\d+$/.test(wait) ? `Try again in ${wait} s.` : 'Try again later.') : hintFor(code);
   if (hint) parts.push(hint);
   if (!parts.length) parts.push(`The server answered HTTP ${response.status}.`);
   throw new DemoError(code, String(name), parts.join(' — '), body);
