@@ -66,6 +66,9 @@ def test_median_is_numpys(n: int, dtype: type) -> None:
     rows = rng.normal(size=(3, n)).astype(dtype)
     assert np.array_equal(median(rows), np.median(rows, axis=1))
     assert np.array_equal(median(rows.T, axis=0), np.median(rows.T, axis=0))
+    # the columns of an (N, 3) table: a strided view along the axis (the skin reference's)
+    assert np.array_equal(median(rows.T.copy().T, axis=-1), np.median(rows, axis=-1))
+    assert np.array_equal(median(rows[:, ::-1], axis=1), np.median(rows[:, ::-1], axis=1))
 
 
 def test_median_propagates_nan_like_numpy() -> None:

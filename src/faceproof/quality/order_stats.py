@@ -24,7 +24,11 @@ def median(a: NDArray[Any], axis: int = -1) -> Any:
     if n == 0 or not np.issubdtype(a.dtype, np.floating):
         return np.median(a, axis=axis)
     k = n // 2
-    s = np.moveaxis(np.partition(a, [k] if n % 2 else [k - 1, k], axis=axis), axis, -1)
+    # np.partition copies its input in the input's layout, so the columns of an (N, C)
+    # table (``x.T``) would be selected along strided memory. One C-ordered copy with the
+    # axis last selects along contiguous rows instead: about twice as fast, same values.
+    s = np.array(np.moveaxis(a, axis, -1), order="C")
+    s.partition([k] if n % 2 else [k - 1, k], axis=-1)
     mid = s[..., k] if n % 2 else (s[..., k - 1] + s[..., k]) / 2
     nan = np.isnan(a).any(axis=axis)  # np.median answers NaN for a row holding one
     if np.any(nan):
