@@ -359,6 +359,21 @@ async def soak(args: argparse.Namespace, url: str, pid: int) -> int:
     return 0 if passed else 1
 
 
+def recheck(path: Path, warmup: float) -> int:
+    """The criteria of a saved run, with the first window starting at ``warmup`` s (e.g. when
+    the samples show that the warm-up lasted longer than the run assumed)."""
+    doc = json.loads(path.read_text())
+    codes = Counter({k: int(v) for k, v in doc["codes"].items()})
+    workers = [int(w) for w in doc["workers_start"]]
+    checks = criteria(
+        doc["samples"], warmup, float(doc["load_seconds"]), codes, int(doc["dropped"]), workers
+    )
+    print(f"{path}: first window from {warmup:g} s, last window ending {doc['load_seconds']:.0f} s")
+    for what, ok, measured in checks:
+        print(f"{'PASS' if ok else 'FAIL'}  {what}: {measured}")
+    return 0 if all(ok for _, ok, _ in checks) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -384,7 +399,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-inflight", type=int, default=32)
     ap.add_argument("--sample", type=float, default=5.0, help="seconds between samples")
     ap.add_argument("--json", type=Path, help="where the samples and counts go")
+    ap.add_argument(
+        "--recheck",
+        type=Path,
+        help="no load: judge a soak's saved JSON again, with this --warmup as the baseline",
+    )
     args = ap.parse_args(argv)
+    if args.recheck:
+        return recheck(args.recheck, args.warmup)
     # SIGTERM unwinds like Ctrl-C, so the server this bench started is stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.server and not args.pid:
