@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import itertools
 
 import cv2
@@ -18,6 +19,7 @@ import pytest
 from faceproof.errors import ApiError
 from faceproof.face.record import PersonMask
 from faceproof.icao.illumination import BINS, _hist
+from faceproof.pipeline import decode
 from faceproof.pipeline.decode import decode_base64
 from faceproof.quality.order_stats import median, pixels
 
@@ -124,3 +126,21 @@ def test_base64_fast_path_agrees_with_the_lenient_path() -> None:
             continue
         if text and not text.endswith("==="):
             assert fast == strict
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_rgb_decode_in_one_copy_is_the_banded_copy(
+    fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An RGB image small enough is converted in one copy; the pixels are the banded path's."""
+    from PIL import Image
+
+    rng = np.random.default_rng(7)
+    smooth = cv2.resize(rng.integers(0, 256, (30, 40, 3), dtype=np.uint8), (640, 480))
+    buf = io.BytesIO()
+    Image.fromarray(smooth).save(buf, format=fmt)
+    whole = decode.decode_image(buf.getvalue(), field="/image").rgb
+    monkeypatch.setattr(decode, "_BAND_PIXELS", 4096)  # 640 x 480 is now over the limit
+    banded = decode.decode_image(buf.getvalue(), field="/image").rgb
+    assert whole.dtype == np.uint8 and whole.flags.c_contiguous and whole.flags.writeable
+    assert np.array_equal(whole, banded)

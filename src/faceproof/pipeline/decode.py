@@ -435,9 +435,14 @@ def _to_rgb8(im: Image.Image) -> U8:
     few megabytes whatever the image size: no float or RGBA copy of the whole image.
     """
     width, height = im.size
+    mode = im.mode
+    if mode == "RGB" and width * height * 6 <= _BAND_PIXELS * 64:
+        # The common case (a camera JPEG): one conversion of the whole image when its
+        # temporaries (Pillow's encoded chunks and their join, 6 B/px) fit in the band
+        # allowance that working_bytes reserves. The same bytes as the banded copy.
+        return np.array(im, dtype=np.uint8)
     out: U8 = np.empty((height, width, 3), np.uint8)
     rows = max(1, _BAND_PIXELS // max(1, width))
-    mode = im.mode
     if mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
         extrema = im.getextrema()
         peak = float(extrema[1]) if isinstance(extrema, tuple) else 0.0  # type: ignore[arg-type]
