@@ -10,7 +10,8 @@ with FastAPI's thread pool replaced by a direct call, so a request runs on this 
 request of all threads of this process (``time.process_time``; it includes the test
 client's few hundred microseconds), the models' share, and the models by name with calls
 per request. ``--stages`` adds generateTemplateFromImage's stages one by one (decode,
-detection, landmarks, segmentation, quality, ICAO, embedding), model and other CPU each.
+detection, landmarks, segmentation, quality, ICAO, embedding), model and other CPU each,
+and those of one face of a match (decode, detection, landmarks, alignment and embedding).
 
 The bodies are those of ``bench/cpu_per_request.py`` (same images, same options), so the
 floors line up with its server figures. Models run with one thread, as in the server.
@@ -162,14 +163,47 @@ def stages(args: argparse.Namespace, services: Any) -> None:
         icao = timed("ICAO metrics", outputs.icao_report, out)
         timed("ENROL gate", enrol_check, out.session, icao, "ENROL", quality=out.quality)
         timed("align 112 + MobileFaceNet (flip)", engine.embedding, rgb, rec)
-    print(f"\n{'generateTemplateFromImage stage':34s} {'cpu ms':>7s} {'models':>7s} {'other':>7s}")
+    _stage_table("generateTemplateFromImage stage", rows, "sum (a face found)")
+
+
+def _stage_table(
+    title: str, rows: dict[str, tuple[list[float], list[float]]], total_name: str
+) -> None:
+    print(f"\n{title:34s} {'cpu ms':>7s} {'models':>7s} {'other':>7s}")
     total = [0.0, 0.0]
     for name, (cpu, mod) in rows.items():
         c, m = statistics.fmean(cpu), statistics.fmean(mod)
         total[0] += c
         total[1] += m
         print(f"{name:34s} {c:7.2f} {m:7.2f} {c - m:7.2f}")
-    print(f"{'sum (a face found)':34s} {total[0]:7.2f} {total[1]:7.2f} {total[0] - total[1]:7.2f}")
+    print(f"{total_name:34s} {total[0]:7.2f} {total[1]:7.2f} {total[0] - total[1]:7.2f}")
+
+
+def match_stages(args: argparse.Namespace, services: Any) -> None:
+    """One face of a match, stage by stage, as ``Matcher.embed`` runs them: the selfie of
+    each pair in "selfie" mode and the second image in "document" mode (/matchWithPictureId's
+    modes; the router decodes both images first)."""
+    from faceproof.pipeline.decode import decode_image
+
+    engine = services.face
+    rows: dict[str, tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
+
+    def timed(name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        m0, t0 = sum(MODEL_NS.values()), time.thread_time_ns()
+        out = fn(*args, **kwargs)
+        rows[name][0].append((time.thread_time_ns() - t0) / 1e6)
+        rows[name][1].append((sum(MODEL_NS.values()) - m0) / 1e6)
+        return out
+
+    for pair in cpr.pairs(args.n):
+        for jpeg, mode in zip(pair, ("selfie", "document"), strict=True):
+            rgb = timed("decode JPEG", decode_image, jpeg, field="/image").rgb
+            search = timed("detection (+ animal check)", engine.find_faces, rgb, mode)
+            if search.main is None:
+                continue
+            rec = timed("landmarks: mesh x2, iris, pose", engine.landmarks, rgb, search.main)
+            timed("align 112 + MobileFaceNet (flip)", engine.embedding, rgb, rec)
+    _stage_table("match, per face", rows, "sum (a face found)")
 
 
 def main() -> int:
@@ -178,7 +212,9 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--images", choices=("mixed", "lfw"), default="mixed")
     ap.add_argument("--only", nargs="*", default=None, help="endpoint names to run")
-    ap.add_argument("--stages", action="store_true", help="generate's stages too")
+    ap.add_argument(
+        "--stages", action="store_true", help="generate's stages and a match face's too"
+    )
     args = ap.parse_args()
     _inline_threadpool()
     _wrap_models()
@@ -195,6 +231,7 @@ def main() -> int:
         asyncio.run(endpoints(args, app))
         if args.stages:
             stages(args, app.state.services)
+            match_stages(args, app.state.services)
         app.state.services.close()
     return 0
 
