@@ -221,15 +221,21 @@ IMAGE_PROBLEMS: dict[str, tuple[Callable[[], str], Problem, int, str, int, str, 
 }
 # No face in picID is only found after the capture's liveness check (a live capture is
 # needed to reach it): tests/test_match_api.py::test_verify_errors reaches it with a liveness
-# stub and checks the same "(/template) No face detected. …" answer.
-SKIP = {("no face", "verifyWithPictureId")}
+# stub and checks the same "(/template) No face detected. …" answer. It is left out of the
+# grid rather than skipped.
+COVERED_ELSEWHERE = {("no face", "verifyWithPictureId")}
 
 
-@pytest.mark.parametrize("endpoint", list(IMAGE_ENDPOINTS))
-@pytest.mark.parametrize("case", list(IMAGE_PROBLEMS))
+@pytest.mark.parametrize(
+    ("case", "endpoint"),
+    [
+        (case, endpoint)
+        for case in IMAGE_PROBLEMS
+        for endpoint in IMAGE_ENDPOINTS
+        if (case, endpoint) not in COVERED_ELSEWHERE
+    ],
+)
 def test_image_problem_has_one_answer(c: TestClient, case: str, endpoint: str) -> None:
-    if (case, endpoint) in SKIP:
-        pytest.skip("not reachable without a live capture (see the comment above)")
     make, kind, code, name, http, phrase, values = IMAGE_PROBLEMS[case]
     field, send = IMAGE_ENDPOINTS[endpoint]
     body = _check(send(c, make()), code, name, http, problem(kind, field, **values).description)
