@@ -117,9 +117,10 @@ def test_wrong_model_is_unsupported() -> None:
 def test_dimension_checks() -> None:
     data = encode_embedding(_vec(128), MODEL, DIGEST, 50)
     desc = _fails(data, expected_dim=512, field="/image/template")
-    assert desc == problem(
-        Problem.BROKEN_TEMPLATE, "/image/template", reason="bad dimension"
-    ).description
+    assert (
+        desc
+        == problem(Problem.BROKEN_TEMPLATE, "/image/template", reason="bad dimension").description
+    )
 
 
 def test_encoder_validates() -> None:

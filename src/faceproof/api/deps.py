@@ -98,9 +98,7 @@ def build_services(settings: Settings) -> Services:
         max_token_bytes=settings.max_upload_bytes,
         max_frame_bytes=settings.max_upload_bytes,
     )
-    ledger = open_ledger(
-        settings.ledger_url, settings.data_dir, database_url=settings.database_url
-    )
+    ledger = open_ledger(settings.ledger_url, settings.data_dir, database_url=settings.database_url)
     services = Services(
         settings=settings,
         deployment=deployment,

@@ -61,6 +61,7 @@ def verify_cmd(model_dir: Path | None) -> None:
 @_DIR_OPTION
 def list_cmd(model_dir: Path | None) -> None:
     """Name, role, source package, licence and status of each model file."""
+
     def cut(text: str, n: int = 48) -> str:
         return text if len(text) <= n else text[: n - 1] + "…"
 
