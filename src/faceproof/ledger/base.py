@@ -91,6 +91,27 @@ def transaction_from_row(row: tuple[object, ...]) -> Transaction:
     return Transaction(quality=quality, **values)  # type: ignore[arg-type]
 
 
+def select_query(
+    table: str,
+    placeholder: str,
+    since_ms: int | None,
+    until_ms: int | None,
+    action: str | None,
+) -> tuple[str, list[object]]:
+    """The time-ordered SELECT of :data:`COLUMNS` every backend runs for ``Ledger.query``,
+    with its arguments; ``placeholder`` is the driver's parameter mark (``?`` or ``%s``)."""
+    where: list[str] = []
+    args: list[object] = []
+    for clause, value in (("ts_ms >=", since_ms), ("ts_ms <", until_ms), ("action =", action)):
+        if value is not None:
+            where.append(f"{clause} {placeholder}")
+            args.append(value)
+    sql = f"SELECT {', '.join(COLUMNS)} FROM {table}"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return sql + " ORDER BY ts_ms, id", args
+
+
 def transaction_values(tx: Transaction) -> tuple[object, ...]:
     """``tx`` as a row in :data:`COLUMNS` order, ``quality`` as JSON text."""
     quality = None if tx.quality is None else json.dumps(tx.quality, sort_keys=True)

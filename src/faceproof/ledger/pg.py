@@ -22,6 +22,7 @@ from faceproof.ledger import migrations
 from faceproof.ledger.base import (
     COLUMNS,
     Transaction,
+    select_query,
     transaction_from_row,
     transaction_values,
 )
@@ -68,21 +69,7 @@ class PgLedger:
     def query(
         self, since_ms: int | None, until_ms: int | None, action: str | None = None
     ) -> Iterator[Transaction]:
-        where: list[str] = []
-        args: list[object] = []
-        if since_ms is not None:
-            where.append("ts_ms >= %s")
-            args.append(since_ms)
-        if until_ms is not None:
-            where.append("ts_ms < %s")
-            args.append(until_ms)
-        if action is not None:
-            where.append("action = %s")
-            args.append(action)
-        sql = f"SELECT {', '.join(COLUMNS)} FROM {TABLE}"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY ts_ms, id"
+        sql, args = select_query(TABLE, "%s", since_ms, until_ms, action)
         if self._closed:
             raise RuntimeError("ledger is closed")
         return self._iter(sql, args)

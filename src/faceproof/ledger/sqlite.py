@@ -27,6 +27,7 @@ from faceproof.ledger import migrations
 from faceproof.ledger.base import (
     COLUMNS,
     Transaction,
+    select_query,
     transaction_from_row,
     transaction_values,
 )
@@ -144,21 +145,7 @@ class SqliteLedger:
     def query(
         self, since_ms: int | None, until_ms: int | None, action: str | None = None
     ) -> Iterator[Transaction]:
-        where: list[str] = []
-        args: list[object] = []
-        if since_ms is not None:
-            where.append("ts_ms >= ?")
-            args.append(since_ms)
-        if until_ms is not None:
-            where.append("ts_ms < ?")
-            args.append(until_ms)
-        if action is not None:
-            where.append("action = ?")
-            args.append(action)
-        sql = f"SELECT {', '.join(COLUMNS)} FROM transactions"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY ts_ms, id"
+        sql, args = select_query("transactions", "?", since_ms, until_ms, action)
         return self._iter(sql, args)
 
     def _iter(self, sql: str, args: list[object]) -> Iterator[Transaction]:
