@@ -32,7 +32,7 @@ from pathlib import Path
 
 import cv2
 
-from serving import running_server
+from serving import process_tree, running_server
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / ".." / "shared" / "data"
@@ -67,22 +67,10 @@ def pad_images(n: int) -> list[bytes]:
     return [p.read_bytes() for p in files[::step][:n]]
 
 
-def _tree(pid: int) -> list[int]:
-    """The process and its descendants (a multi-process server counts whole)."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        for task in Path(f"/proc/{p}/task").glob("*"):
-            with contextlib.suppress(OSError):
-                todo += [int(c) for c in (task / "children").read_text().split()]
-    return out
-
-
 def cpu_ns(pid: int) -> int:
     """CPU time (ns) of every thread of the process tree so far."""
     total = 0
-    for p in _tree(pid):
+    for p in process_tree(pid):
         for task in Path(f"/proc/{p}/task").glob("*"):
             # a thread may end between listing and reading
             with contextlib.suppress(OSError, ValueError, IndexError):

@@ -50,7 +50,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from imaging import DATA, encode, fit, load_rgb, video_frames  # noqa: E402
-from serving import running_server  # noqa: E402
+from serving import process_tree, running_server  # noqa: E402
 
 API = "/api/v1"
 #: requests/s per core of the reference (4-core column / 4).
@@ -187,21 +187,10 @@ def endpoints(
     }
 
 
-def tree(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        for task in Path(f"/proc/{p}/task").glob("*"):
-            with contextlib.suppress(OSError):
-                todo += [int(c) for c in (task / "children").read_text().split()]
-    return out
-
-
 def threads(pid: int) -> dict[tuple[int, int], tuple[str, int]]:
     """(pid, tid) → (thread name, CPU ns so far), every thread of the tree."""
     out = {}
-    for p in tree(pid):
+    for p in process_tree(pid):
         for task in Path(f"/proc/{p}/task").glob("*"):
             with contextlib.suppress(OSError, ValueError, IndexError):
                 ns = int((task / "schedstat").read_text().split()[0])

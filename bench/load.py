@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import csv
 import json
 import math
@@ -56,7 +55,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from serving import running_server, worker_pids  # noqa: E402
+from serving import process_tree, running_server, worker_pids  # noqa: E402
 
 DATA = REPO / ".." / "shared" / "data"
 OUT_DIR = REPO / "var" / "bench"
@@ -90,21 +89,6 @@ BENCH_ENV = {"FACEPROOF_ABUSE_FAILURES": "0", "FACEPROOF_CHALLENGE_RATE": "0"}
 
 
 # -- measuring the server from /proc ----------------------------------------------------------
-def process_tree(pid: int) -> list[int]:
-    """``pid`` and all its descendants (threads' children included)."""
-    out: list[int] = []
-    todo = [pid]
-    while todo:
-        p = todo.pop()
-        if p in out:
-            continue
-        out.append(p)
-        for task in Path(f"/proc/{p}/task").glob("*"):
-            with contextlib.suppress(OSError, ValueError):
-                todo += [int(c) for c in (task / "children").read_text().split()]
-    return out
-
-
 def process_cpu_seconds(pid: int) -> float | None:
     """utime+stime of one process, all its threads (exited ones too), in seconds."""
     try:

@@ -48,6 +48,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (threads' children included): a multi-process server
+    counts whole."""
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        if p in out:
+            continue
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            with contextlib.suppress(OSError, ValueError):
+                todo += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
 def worker_pids(pid: int) -> list[int]:
     """Worker processes of a uvicorn parent (not multiprocessing's resource tracker)."""
     kids: list[int] = []
