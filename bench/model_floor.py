@@ -125,14 +125,13 @@ async def endpoints(args: argparse.Namespace, app: Any) -> None:
             print(f"{'':27s} answers {dict(codes)}")
 
 
-def stages(args: argparse.Namespace, services: Any) -> None:
-    """generateTemplateFromImage stage by stage, as its router calls them."""
-    from faceproof.icao import enrol_check
-    from faceproof.pipeline import outputs
-    from faceproof.pipeline.decode import decode_base64, decode_image
+#: Per stage name: CPU ms of each call, and the models' share of it.
+StageRows = dict[str, tuple[list[float], list[float]]]
 
-    engine = services.face
-    rows: dict[str, tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
+
+def _stage_timer(rows: StageRows) -> Callable[..., Any]:
+    """``timed(name, fn, *args, **kwargs)``: runs ``fn`` and files its thread CPU and the
+    model inference inside it under ``name``."""
 
     def timed(name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         m0, t0 = sum(MODEL_NS.values()), time.thread_time_ns()
@@ -140,6 +139,19 @@ def stages(args: argparse.Namespace, services: Any) -> None:
         rows[name][0].append((time.thread_time_ns() - t0) / 1e6)
         rows[name][1].append((sum(MODEL_NS.values()) - m0) / 1e6)
         return out
+
+    return timed
+
+
+def stages(args: argparse.Namespace, services: Any) -> None:
+    """generateTemplateFromImage stage by stage, as its router calls them."""
+    from faceproof.icao import enrol_check
+    from faceproof.pipeline import outputs
+    from faceproof.pipeline.decode import decode_base64, decode_image
+
+    engine = services.face
+    rows: StageRows = defaultdict(lambda: ([], []))
+    timed = _stage_timer(rows)
 
     for jpeg in cpr.portraits(args.n, args.images):
         body = json.dumps({"image": base64.b64encode(jpeg).decode()}).encode()
@@ -166,9 +178,7 @@ def stages(args: argparse.Namespace, services: Any) -> None:
     _stage_table("generateTemplateFromImage stage", rows, "sum (a face found)")
 
 
-def _stage_table(
-    title: str, rows: dict[str, tuple[list[float], list[float]]], total_name: str
-) -> None:
+def _stage_table(title: str, rows: StageRows, total_name: str) -> None:
     print(f"\n{title:34s} {'cpu ms':>7s} {'models':>7s} {'other':>7s}")
     total = [0.0, 0.0]
     for name, (cpu, mod) in rows.items():
@@ -186,14 +196,8 @@ def match_stages(args: argparse.Namespace, services: Any) -> None:
     from faceproof.pipeline.decode import decode_image
 
     engine = services.face
-    rows: dict[str, tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
-
-    def timed(name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        m0, t0 = sum(MODEL_NS.values()), time.thread_time_ns()
-        out = fn(*args, **kwargs)
-        rows[name][0].append((time.thread_time_ns() - t0) / 1e6)
-        rows[name][1].append((sum(MODEL_NS.values()) - m0) / 1e6)
-        return out
+    rows: StageRows = defaultdict(lambda: ([], []))
+    timed = _stage_timer(rows)
 
     for pair in cpr.pairs(args.n):
         for jpeg, mode in zip(pair, ("selfie", "document"), strict=True):
