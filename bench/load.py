@@ -458,18 +458,23 @@ def code_key(a: Answer) -> str:
     return f"{a.status} {a.code or ''} {a.name}".strip()
 
 
+async def timed_call(ep: Endpoint, fp: Any, rng: random.Random) -> Answer:
+    """One request, timed and classified (a failure is an answer to count, never raised)."""
+    t0 = time.perf_counter()
+    err: BaseException | None = None
+    try:
+        await ep.call(fp, rng)
+    except Exception as exc:  # every failure is an answer to count
+        err = exc
+    status, code, name = outcome_of(err)
+    return Answer(time.monotonic(), (time.perf_counter() - t0) * 1000, status, code, name)
+
+
 async def sender(
     ep: Endpoint, fp: Any, rng: random.Random, stop: asyncio.Event, out: list[Answer]
 ) -> None:
     while not stop.is_set():
-        t0 = time.perf_counter()
-        err: BaseException | None = None
-        try:
-            await ep.call(fp, rng)
-        except Exception as exc:  # every failure is an answer to count
-            err = exc
-        status, code, name = outcome_of(err)
-        out.append(Answer(time.monotonic(), (time.perf_counter() - t0) * 1000, status, code, name))
+        out.append(await timed_call(ep, fp, rng))
 
 
 async def run_step(

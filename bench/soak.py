@@ -136,18 +136,10 @@ class Soak:
 
     async def _one(self, ep: load.Endpoint, fp: Any, rng: random.Random) -> None:
         """One request (``inflight`` was counted up when it was scheduled)."""
-        t0 = time.perf_counter()
-        err: BaseException | None = None
         try:
-            await ep.call(fp, rng)
-        except Exception as exc:  # every failure is an answer to count
-            err = exc
+            answer = await load.timed_call(ep, fp, rng)
         finally:
             self.inflight -= 1
-        status, code, name = load.outcome_of(err)
-        answer = load.Answer(
-            time.monotonic(), (time.perf_counter() - t0) * 1000, status, code, name
-        )
         key = load.code_key(answer)
         self.codes[key] += 1
         self.by_endpoint.setdefault(ep.name, Counter())[key] += 1
