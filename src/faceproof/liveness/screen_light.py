@@ -189,12 +189,13 @@ def _valid_orders(multiset: Sequence[str]) -> tuple[tuple[str, ...], ...]:
 def _orders(
     multiset: tuple[str, ...],
 ) -> tuple[tuple[tuple[str, ...], ...], NDArray[np.float64]]:
-    """The valid orders of a multiset of colours and their screens (N, K, 3), cached: the
-    issued multisets are the six palette colours plus at most two others (22 of them)."""
+    """The valid orders of a multiset of colours and their screens' steps (N, K−1, 3) as
+    :func:`screen_steps` makes them, cached: the issued multisets are the six palette
+    colours plus at most two others (22 of them), and every capture judges all orders."""
     orders = _valid_orders(multiset)
     palette = {c: hex_to_linear(c) for c in set(multiset)}
     screens = np.array([[palette[c] for c in o] for o in orders], dtype=np.float64)
-    return orders, screens.reshape(len(orders), len(multiset), 3)
+    return orders, screen_steps(screens.reshape(len(orders), len(multiset), 3))
 
 
 def draw_sequence(rng: Any = None) -> LightSequence:
@@ -380,8 +381,7 @@ def judge(lights: Sequence[FrameLight], seq: LightSequence) -> LightOutcome:
         return LightOutcome(False, ["light_frames_missing"])
     dd = face_steps(lights)
     c = contrast(dd)
-    orders, screens = _orders(tuple(sorted(seq.colors)))  # (N,), (N, K, 3)
-    du = screen_steps(screens)
+    orders, du = _orders(tuple(sorted(seq.colors)))  # (N,), (N, K−1, 3)
     stats, gains = fit_statistic(dd, du)
     drawn = orders.index(tuple(seq.colors))  # the drawn order is one of them
     s = float(stats[drawn])
