@@ -29,7 +29,7 @@ import numpy as np
 from faceproof.config import ConfigError, Settings
 from faceproof.crypto.envelope import CapturePayload
 from faceproof.errors import ApiError, Err, Problem, parse_level_name, problem
-from faceproof.face.record import U8, Detection, FaceRecord
+from faceproof.face.record import F32, U8, Detection, FaceRecord
 from faceproof.liveness import challenge as chl
 from faceproof.liveness import screen_light as sl
 from faceproof.liveness.capture import SdkCapture
@@ -50,7 +50,9 @@ from faceproof.liveness.levels import (
 )
 from faceproof.liveness.minifasnet import MIN_CONTEXT, context
 from faceproof.models.store import load_manifest, require_models
+from faceproof.pipeline.align import similarity_align
 from faceproof.pipeline.engine import FaceEngine
+from faceproof.pipeline.landmarks import five_points_from
 from faceproof.pipeline.outputs import jpeg_b64
 
 log = logging.getLogger(__name__)
@@ -127,6 +129,19 @@ def context_ok(rgb: U8, detection: Detection) -> bool:
     """
     h, w = rgb.shape[:2]
     return context((w, h), detection.box) >= MIN_CONTEXT
+
+
+def identity_embeddings(engine: FaceEngine, faces: list[tuple[U8, FaceRecord]]) -> list[F32]:
+    """Embeddings for the identity check between a capture's frames: each face aligned by
+    its mesh's eye outlines (the same rule for every frame, whether or not the iris model ran
+    on it), plain (no mirror average), two faces per inference (docs/liveness.md, "one
+    identity")."""
+    crops = []
+    for rgb, rec in faces:
+        if rec.landmarks is None:
+            raise ValueError("identity needs the face mesh")
+        crops.append(similarity_align(rgb, five_points_from(rec.landmarks.mesh), 112))
+    return list(engine.embedder.embed_batch(crops))
 
 
 class LivenessService:
@@ -298,7 +313,7 @@ class LivenessService:
                 "spoof" if spoof else "live",
                 flags,
             )
-        return self._challenge_decision(engine, capture, passive, q_ok, threshold, flags)
+        return self._challenge_decision(engine, capture, record, passive, q_ok, threshold, flags)
 
     def passive_floor(self) -> float:
         """The passive score a challenge-passing capture still needs (docs/liveness.md):
@@ -312,6 +327,7 @@ class LivenessService:
         self,
         engine: FaceEngine,
         capture: SdkCapture,
+        record: FaceRecord,
         passive: float,
         q_ok: bool,
         threshold: str,
@@ -322,7 +338,7 @@ class LivenessService:
         reported is what the passive score reaches and ``score`` is the passive score;
         otherwise no level, score 0. Failures that conditions explain (too little light, the
         face not found or not brought into the oval) ask for a retry (``quality`` false)."""
-        outcome = self.verify_challenge(engine, capture)
+        outcome = self.verify_challenge(engine, capture, main_record=record)
         reasons = list(outcome.reasons)
         if passive < self.passive_floor():
             reasons.append("passive_below_floor")
@@ -356,9 +372,14 @@ class LivenessService:
         return result
 
     def verify_challenge(
-        self, engine: FaceEngine, capture: SdkCapture, now_ms: int | None = None
+        self,
+        engine: FaceEngine,
+        capture: SdkCapture,
+        now_ms: int | None = None,
+        main_record: FaceRecord | None = None,
     ) -> chl.ChallengeOutcome:
-        """All challenge checks; every failure is listed, any one fails it."""
+        """All challenge checks; every failure is listed, any one fails it. ``main_record``:
+        the face of ``capture.frames[0]`` if the caller already analysed it."""
         payload: CapturePayload = capture.payload
         if self.challenges is None:
             return chl.ChallengeOutcome(False, ["challenges_unavailable"])
@@ -377,13 +398,10 @@ class LivenessService:
         if not all(1 <= len(v) <= chl.MAX_FRAMES_PER_ROLE for v in idx.values()):
             out.reasons.append("challenge_frames_missing")
             return out
-        records: dict[int, FaceRecord] = {}
-        for i, frame in enumerate(capture.frames):
-            rec, _ = engine.analyse(frame.rgb, "selfie")
-            if rec is None or rec.landmarks is None:
-                out.reasons.append("no_face_in_frame")
-                return out
-            records[i] = rec
+        records = self._frame_records(engine, capture, main_record)
+        if records is None:
+            out.reasons.append("no_face_in_frame")
+            return out
         # Each far/near face inside its step's oval (contract §2).
         for role in chl.ROLES:
             step = ch.step(role)
@@ -412,7 +430,7 @@ class LivenessService:
             out.reasons.append("not_closer_enough")
         if out.planarity < chl.PLANARITY_MIN or out.photometric < chl.PHOTOMETRIC_MIN:
             out.reasons.append("planar_motion")
-        embs = [engine.embedding(capture.frames[i].rgb, rec) for i, rec in records.items()]
+        embs = identity_embeddings(engine, [(capture.frames[i].rgb, r) for i, r in records.items()])
         sims = [chl.cosine(a, b) for k, a in enumerate(embs) for b in embs[k + 1 :]]
         out.min_identity = min(sims) if sims else 1.0
         if out.min_identity < chl.IDENTITY_MIN:
@@ -433,6 +451,37 @@ class LivenessService:
             out.light = sl.LightOutcome(False, ["light_frames_missing"])
         out.passed = not out.reasons
         return out
+
+    @staticmethod
+    def _frame_records(
+        engine: FaceEngine, capture: SdkCapture, main_record: FaceRecord | None
+    ) -> dict[int, FaceRecord] | None:
+        """The face of every frame, or None when a frame shows none.
+
+        What each frame is used for decides what is computed (docs/liveness.md, "Cost of a
+        challenge capture"): far and near frames are detected (their boxes are judged against
+        the ovals in the detector's convention) and meshed in two passes (3-D checks); a light
+        frame follows the frame before it, so its face is tracked from that frame's mesh in
+        one mesh pass, as MediaPipe's face-mesh graph does between detections; it is
+        detected like the others when the mesh model loses the face. No frame needs the iris
+        (the identity check aligns every frame by the mesh's eye outlines) or the head pose.
+        """
+        roles = [f.role for f in capture.payload.frames]
+        stage = engine.landmark_stage
+        records: dict[int, FaceRecord] = {}
+        for i, frame in enumerate(capture.frames):
+            rec = main_record if i == 0 else None
+            if rec is None and roles[i] == chl.LIGHT_ROLE and i - 1 in records:
+                rec = stage.track(frame.rgb, records[i - 1])
+            if rec is None:
+                found = engine.find_faces(frame.rgb, "selfie").main
+                if found is None:
+                    return None
+                rec = stage.run(frame.rgb, FaceRecord(detection=found), iris=False)
+            if rec.landmarks is None:
+                return None
+            records[i] = rec
+        return records
 
     def issue_challenge(self, now_ms: int | None = None) -> chl.Challenge:
         if self.challenges is None:
