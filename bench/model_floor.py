@@ -2,6 +2,7 @@
 CPU the whole request takes, and where the rest goes by stage.
 
     python bench/model_floor.py [-n 20] [--images mixed|lfw] [--only NAME ...] [--stages]
+                                [--challenge]
 
 In this process (no server, no sockets): the app is driven through httpx's ASGI transport
 with FastAPI's thread pool replaced by a direct call, so a request runs on this thread
@@ -12,6 +13,11 @@ client's few hundred microseconds), the models' share, and the models by name wi
 per request. ``--stages`` adds generateTemplateFromImage's stages one by one (decode,
 detection, landmarks, segmentation, quality, ICAO, embedding), model and other CPU each,
 and those of one face of a match (decode, detection, landmarks, alignment and embedding).
+``--challenge`` profiles /process on challenge captures as the SDK sends them by default
+(main frame, far and near steps, 7-8 screen-light frames; built like
+``tests/challenge_capture.py`` against challenges this app issued): the whole request's
+CPU, and by stage (each function's own CPU, nested timed stages subtracted) with its calls
+and model share per request.
 
 The bodies are those of ``bench/cpu_per_request.py`` (same images, same options), so the
 floors line up with its server figures. Models run with one thread, as in the server.
@@ -210,6 +216,149 @@ def match_stages(args: argparse.Namespace, services: Any) -> None:
     _stage_table("match, per face", rows, "sum (a face found)")
 
 
+#: What the challenge profile times: (module, attribute path, stage name). Methods are
+#: patched on their class, functions in the module that calls them.
+CHALLENGE_STAGES = (
+    ("faceproof.api.capture", "decode_image", "decode JPEG"),
+    ("faceproof.api.capture", "probe_image", "probe frame headers"),
+    ("faceproof.crypto.envelope", "EnvelopeOpener.open", "open envelope (JWE)"),
+    ("faceproof.pipeline.engine", "FaceEngine.find_faces", "detection (+ animal check)"),
+    ("faceproof.pipeline.landmarks", "LandmarkStage.track", "track from previous mesh"),
+    ("faceproof.models.facemesh", "FaceMeshModel.run_roi", "face mesh"),
+    ("faceproof.models.iris", "IrisModel.run", "iris"),
+    ("faceproof.pipeline.engine", "estimate_pose", "pose"),
+    ("faceproof.pipeline.engine", "FaceEngine.embedding", "embedding (flip)"),
+    ("faceproof.liveness.service", "identity_embeddings", "identity embeddings (plain)"),
+    ("faceproof.liveness.service", "LivenessService.passive_score", "passive score"),
+    ("faceproof.liveness.service", "quality_ok", "quality_ok"),
+    ("faceproof.liveness.challenge", "check_binding", "claim + binding"),
+    ("faceproof.liveness.challenge", "jpeg_tables", "JPEG tables"),
+    ("faceproof.liveness.service", "planarity", "planarity"),
+    ("faceproof.liveness.service", "photometric_residual", "ECC photometric residual"),
+    ("faceproof.liveness.screen_light", "measure_frame", "screen light: measure frame"),
+    ("faceproof.liveness.screen_light", "judge", "screen light: judge"),
+    ("faceproof.pipeline.outputs", "measure", "segmentation + quality session"),
+    ("faceproof.pipeline.outputs", "encode_templates", "templates"),
+    ("faceproof.pipeline.outputs", "aligned", "aligned image"),
+    ("faceproof.pipeline.outputs", "jpeg_b64", "JPEG answer images"),
+)
+
+
+def _patch_stages(rows: StageRows, calls: Counter[str]) -> Callable[[], None]:
+    """Wraps every CHALLENGE_STAGES entry that exists; each call files its own thread CPU
+    (minus the timed stages nested inside it) and its models' share. Returns the undo."""
+    import importlib
+
+    stack: list[list[int]] = []  # per open call: [nested cpu ns, nested model ns]
+    undo: list[Callable[[], None]] = []
+
+    def wrap(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            m0, t0 = sum(MODEL_NS.values()), time.thread_time_ns()
+            stack.append([0, 0])
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                nested = stack.pop()
+                cpu, mod = time.thread_time_ns() - t0, sum(MODEL_NS.values()) - m0
+                rows[name][0].append((cpu - nested[0]) / 1e6)
+                rows[name][1].append((mod - nested[1]) / 1e6)
+                calls[name] += 1
+                if stack:
+                    stack[-1][0] += cpu
+                    stack[-1][1] += mod
+
+        return timed
+
+    for module, path, name in CHALLENGE_STAGES:
+        owner: Any = importlib.import_module(module)
+        *parents, attr = path.split(".")
+        for part in parents:
+            owner = getattr(owner, part)
+        if not hasattr(owner, attr):
+            continue  # a stage this tree does not have
+        original = owner.__dict__[attr] if isinstance(owner, type) else getattr(owner, attr)
+        setattr(owner, attr, wrap(original, name))
+        undo.append(lambda o=owner, a=attr, f=original: setattr(o, a, f))
+
+    def restore() -> None:
+        for u in reversed(undo):
+            u()
+
+    return restore
+
+
+async def challenge_profile(args: argparse.Namespace, app: Any) -> None:
+    """/process on SDK challenge captures: CPU per request and by stage (module docstring).
+
+    Captures are built and sealed before the clock starts; each answers a challenge the app
+    issued (as ``POST /api/v1/challenge`` would; not counted)."""
+    import httpx
+
+    from challenge_capture import answer
+
+    services = app.state.services
+    jwk = services.keystore.public_jwk()
+    tokens = []
+    for i in range(args.n + args.warmup):
+        ch = services.liveness.issue_challenge().public()
+        tokens.append(answer(services.face, ch, seed=i).seal(jwk))
+    path = f"{cpr.API}/process"
+    rows: StageRows = defaultdict(lambda: ([], []))
+    calls: Counter[str] = Counter()
+    codes: Counter[str] = Counter()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+
+        async def post(token: bytes) -> Any:
+            body = cpr.multipart({"enableQuality": "true"}, {"file": token})
+            return await client.post(path, content=body[0], headers={"Content-Type": body[1]})
+
+        for token in tokens[: args.warmup]:
+            await post(token)
+        MODEL_NS.clear()
+        MODEL_CALLS.clear()
+        restore = _patch_stages(rows, calls)
+        try:
+            t0 = time.process_time_ns()
+            for token in tokens[args.warmup :]:
+                r = await post(token)
+                codes[cpr.code_of(r.status_code, r.content)] += 1
+            cpu = (time.process_time_ns() - t0) / 1e6 / args.n
+        finally:
+            restore()
+    n = args.n
+    models = sum(MODEL_NS.values()) / 1e6 / n
+    print(
+        f"\n/process, challenge capture (answers {dict(codes)}, load average "
+        f"{os.getloadavg()[0]:.1f})"
+    )
+    print(
+        f"{'stage (own CPU, per request)':34s} {'cpu ms':>7s} {'models':>7s} {'other':>7s} "
+        f"{'calls':>6s}"
+    )
+    staged = [0.0, 0.0]
+    for name, (c, m) in sorted(rows.items(), key=lambda kv: -sum(kv[1][0])):
+        staged[0] += sum(c) / n
+        staged[1] += sum(m) / n
+        print(
+            f"{name:34s} {sum(c) / n:7.2f} {sum(m) / n:7.2f} {(sum(c) - sum(m)) / n:7.2f} "
+            f"{calls[name] / n:6.1f}"
+        )
+    rest = cpu - staged[0]
+    print(
+        f"{'rest (route, framework, glue)':34s} {rest:7.2f} {models - staged[1]:7.2f} "
+        f"{rest - models + staged[1]:7.2f}"
+    )
+    print(f"{'whole request (all threads)':34s} {cpu:7.2f} {models:7.2f} {cpu - models:7.2f}")
+    print(
+        f"{'':34s} models by name (ms, calls per request): "
+        + ", ".join(
+            f"{k} {v / 1e6 / n:.1f} ({MODEL_CALLS[k] / n:.1f})" for k, v in MODEL_NS.most_common()
+        )
+    )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("-n", type=int, default=20, help="timed requests per endpoint")
@@ -218,6 +367,11 @@ def main() -> int:
     ap.add_argument("--only", nargs="*", default=None, help="endpoint names to run")
     ap.add_argument(
         "--stages", action="store_true", help="generate's stages and a match face's too"
+    )
+    ap.add_argument(
+        "--challenge",
+        action="store_true",
+        help="/process on challenge captures, by stage (alone with --only none)",
     )
     args = ap.parse_args()
     _inline_threadpool()
@@ -232,7 +386,10 @@ def main() -> int:
         app = create_app(settings)
         logging.disable(logging.INFO)
         print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (shared machine)")
-        asyncio.run(endpoints(args, app))
+        if args.only != ["none"]:
+            asyncio.run(endpoints(args, app))
+        if args.challenge:
+            asyncio.run(challenge_profile(args, app))
         if args.stages:
             stages(args, app.state.services)
             match_stages(args, app.state.services)
