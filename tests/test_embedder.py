@@ -188,3 +188,73 @@ def test_prelu_fusion_leaves_other_graphs_alone(models: Path) -> None:
     content = (models / "face_landmark.tflite").read_bytes()
     result = fuse_decomposed_prelu(content)
     assert result.fused == 0 and result.content is content
+
+
+def test_batch_one_graph_matches_the_registry_file(
+    models: Path, embedder: MobileFaceNetEmbedder, aligned: Aligner
+) -> None:
+    """The embedder runs the file rewritten to batch 1; each sample's output equals what the
+    registry's batch-2 graph computes for it (bit for bit on XNNPACK, asserted within float
+    tolerance), whatever its batch neighbour."""
+    from faceproof.models.runtime import TFLiteModel
+
+    assert embedder.batch == 1
+    registry = TFLiteModel(models / "MobileFaceNet.tflite")  # unrewritten, batch 2
+    assert registry.input().shape[0] == 2
+    name = registry.output(0).name
+    crops = [aligned("Akhmed_Zakayev", i) for i in (1, 2, 3)]
+    x = np.stack([MobileFaceNetEmbedder.preprocess(c) for c in crops])
+    noise = np.random.default_rng(7).normal(0, 2, x.shape[1:]).astype(np.float32)
+    for a, b in ((x[0], x[1]), (x[2], noise), (noise, x[0])):
+        ref = registry.run(np.stack([a, b]))[name]
+        for sample, row in ((a, ref[0]), (b, ref[1])):
+            raw = embedder._raw(sample[None])[0]
+            np.testing.assert_allclose(raw, row, rtol=0, atol=1e-5 * float(np.abs(row).max()))
+    # The public entry points agree with it: plain is the first row, normalised.
+    first = registry.run(x[:2])[name][0]
+    np.testing.assert_allclose(embedder.embed(crops[0]), first / np.linalg.norm(first), atol=1e-6)
+
+
+def test_embed_faces_by_method(embedder: MobileFaceNetEmbedder, aligned: Aligner) -> None:
+    crops = [aligned("Akhmed_Zakayev", i) for i in (1, 2, 3)]
+    np.testing.assert_array_equal(embedder.embed_faces(crops, "plain"), embedder.embed_batch(crops))
+    flip = embedder.embed_faces(crops, "flip")
+    assert flip.shape == (3, 192)
+    for row, crop in zip(flip, crops, strict=True):
+        np.testing.assert_allclose(row, embedder.embed_flip(crop), atol=1e-6)
+        assert float(row @ embedder.embed(crop)) < 0.9999  # flip is not plain
+    assert embedder.embed_faces([], "flip").shape == (0, 192)
+    with pytest.raises(ValueError, match="unknown embedding method"):
+        embedder.embed_faces(crops, "mirror")  # type: ignore[arg-type]
+
+
+def test_set_batch_refuses_what_it_cannot_prove(models: Path) -> None:
+    from faceproof.models.graph_rewrite import set_batch
+
+    content = (models / "MobileFaceNet.tflite").read_bytes()
+    assert set_batch(content, 2).content is content  # already batch 2: untouched
+    assert set_batch(content, 1).fused == 1  # the one final RESHAPE
+    with pytest.raises(ValueError):
+        set_batch(content, 0)
+    # The same graph whose reshape folds the batch into the features ([2, 192] -> [1, 384]):
+    # no longer per-sample, so it must be refused.
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    from faceproof.models.graph_rewrite import builtin_code
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(content, 0))
+    graph = model.subgraphs[0]
+    (reshape,) = [
+        op
+        for op in graph.operators
+        if builtin_code(model.operatorCodes[op.opcodeIndex]) == schema.BuiltinOperator.RESHAPE
+    ]
+    model.buffers[graph.tensors[reshape.inputs[1]].buffer].data = np.array([1, 384], np.int32).view(
+        np.uint8
+    )
+    reshape.builtinOptions.newShape = np.array([1, 384], np.int32)
+    builder = flatbuffers.Builder(len(content) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    with pytest.raises(ValueError, match="batch"):
+        set_batch(bytes(builder.Output()), 1)

@@ -12,7 +12,13 @@ import numpy as np
 
 from faceproof.cli.extras import require_eval_extra
 from faceproof.cli.identification import DEFAULT_OUT, calibrate_identification
-from faceproof.cli.options import build_engine, cache_option, cache_path, models_option
+from faceproof.cli.options import (
+    build_embedding_engine,
+    cache_option,
+    cache_path,
+    embedding_option,
+    models_option,
+)
 from faceproof.datasets import DIGEST_METHOD, folder_digest
 from faceproof.error_rates import SUPPORT_FACTOR
 from faceproof.matching import calibration as cal
@@ -60,6 +66,7 @@ def _subset_pairs(pairs: set[tuple[int, int]], mask: np.ndarray) -> frozenset[tu
 )
 @models_option()
 @cache_option()
+@embedding_option()
 @click.option("--seed", type=int, default=0, show_default=True, help="ID-proxy seed.")
 @click.option(
     "--hold-out-pairs",
@@ -86,6 +93,7 @@ def calibrate(
     label_fixes: Path | None,
     models: Path | None,
     cache: Path | None,
+    embedding: str,
     seed: int,
     hold_out_pairs: Path | None,
     hold_out_folds: str,
@@ -102,14 +110,14 @@ def calibrate(
     """
     if identification:
         target = DEFAULT_OUT if out == Path("match_calibration.json") else out
-        calibrate_identification(root, target, label_fixes, models, cache)
+        calibrate_identification(root, target, label_fixes, models, cache, embedding)
         return
     require_eval_extra("calibrate", "scipy")  # the FAR bounds (Clopper-Pearson)
     cache_file = cache_path(cache)
     folds = _parse_folds(hold_out_folds)
     if bool(folds) != (hold_out_pairs is not None):
         raise click.ClickException("--hold-out-pairs and --hold-out-folds go together")
-    engine, models_path = build_engine(models)
+    engine, models_path = build_embedding_engine(models, embedding)
     people = cal.identity_images(root)
     fixes = cal.read_label_fixes(label_fixes.read_text(encoding="utf-8")) if label_fixes else []
     held_out: dict[str, Any] | None = None
@@ -147,7 +155,7 @@ def calibrate(
     )
     digest = folder_digest(root, relpaths)
     model_sha = sha256_file(models_path / "MobileFaceNet.tflite")
-    key = cache_key(model_sha, seed)
+    key = cache_key(model_sha, seed, engine.embedding_method)
     data = load_cached(cache_file, key, root, relpaths) if cache_file else None
     if data is None:
         started = time.perf_counter()
@@ -237,6 +245,7 @@ def calibrate(
             "file": "MobileFaceNet.tflite",
             "sha256": model_sha,
             "dimension": int(engine.embedder.dimension),
+            "embedding": engine.embedding_method,
         },
         data={
             "root": root.name,
@@ -252,7 +261,8 @@ def calibrate(
             "decode_image -> analyse (BlazeFace short range, full range fallback; "
             "document mode full range first) -> face mesh + iris five points -> "
             "similarity alignment to the ArcFace 112x112 template -> MobileFaceNet, "
-            "flip-averaged, L2-normalised -> cosine similarity"
+            + ("flip-averaged, " if engine.embedding_method == "flip" else "")
+            + "L2-normalised -> cosine similarity"
         ),
         notes=(
             "accept iff cosine similarity >= the level's threshold",

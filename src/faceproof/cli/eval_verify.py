@@ -11,7 +11,13 @@ import click
 import numpy as np
 
 from faceproof.cli.extras import require_eval_extra
-from faceproof.cli.options import build_engine, cache_option, cache_path, models_option
+from faceproof.cli.options import (
+    build_embedding_engine,
+    cache_option,
+    cache_path,
+    embedding_option,
+    models_option,
+)
 from faceproof.config import ConfigError
 from faceproof.datasets import folder_digest
 from faceproof.error_rates import accept_rate, auc, det_curve, reject_rate
@@ -69,6 +75,7 @@ FARS = (1e-2, 1e-3, 1e-4)
 )
 @models_option()
 @cache_option()
+@embedding_option()
 @click.option("--seed", type=int, default=0, show_default=True, help="ID-proxy seed.")
 def verify(
     pairs_file: Path,
@@ -80,6 +87,7 @@ def verify(
     det_png: Path,
     models: Path | None,
     cache: Path | None,
+    embedding: str,
     seed: int,
 ) -> None:
     """Evaluate 1:1 verification on a pairs file with the server's pipeline and calibration.
@@ -96,7 +104,7 @@ def verify(
     except (ValueError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
     cache_file = cache_path(cache)
-    engine, models_path = build_engine(models)
+    engine, models_path = build_embedding_engine(models, embedding)
     relpaths = sorted({p.a for p in pairs} | {p.b for p in pairs})
     missing = [p for p in relpaths if not (root / p).is_file()]
     if missing:
@@ -106,14 +114,15 @@ def verify(
     model_sha = sha256_file(models_path / "MobileFaceNet.tflite")
     proxy_seed = seed if kind == "id" else None
     # A calibrate cache carries both embeddings; accept it for either kind.
-    key = cache_key(model_sha, seed)
+    method = engine.embedding_method
+    key = cache_key(model_sha, seed, method)
     data = load_cached(cache_file, key, root, relpaths) if cache_file else None
     if data is None and cache_file and proxy_seed is None:
-        data = load_cached(cache_file, cache_key(model_sha, None), root, relpaths)
+        data = load_cached(cache_file, cache_key(model_sha, None, method), root, relpaths)
     if data is None:
         data = embed_folder(engine, root, relpaths, id_proxy_seed=proxy_seed)
         if cache_file:
-            save_cached(cache_file, cache_key(model_sha, proxy_seed), root, data)
+            save_cached(cache_file, cache_key(model_sha, proxy_seed, method), root, data)
     idx = data.index()
     a = np.array([idx[p.a] for p in pairs])
     b = np.array([idx[p.b] for p in pairs])
@@ -165,7 +174,7 @@ def verify(
         "genuine_pairs": int(same.sum()),
         "impostor_pairs": int((~same).sum()),
         "pairs_without_face": int((~usable).sum()),
-        "model": {"id": engine.embedder.model_id, "sha256": model_sha},
+        "model": {"id": engine.embedder.model_id, "sha256": model_sha, "embedding": method},
         "calibration": {
             "data_digest": cal.data.get("digest"),
             "created": cal.created,

@@ -12,7 +12,12 @@ from typing import Any
 import click
 import numpy as np
 
-from faceproof.cli.options import build_engine, cache_option, cache_path, models_option
+from faceproof.cli.options import (
+    build_embedding_engine,
+    cache_option,
+    cache_path,
+    models_option,
+)
 from faceproof.config import ConfigError, load_settings
 from faceproof.datasets import folder_digest
 from faceproof.identification import evaluation as ev
@@ -29,6 +34,7 @@ from faceproof.identification.service import IdentificationService, open_store
 from faceproof.matching import calibration as cal
 from faceproof.matching.dataset import cache_key, embed_folder, load_cached, save_cached
 from faceproof.matching.levels import LEVELS
+from faceproof.models.mobilefacenet import DEFAULT_EMBEDDING
 from faceproof.models.store import sha256_file
 
 DEFAULT_OUT = Path("identification_calibration.json")
@@ -37,19 +43,23 @@ AUDIT_PAIRS = 200  # most similar cross-identity pairs checked for being one pho
 
 
 def load_labelled(
-    root: Path, label_fixes: Path | None, models: Path | None, cache: Path | None
+    root: Path,
+    label_fixes: Path | None,
+    models: Path | None,
+    cache: Path | None,
+    embedding: str = DEFAULT_EMBEDDING,
 ) -> tuple[Any, dict[str, Any]]:
     """Every image of the identity folders embedded by the server's pipeline (cached).
 
     Returns the images with a face (``evaluation.Labelled``) and facts for the file.
     """
-    engine, models_path = build_engine(models)
+    engine, models_path = build_embedding_engine(models, embedding)
     people = cal.identity_images(root)
     fixes = cal.read_label_fixes(label_fixes.read_text(encoding="utf-8")) if label_fixes else []
     relpaths = [p for files in people.values() for p in files]
     names = cal.apply_label_fixes(relpaths, [p.split("/", 1)[0] for p in relpaths], fixes)
     model_sha = sha256_file(models_path / "MobileFaceNet.tflite")
-    key = cache_key(model_sha, None)
+    key = cache_key(model_sha, None, engine.embedding_method)
     cache_file = cache_path(cache) if cache else None
     data = load_cached(cache_file, key, root, relpaths) if cache_file else None
     if data is None:
@@ -81,15 +91,21 @@ def load_labelled(
         "file": "MobileFaceNet.tflite",
         "sha256": model_sha,
         "dimension": int(engine.embedder.dimension),
+        "embedding": engine.embedding_method,
     }
     return labelled, {"data": facts, "model": model, "engine": engine}
 
 
 def calibrate_identification(
-    root: Path, out: Path, label_fixes: Path | None, models: Path | None, cache: Path | None
+    root: Path,
+    out: Path,
+    label_fixes: Path | None,
+    models: Path | None,
+    cache: Path | None,
+    embedding: str = DEFAULT_EMBEDDING,
 ) -> None:
     """The body of ``faceproof calibrate --identification``."""
-    labelled, facts = load_labelled(root, label_fixes, models, cache or DEFAULT_CACHE)
+    labelled, facts = load_labelled(root, label_fixes, models, cache or DEFAULT_CACHE, embedding)
     # Before the split: a photograph filed under two names may straddle the halves.
     labelled, same = ev.drop_same_photographs(facts["engine"], root, labelled, AUDIT_PAIRS)
     calib, evals = ev.split(labelled)

@@ -9,6 +9,7 @@ from typing import TypeVar
 import click
 
 from faceproof.config import ConfigError, load_settings
+from faceproof.models.mobilefacenet import DEFAULT_EMBEDDING, EMBEDDING_METHODS
 from faceproof.models.store import require_models
 from faceproof.pipeline.engine import REQUIRED_MODELS, FaceEngine
 from faceproof.private_cache import PrivateCacheError, resolve_cache_path
@@ -40,6 +41,27 @@ def build_engine(models: Path | None) -> tuple[FaceEngine, Path]:
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     return FaceEngine(path), path
+
+
+def embedding_option() -> Callable[[F], F]:
+    """``--embedding plain|flip``: how faces are embedded, default the server's own."""
+    return click.option(
+        "--embedding",
+        type=click.Choice(EMBEDDING_METHODS),
+        default=DEFAULT_EMBEDDING,
+        show_default=True,
+        help="plain: the aligned crop's embedding; flip: the crop's and its mirror's, "
+        "averaged. Compare the two on the same data; ship what the server uses.",
+    )
+
+
+def build_embedding_engine(models: Path | None, embedding: str) -> tuple[FaceEngine, Path]:
+    """:func:`build_engine` embedding faces by ``embedding`` (one of EMBEDDING_METHODS)."""
+    if embedding not in EMBEDDING_METHODS:
+        raise click.ClickException(f"unknown embedding method {embedding!r}")
+    engine, path = build_engine(models)
+    engine.embedding_method = embedding
+    return engine, path
 
 
 def cache_option() -> Callable[[F], F]:

@@ -1,7 +1,7 @@
 """Embedding a labelled image folder with the server's own pipeline (for calibrate / eval).
 
 Each image goes through exactly what a request goes through: ``decode_image``, the engine's
-``analyse`` (detector, mesh, iris five points) and the flip-averaged embedding. With an ID
+``analyse`` (detector, mesh, iris five points) and the engine's embedding (its method). With an ID
 proxy seed, a second embedding is made from the image degraded like an ID-card portrait and
 analysed in document mode, as /matchWithPictureId analyses its reference image.
 
@@ -89,9 +89,10 @@ def file_sha1s(root: Path, relpaths: Sequence[str]) -> list[str]:
     ]
 
 
-def cache_key(model_sha256: str, id_proxy_seed: int | None) -> str:
+def cache_key(model_sha256: str, id_proxy_seed: int | None, embedding: str) -> str:
+    """What the cached vectors depend on: model file, ID proxy and embedding method."""
     proxy = f"{PROXY_VERSION}/{id_proxy_seed}" if id_proxy_seed is not None else "none"
-    return f"{model_sha256}|{proxy}"
+    return f"{model_sha256}|{proxy}|{embedding}"
 
 
 def load_cached(path: Path, key: str, root: Path, relpaths: Sequence[str]) -> EmbeddedSet | None:

@@ -10,6 +10,12 @@ LiteRT's (and XNNPACK's) ``PRELU`` makes one. Fusing the 33 of them takes a quar
 embedder's inference (≈ 1.4 of 6 ms for the orig + mirror pair on one core). The result is
 exact, not approximate: for x < 0, ``c·(x − |x|) = c·2x`` and ``2c·x`` are the same float
 (scaling by two is exact), and for x ≥ 0 both are ``x``.
+
+The same graph is exported with a fixed batch of 2, its final ``RESHAPE`` to a constant
+``[2, 192]``: :func:`set_batch` gives it batch 1 (the input's leading dimension, the
+reshape's batch inferred), so one face costs one face's inference instead of two. Every op
+of the graph treats the samples of a batch independently, so a sample's output does not
+depend on the batch it ran in (bit-identical on XNNPACK, ``tests/test_embedder.py``).
 """
 
 from __future__ import annotations
@@ -170,3 +176,82 @@ def _prelu_code(model: Any, schema: Any) -> int:
     code.version = 1
     model.operatorCodes.append(code)
     return len(model.operatorCodes) - 1
+
+
+def set_batch(content: bytes, batch: int) -> Rewritten:
+    """The single-input graph ``content`` with batch ``batch``.
+
+    The input's leading dimension becomes ``batch``; each ``RESHAPE`` whose constant target
+    restates the old batch as its leading dimension, on an input with that same leading
+    dimension, gets ``-1`` there (inferred: the batch passes through). A reshape that mixes
+    the batch with other dimensions cannot be rewritten this way and raises ValueError, as
+    does a graph with several inputs. LiteRT derives every other tensor's shape when it
+    allocates. ``fused`` counts the reshapes rewritten; the same batch returns ``content``.
+    """
+    # lazy: the .tflite schema (LiteRT, ~0.5 s) only when a graph is rewritten at load
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    if batch < 1:
+        raise ValueError("batch must be at least 1")
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(content, 0))
+    if len(model.subgraphs) != 1 or len(model.subgraphs[0].inputs) != 1:
+        raise ValueError("set_batch needs a graph with one subgraph and one input")
+    graph = model.subgraphs[0]
+    first = graph.tensors[int(graph.inputs[0])]
+    old = int(first.shape[0])
+    if old == batch:
+        return Rewritten(content, 0)
+    reshaped = 0
+    for op in graph.operators:
+        if _opcode(model, op) != schema.BuiltinOperator.RESHAPE:
+            continue
+        source = graph.tensors[int(op.inputs[0])]
+        target = _int32_constant(model, graph, int(op.inputs[1])) if len(op.inputs) > 1 else None
+        options = op.builtinOptions
+        new_shape = getattr(options, "newShape", None)
+        stated = [np.asarray(v, dtype=np.int64) for v in (target, new_shape) if v is not None]
+        if not stated or int(source.shape[0]) != old:
+            raise ValueError("a RESHAPE without a constant target, or on a non-batch tensor")
+        if any(len(v) == 0 or int(v[0]) != old for v in stated):
+            raise ValueError("a RESHAPE does not keep the batch as its leading dimension")
+        if target is not None:
+            shape = target.copy()
+            shape[0] = -1
+            buf = schema.BufferT()
+            buf.data = shape.astype(np.int32).view(np.uint8)
+            model.buffers.append(buf)  # a fresh buffer: the old one may be shared
+            graph.tensors[int(op.inputs[1])].buffer = len(model.buffers) - 1
+        if new_shape is not None:
+            shape = np.asarray(new_shape, dtype=np.int32).copy()
+            shape[0] = -1
+            options.newShape = shape
+        reshaped += 1
+    for tensor in graph.tensors:  # activations: what LiteRT would derive anyway
+        shape = tensor.shape
+        if shape is None or not len(shape) or int(shape[0]) != old or _has_data(model, tensor):
+            continue
+        tensor.shape = np.array([batch, *shape[1:]], dtype=np.int32)
+        sig = tensor.shapeSignature
+        if sig is not None and len(sig) and int(sig[0]) == old:
+            tensor.shapeSignature = np.array([batch, *sig[1:]], dtype=np.int32)
+    builder = flatbuffers.Builder(len(content) + 4096)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return Rewritten(bytes(builder.Output()), reshaped)
+
+
+def _int32_constant(model: Any, graph: Any, t: int) -> np.ndarray | None:
+    # lazy: the .tflite schema (LiteRT, ~0.5 s) only when a graph is rewritten at load
+    from ai_edge_litert import schema_py_generated as schema
+
+    tensor = graph.tensors[t]
+    if tensor.type != schema.TensorType.INT32 or not _has_data(model, tensor):
+        return None
+    return np.frombuffer(bytes(np.asarray(model.buffers[tensor.buffer].data, np.uint8)), np.int32)
+
+
+def _has_data(model: Any, tensor: Any) -> bool:
+    if tensor.buffer <= 0:
+        return False
+    data = model.buffers[tensor.buffer].data
+    return data is not None and len(data) > 0

@@ -1,26 +1,36 @@
 """MobileFaceNet face embeddings (192-D) on LiteRT.
 
 Input: aligned 112×112 RGB crops (ArcFace five-point template), scaled ``(x − 127.5) / 128``.
-The pinned model has a fixed batch of 2 (its graph reshapes to a constant shape, so the batch
-cannot be resized), so crops are run in pairs, a lone crop padded with a copy; test-time flip
-averaging (:meth:`MobileFaceNetEmbedder.embed_flip`) therefore costs the same one inference as
-a plain embedding. Its decomposed PReLUs run fused (:mod:`faceproof.models.graph_rewrite`).
+The pinned file has a fixed batch of 2 (its graph reshapes to a constant ``[2, 192]``); it is
+loaded rewritten to batch 1 (:func:`~faceproof.models.graph_rewrite.set_batch`: the same
+outputs, bit for bit), so a plain embedding costs one face's inference and a flip-averaged one
+(:meth:`MobileFaceNetEmbedder.embed_flip`, the crop and its mirror) two. Its decomposed PReLUs
+run fused (:func:`~faceproof.models.graph_rewrite.fuse_decomposed_prelu`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from faceproof.face.record import F32, U8
-from faceproof.models.graph_rewrite import fuse_decomposed_prelu
+from faceproof.models.graph_rewrite import fuse_decomposed_prelu, set_batch
 from faceproof.models.runtime import TFLiteModel
 
 MODEL_FILE = "MobileFaceNet.tflite"
 MODEL_ID = "mobilefacenet-expo-1.0.24"
 CROP_SIZE = 112
+#: Samples per inference once loaded (the file says 2); see the module docstring.
+BATCH = 1
+
+EmbeddingMethod = Literal["plain", "flip"]
+#: ``plain``: the crop's own embedding; ``flip``: normalise(crop + mirrored crop).
+EMBEDDING_METHODS: tuple[EmbeddingMethod, ...] = ("plain", "flip")
+#: What the server embeds with (the shipped calibrations are fitted on it).
+DEFAULT_EMBEDDING: EmbeddingMethod = "flip"
 
 
 def _l2(v: F32) -> F32:
@@ -37,7 +47,9 @@ class MobileFaceNetEmbedder:
         self._model = TFLiteModel(
             Path(models_path) / MODEL_FILE,
             num_threads=num_threads,
-            rewrite=lambda content: fuse_decomposed_prelu(content).content,
+            rewrite=lambda content: (
+                set_batch(fuse_decomposed_prelu(content).content, BATCH).content
+            ),
         )
         shape = self._model.input().shape
         if len(shape) != 4 or shape[1:] != (CROP_SIZE, CROP_SIZE, 3):
@@ -79,6 +91,19 @@ class MobileFaceNetEmbedder:
         Averaging with the mirror cancels part of the pose and lighting asymmetry that the
         network would otherwise encode as identity; it costs one inference with batch 2.
         """
-        x = self.preprocess(aligned_rgb)
-        e = _l2(self._raw(np.stack([x, x[:, ::-1]])))
-        return _l2(e.sum(axis=0))
+        return self.embed_faces([aligned_rgb], "flip")[0]
+
+    def embed_faces(self, crops: Sequence[U8], method: EmbeddingMethod) -> F32:
+        """(n, dimension) embeddings of aligned crops by ``method``, L2-normalised: one
+        inference per crop for ``plain``, two (the crop and its mirror) for ``flip``."""
+        if method == "plain":
+            return self.embed_batch(crops)
+        if method != "flip":
+            raise ValueError(f"unknown embedding method {method!r}")
+        if not crops:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        x = np.stack([self.preprocess(c) for c in crops])
+        # Each crop beside its mirror (width is axis 2): e0, m0, e1, m1, ...
+        pairs = np.stack([x, x[:, :, ::-1]], axis=1).reshape(-1, *x.shape[1:])
+        e = _l2(self._raw(pairs))
+        return _l2(e[0::2] + e[1::2])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -22,7 +23,11 @@ from faceproof.models.blazeface import FaceDetectorSet, most_prominent
 from faceproof.models.centernet import ANIMALS, CenterNetObjects
 from faceproof.models.facemesh import FaceMeshModel
 from faceproof.models.iris import IrisModel
-from faceproof.models.mobilefacenet import MobileFaceNetEmbedder
+from faceproof.models.mobilefacenet import (
+    DEFAULT_EMBEDDING,
+    EmbeddingMethod,
+    MobileFaceNetEmbedder,
+)
 from faceproof.models.segmenter import SelfieSegmenter
 from faceproof.models.store import require_models
 from faceproof.pipeline.align import similarity_align
@@ -65,6 +70,9 @@ class FaceEngine:
         self.objects = CenterNetObjects(models_path)
         self.landmark_stage = LandmarkStage(FaceMeshModel(models_path), IrisModel(models_path))
         self.embedder = MobileFaceNetEmbedder(models_path)
+        # Fixed for the engine's life: records cache their embedding (calibrate and eval
+        # verify set it from --embedding before embedding anything).
+        self.embedding_method: EmbeddingMethod = DEFAULT_EMBEDDING
         self.segmenter = SelfieSegmenter(models_path)
         self.embedder_digest = hashlib.sha256(
             (models_path / "MobileFaceNet.tflite").read_bytes()
@@ -122,10 +130,19 @@ class FaceEngine:
         return similarity_align(rgb, record.five_points, 112)
 
     def embedding(self, rgb: U8, record: FaceRecord) -> F32:
-        """Flip-averaged, L2-normalised embedding of the record's face (cached on it)."""
-        if record.embedding is None:
-            record.embedding = self.embedder.embed_flip(self.aligned112(rgb, record))
-        return record.embedding
+        """L2-normalised embedding of the record's face by ``embedding_method`` (cached)."""
+        return self.embeddings([(rgb, record)])[0]
+
+    def embeddings(self, faces: Sequence[tuple[U8, FaceRecord]]) -> list[F32]:
+        """Several faces' embeddings; the uncached ones share the embedder's inferences
+        (a match's two plain faces are one batch-2 call). Each is cached on its record."""
+        todo = [(rgb, rec) for rgb, rec in faces if rec.embedding is None]
+        if todo:
+            crops = [self.aligned112(rgb, rec) for rgb, rec in todo]
+            vectors = self.embedder.embed_faces(crops, self.embedding_method)
+            for (_, rec), vector in zip(todo, vectors, strict=True):
+                rec.embedding = vector
+        return [rec.embedding for _, rec in faces if rec.embedding is not None]
 
     def person_mask(self, rgb: U8) -> PersonMask:
         return self.segmenter.person(rgb)
