@@ -34,9 +34,51 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class PgServer:
+    """A running test server that a test may stop and start again (same port, same data)."""
+
+    def __init__(self, bindir: Path, root: Path, port: int, prefix: list[str]) -> None:
+        self.bindir, self.root, self.port, self.prefix = bindir, root, port, prefix
+        self.data = root / "data"
+        self.url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+    def _run(self, *args: str) -> None:
+        subprocess.run([*self.prefix, *args], check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off"
+        pg_ctl = str(self.bindir / "pg_ctl")
+        log = str(self.root / "log")
+        self._run(pg_ctl, "-D", str(self.data), "-o", opts, "-w", "-t", "60", "-l", log, "start")
+
+    def stop(self, mode: str = "immediate") -> None:
+        """``immediate``: connections cut at once, as a crash or a lost host would."""
+        subprocess.run(
+            [
+                *self.prefix,
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-m",
+                mode,
+                "-w",
+                "stop",
+            ],
+            capture_output=True,
+            timeout=60,
+        )
+
+
 @contextlib.contextmanager
 def postgres_server() -> Iterator[str]:
     """Yields a ``postgresql://`` URL of a fresh database; stops and deletes it after."""
+    with postgres_control() as server:
+        yield server.url
+
+
+@contextlib.contextmanager
+def postgres_control() -> Iterator[PgServer]:
+    """A fresh server as a :class:`PgServer` (stop/start it mid-test); deleted after."""
     bindir = pg_bindir()
     if bindir is None:
         raise FileNotFoundError("PostgreSQL server binaries not installed")
@@ -47,19 +89,14 @@ def postgres_server() -> Iterator[str]:
         pw = pwd.getpwnam(user)
         prefix = ["runuser", "-u", user, "--"]
     root = Path(tempfile.mkdtemp(prefix="faceproof-pg-"))
-    data = root / "data"
     if as_root:
         os.chown(root, pw.pw_uid, pw.pw_gid)
-    port = _free_port()
-
-    def run(*args: str) -> None:
-        subprocess.run([*prefix, *args], check=True, capture_output=True, timeout=120)
-
+    server = PgServer(bindir, root, _free_port(), prefix)
     try:
-        run(
+        server._run(
             str(bindir / "initdb"),
             "-D",
-            str(data),
+            str(server.data),
             "-U",
             "postgres",
             "-A",
@@ -68,27 +105,10 @@ def postgres_server() -> Iterator[str]:
             "-E",
             "UTF8",
         )
-        opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off"
-        run(
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            opts,
-            "-w",
-            "-t",
-            "60",
-            "-l",
-            str(root / "log"),
-            "start",
-        )
+        server.start()
         try:
-            yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+            yield server
         finally:
-            subprocess.run(
-                [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-                capture_output=True,
-                timeout=60,
-            )
+            server.stop()
     finally:
         shutil.rmtree(root, ignore_errors=True)

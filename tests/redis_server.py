@@ -44,13 +44,15 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: fl
 
 
 @contextlib.contextmanager
-def redis_server() -> Iterator[str]:
-    """Yields ``redis://127.0.0.1:<port>/0`` of a fresh server; stops and deletes it after."""
+def redis_server(port: int | None = None) -> Iterator[str]:
+    """Yields ``redis://127.0.0.1:<port>/0`` of a fresh server; stops and deletes it after.
+
+    ``port``: where to listen (a test restarting "the same" Redis); a free one by default."""
     binary = redis_binary()
     if binary is None:
         raise FileNotFoundError("redis-server not installed")
     root = Path(tempfile.mkdtemp(prefix="faceproof-redis-"))
-    port = free_port()
+    port = port or free_port()
     log = root / "redis.log"
     args = [
         binary,

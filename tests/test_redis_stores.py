@@ -33,6 +33,7 @@ from faceproof.liveness.challenge import (
     open_challenge_store,
 )
 from faceproof.storage import redis_client
+from faceproof.storage.outage import StoreUnavailable
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +89,10 @@ def test_health_reports_a_stopped_server_quickly() -> None:
     reason = store.health()
     assert reason is not None and "Error" in reason
     assert time.monotonic() - t0 < 3 * redis_client.SOCKET_TIMEOUT_S
-    with pytest.raises(redis.RedisError):  # never "accepted" when the store cannot answer
+    # Never "accepted" when the store cannot answer: the documented 503 naming the store.
+    with pytest.raises(StoreUnavailable) as refused:
         store.claim(new_nonce(), now_ms() + 60_000)
+    assert refused.value.store == "nonces" and refused.value.kind.http_status == 503
 
 
 # -- nonces ---------------------------------------------------------------------------------

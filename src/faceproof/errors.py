@@ -82,6 +82,10 @@ class Err(Enum):
         429, "ERROR_TOO_MANY_REQUESTS", 429, "Too many requests from this client; retry later"
     )
     SERVER_BUSY = ErrorKind(500, "ERROR_SERVER_BUSY", 503, "Server busy; retry later")
+    # A shared store (Redis, PostgreSQL) not answering: the same family and HTTP status as busy.
+    STORE_UNAVAILABLE = ErrorKind(
+        500, "ERROR_STORE_UNAVAILABLE", 503, "A state store is not answering; retry later"
+    )
 
 
 class ApiError(Exception):
@@ -93,6 +97,9 @@ class ApiError(Exception):
     extra fields (e.g. ``data.image`` for FEEDBACK_RETRY) and ``extra`` top-level documented
     keys (e.g. ``quality``).
     """
+
+    #: Seconds for the ``Retry-After`` header of a refusal the caller may retry, else None.
+    retry_after: int | None = None
 
     def __init__(
         self,
@@ -215,6 +222,11 @@ class Problem(Enum):
         Err.FEEDBACK_RETRY,
         "({field}) The frame is sideways or upside down (face rolled {roll}°, at most ±{limit}° "
         "is accepted): hold the camera upright, look straight at it and capture again.",
+    )
+    # -- state stores (500, HTTP 503 + Retry-After; storage/outage.py) ------------------------
+    STORE_UNAVAILABLE = ProblemSpec(
+        Err.STORE_UNAVAILABLE,
+        "The {store} ({backend}) is not answering: {effect} Retry in {retry} s.",
     )
 
 

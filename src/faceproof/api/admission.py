@@ -9,6 +9,10 @@ requests (health, public key, time, challenge, SDK assets, /metrics) are never q
 
 ``Retry-After`` is the time the queue ahead needs to drain, from a moving average of how
 long compute requests take: ``ceil(admitted × mean_seconds / threads)``, between 1 and 30.
+
+A compute request is also refused before its body is read while a store it needs (ledger,
+envelope nonces, challenges) is known to be down: 503 ``ERROR_STORE_UNAVAILABLE``, nothing
+in the request used (:func:`check_stores`, :mod:`faceproof.storage.outage`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,10 @@ import math
 import time
 from dataclasses import dataclass
 
+import anyio
+
 from faceproof.api.metrics import metrics
+from faceproof.storage.outage import NOT_USED, OUTAGES, StoreUnavailable
 
 #: Weight of the newest observation in the moving average of service time.
 _ALPHA = 0.1
@@ -63,3 +70,17 @@ class Admission:
         m = metrics()
         m.in_flight.set(self.in_flight)
         m.queue_depth.set(self.depth)
+
+
+async def check_stores() -> None:
+    """Raises 503 ``ERROR_STORE_UNAVAILABLE`` while a store a billed request needs is down.
+
+    Called before the body is read, so the refused request used nothing (its capture can be
+    sent again as it is). Once the store's ``Retry-After`` has passed, one request probes it
+    (one round trip, in a thread) and goes on if it answers; the others are refused until
+    then. With every store up this is one dictionary check.
+    """
+    while (blocked := OUTAGES.blocking()) is not None:
+        store, backend, cause, probe = blocked
+        if probe is None or not await anyio.to_thread.run_sync(OUTAGES.probe, store, probe):
+            raise StoreUnavailable(store, backend, cause, NOT_USED)

@@ -47,7 +47,10 @@ def error_body(request: Request, err: ApiError) -> dict[str, Any]:
 
 def error_response(request: Request, err: ApiError) -> JSONResponse:
     request.state.outcome = (err.kind.code, err.kind.name)
-    return JSONResponse(error_body(request, err), status_code=err.kind.http_status)
+    response = JSONResponse(error_body(request, err), status_code=err.kind.http_status)
+    if err.retry_after is not None:  # a refusal the caller may retry (429, 503)
+        response.headers["Retry-After"] = str(err.retry_after)
+    return response
 
 
 #: What each request field must hold, in our words (validation messages name the field and

@@ -4,7 +4,8 @@ Order (outermost first): body size limit → request context (refid, origin chec
 bounded queue, abuse limits, catch-all, log line, ledger row, metrics, ``Server-Timing``).
 The ledger row is written before the response leaves, so an acknowledged request is always
 on record; a request refused by the full queue (503 ``ERROR_SERVER_BUSY``) did no work and
-has no row.
+has no row, nor one refused because a store is down (503 ``ERROR_STORE_UNAVAILABLE``: a
+ledger that cannot record answers that too, never the withheld result).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from faceproof.api.abuse import CHALLENGE_PATH, FAILED_OUTCOMES, LIVENESS_PATHS, LimitExceeded
+from faceproof.api.admission import check_stores
 from faceproof.api.errors import error_response, request_refid
 from faceproof.api.metrics import metrics, observe
 from faceproof.api.routes import API, route_info
@@ -30,6 +32,7 @@ from faceproof.attempt_context import current as _current_attempt
 from faceproof.errors import ApiError, Err, Problem, problem
 from faceproof.ledger.base import Transaction
 from faceproof.license import origin_allowed
+from faceproof.storage.outage import WITHHELD, StoreUnavailable
 
 log = logging.getLogger("faceproof.request")
 
@@ -158,14 +161,14 @@ class RequestContext:
             )
             if outcome[1] in _REFUSALS:  # the device limit is raised inside the handler
                 _rejected(outcome[1])
-            if info.billed and request.method == "POST" and outcome[1] != BUSY:
-                recorded = await self._record(
+            if info.billed and request.method == "POST" and outcome[1] not in _UNRECORDED:
+                refused = await self._record(
                     request, services, info.action, outcome, status, latency_ms
                 )
-                if not recorded:
+                if refused is not None:
                     state["replaced"] = True
-                    outcome = (Err.SERVER_INTERNAL.value.code, Err.SERVER_INTERNAL.value.name)
-                    failure = error_response(request, ApiError(Err.SERVER_INTERNAL))
+                    outcome = (refused.kind.code, refused.kind.name)
+                    failure = error_response(request, refused)
                     failure.headers["X-Refid"] = request.state.refid
                     failure.headers["Server-Timing"] = server_timing(started, cpu_started)
                     if is_api:
@@ -226,6 +229,7 @@ class RequestContext:
             if too_large is not None:
                 raise too_large  # declared Content-Length over the limit: nothing is read
             if compute:
+                await check_stores()  # a store it needs is down: 503, nothing used
                 if not admission.try_enter():
                     raise LimitExceeded(Err.SERVER_BUSY, admission.retry_after())
                 admitted = True
@@ -241,8 +245,8 @@ class RequestContext:
             if state["started"]:
                 raise  # headers already left: nothing sensible can be sent any more
             api_error = _too_large(scope) or _find_api_error(exc)
-            if isinstance(api_error, LimitExceeded):
-                refusal["retry_after"] = api_error.retry_after
+            if api_error is not None and api_error.retry_after is not None:
+                refusal["retry_after"] = api_error.retry_after  # 429, 503 busy or store
             response = (
                 error_response(request, api_error)
                 if api_error is not None
@@ -328,7 +332,8 @@ class RequestContext:
         outcome: tuple[int, str],
         status: int,
         latency_ms: float,
-    ) -> bool:
+    ) -> ApiError | None:
+        """Writes the ledger row; the answer to send instead when it cannot be written."""
         extra: dict[str, Any] = getattr(request.state, "ledger", {}) or {}
         tx = Transaction(
             refid=request.state.refid,
@@ -347,6 +352,9 @@ class RequestContext:
         )
         try:
             await anyio.to_thread.run_sync(services.ledger.record, tx)
+        except StoreUnavailable as exc:
+            # The ledger's database is down (logged once by storage/outage.py): 503.
+            return exc.saying(WITHHELD)
         except Exception as exc:
             # An unrecorded billed request must not be acknowledged as done.
             log.error(
@@ -358,11 +366,13 @@ class RequestContext:
                     }
                 )
             )
-            return False
-        return True
+            return ApiError(Err.SERVER_INTERNAL)
+        return None
 
 
 BUSY = Err.SERVER_BUSY.value.name
+#: Refusals that did no billable work: no ledger row.
+_UNRECORDED = (BUSY, Err.STORE_UNAVAILABLE.value.name)
 _counter_limiter: dict[int, anyio.CapacityLimiter] = {}
 
 

@@ -144,6 +144,13 @@ class ServerBusy(FaceproofError):
     never re-sends one (its nonce is single-use)."""
 
 
+class StoreUnavailable(ServerBusy):
+    """500 ERROR_STORE_UNAVAILABLE (HTTP 503): a store the server needs (Redis, PostgreSQL)
+    is not answering; retry after ``retry_after`` seconds. The description says whether the
+    request was used (a capture in it must then be sealed again); a ``ServerBusy``, so code
+    that handles busy servers handles this too."""
+
+
 class TransportError(FaceproofError):
     """No documented answer: the server could not be reached or answered something else."""
 
@@ -175,6 +182,7 @@ BY_NAME: dict[str, type[FaceproofError]] = {
     "ERROR_TOO_MANY_ATTEMPTS": TooManyAttempts,
     "ERROR_TOO_MANY_REQUESTS": TooManyAttempts,
     "ERROR_SERVER_BUSY": ServerBusy,
+    "ERROR_STORE_UNAVAILABLE": StoreUnavailable,
 }
 
 

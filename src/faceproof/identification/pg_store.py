@@ -18,11 +18,9 @@ Writers serialise per gallery with a transaction-scoped advisory lock.
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import numpy as np
@@ -30,6 +28,7 @@ from numpy.typing import NDArray
 
 from faceproof.config import ConfigError
 from faceproof.identification.store import ChangeSet, Hit, StoredTemplate, SubjectInfo
+from faceproof.storage import postgres
 
 T = "faceproof_gallery_templates"
 C = "faceproof_gallery_changes"
@@ -180,19 +179,20 @@ class _Writer:
 
 
 class PgGalleryStore:
-    """See the module docstring. One connection per process, used under a lock."""
+    """See the module docstring. One connection per process (:class:`postgres.ProcessLocalPg`),
+    used under a lock."""
 
     searches_itself = True
 
     def __init__(self, url: str, dim: int) -> None:
         self.url = url
         self.dim = dim
-        self._lock = threading.RLock()
-        self._conn: Any = None
-        self._pid = -1
+        # The one connection factory (storage/postgres.py): timeouts, reconnects, outages.
+        self._db = postgres.ProcessLocalPg(url, store="gallery")
         try:
-            conn = self._connection()
-            with conn.transaction(), conn.cursor() as cur:
+            with self._db.cursor() as cur:
+                # Waiting for another replica's DDL must wait, not hit the statement limit.
+                cur.execute("SET LOCAL statement_timeout = 0")
                 cur.execute("SELECT pg_advisory_xact_lock(727271)")  # one migrator at a time
                 for statement in _schema(dim):
                     cur.execute(statement)
@@ -207,27 +207,17 @@ class PgGalleryStore:
                     f"gallery database holds {typmod}-D vectors, this embedder makes {dim}-D"
                 )
         except ConfigError:
+            self._db.close()
             raise
         except Exception as exc:  # the URL may hold a password: never echo it
+            self._db.close()
             raise ConfigError(
-                f"FACEPROOF_DATABASE_URL: cannot open the gallery database ({type(exc).__name__})"
+                "FACEPROOF_DATABASE_URL: cannot open the gallery database at "
+                f"{postgres.describe(url)} ({postgres.error_name(exc)})"
             ) from None
 
-    def _connection(self) -> Any:
-        # lazy: psycopg (~0.7 s) only when FACEPROOF_DATABASE_URL is set
-        import psycopg
-
-        if self._conn is None or self._pid != os.getpid() or self._conn.closed:
-            self._conn = psycopg.connect(self.url, autocommit=True)
-            self._pid = os.getpid()
-        return self._conn
-
-    @contextmanager
-    def _cursor(self) -> Iterator[Any]:
-        with self._lock:
-            conn = self._connection()
-            with conn.transaction(), conn.cursor() as cur:
-                yield cur
+    def _cursor(self) -> AbstractContextManager[Any]:
+        return self._db.cursor()
 
     def version(self, gallery: str) -> int:
         with self._cursor() as cur:
@@ -286,11 +276,8 @@ class PgGalleryStore:
         try:
             self.version("")
         except Exception as exc:
-            return f"gallery database: {type(exc).__name__}"
+            return f"gallery database unavailable ({postgres.error_name(exc)})"
         return None
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
+        self._db.close()

@@ -41,7 +41,7 @@ class PgLedger:
     def __init__(self, url: str, *, must_exist: bool = False) -> None:
         self.url = url
         self.where = postgres.describe(url)
-        self._db = postgres.ProcessLocalPg(url)
+        self._db = postgres.ProcessLocalPg(url, store="ledger")
         self._closed = False
         try:
             with self._db.cursor() as cur:
@@ -57,10 +57,11 @@ class PgLedger:
             self._db.close()
             raise ConfigError(
                 f"FACEPROOF_DATABASE_URL: cannot open the ledger database at {self.where} "
-                f"({type(exc).__name__})"
+                f"({postgres.error_name(exc)})"
             ) from None
 
     def record(self, tx: Transaction) -> None:
+        """Raises StoreUnavailable (503, storage/outage.py) when the database does not answer."""
         if self._closed:
             raise RuntimeError("ledger is closed")
         with self._db.cursor() as cur:
@@ -94,7 +95,7 @@ class PgLedger:
             with self._db.cursor() as cur:
                 version = migrations.current_version(cur, "postgres")
         except Exception as exc:
-            return f"ledger database unavailable ({type(exc).__name__})"
+            return f"ledger database unavailable ({postgres.error_name(exc)})"
         if version < SCHEMA_VERSION:
             return "ledger schema changed"
         return None

@@ -7,7 +7,8 @@ host). Every caller goes through :func:`shared_redis`, so one process holds one 
 pool per URL whatever the number of stores.
 
 Timeouts are short on purpose: a request waiting on a dead Redis should fail within seconds
-(the stores answer 5xx, ``/face_health`` says why), not hang a worker thread. The URL may
+(503 ``ERROR_STORE_UNAVAILABLE`` naming the store, :mod:`faceproof.storage.outage`;
+``/face_health`` says why), not hang a worker thread. The URL may
 hold a password, so it is never echoed in an error or a log line: :func:`describe` gives
 the printable part (scheme, host, port, db).
 """
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from faceproof.config import ConfigError
+from faceproof.storage.outage import OUTAGES, StoreUnavailable, error_name
 
 if TYPE_CHECKING:
     import redis
@@ -91,15 +93,72 @@ def open_redis(url: str, *, check: bool = True) -> redis.Redis:
         kwargs["socket_connect_timeout"] = CONNECT_TIMEOUT_S
         kwargs["socket_keepalive"] = True
     try:
-        client = redis.Redis.from_url(url, **kwargs)
+        client = _client_class().from_url(url, **kwargs)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"FACEPROOF_REDIS_URL: malformed URL ({type(exc).__name__})") from None
     if check:
-        reason = health(client)
+        try:  # the plain client's PING: a start-up failure is a ConfigError, not an outage
+            reason = None if redis.Redis.execute_command(client, "PING") else "no PONG"
+        except Exception as exc:
+            reason = type(exc).__name__
         if reason is not None:
             client.close()
             raise ConfigError(f"FACEPROOF_REDIS_URL: {describe(url)} unreachable: {reason}")
     return client
+
+
+#: Key kind (``faceproof:<kind>:…``) → the store it belongs to, to name it in refusals.
+_STORE_OF_KIND = {"nonce": "nonces", "challenge": "challenges", "abuse": "counters"}
+
+
+def store_of(args: tuple[Any, ...]) -> str:
+    """The store a Redis command works on, from its first faceproof key ("redis" if none)."""
+    prefix = KEY_PREFIX.encode()
+    for arg in args[1:]:
+        raw = arg.encode() if isinstance(arg, str) else arg
+        if isinstance(raw, bytes) and raw.startswith(prefix):
+            kind = raw[len(prefix) :].split(b":", 1)[0].decode("ascii", "replace")
+            return _STORE_OF_KIND.get(kind, "redis")
+    return "redis"
+
+
+_client_cls: type[redis.Redis] | None = None
+
+
+def _client_class() -> type[redis.Redis]:
+    """redis.Redis whose every command turns a connection failure into StoreUnavailable.
+
+    Every command, scripts included, goes through ``execute_command``: the one place to
+    translate redis-py's ConnectionError/TimeoutError (refused, reset, timed out, Redis
+    loading or shutting down) and to tell the outage registry that the store answered.
+    """
+    global _client_cls
+    if _client_cls is not None:
+        return _client_cls
+    # lazy: redis-py (~0.8 s) only when FACEPROOF_REDIS_URL is set
+    import redis
+
+    failures = (redis.ConnectionError, redis.TimeoutError)
+
+    class StoreRedis(redis.Redis):
+        def execute_command(self, *args: Any, **options: Any) -> Any:
+            store = store_of(args)
+            try:
+                result = super().execute_command(*args, **options)
+            except failures as exc:
+                cause = type(exc).__name__
+                OUTAGES.failed(store, "redis", cause, self._probe)
+                raise StoreUnavailable(store, "redis", cause) from None
+            if OUTAGES.is_down(store):
+                OUTAGES.answered(store)
+            return result
+
+        def _probe(self) -> None:
+            if not self.ping():
+                raise StoreUnavailable("redis", "redis", "no PONG")
+
+    _client_cls = StoreRedis
+    return StoreRedis
 
 
 def shared_redis(url: str) -> redis.Redis:
@@ -142,9 +201,9 @@ def health(client: redis.Redis) -> str | None:
     """None when Redis answers PING now, else a short reason (no URL, no password)."""
     try:
         ok = client.ping()
-    except Exception as exc:  # redis raises ConnectionError, TimeoutError, AuthenticationError…
-        return type(exc).__name__
-    return None if ok else "no PONG"
+    except Exception as exc:  # StoreUnavailable, AuthenticationError…
+        return f"Redis not answering ({error_name(exc)})"
+    return None if ok else "Redis not answering (no PONG)"
 
 
 def close_all() -> None:
