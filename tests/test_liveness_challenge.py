@@ -316,6 +316,52 @@ def test_another_person_fails(face_app: TestClient) -> None:
     assert "identity_changed" in evaluate(face_app, ans.seal(jwk(face_app))).reasons
 
 
+@pytest.mark.parametrize("which", ["all", "one"])
+def test_another_person_in_the_light_frames_fails(face_app: TestClient, which: str) -> None:
+    """Light frames are tracked from the frame before them rather than detected, and each is
+    still embedded: a person swapped in for the light part (or one frame of it) is caught."""
+    other = DATA / "pad" / "live" / "silentface__image_T1.jpg"
+    if not other.is_file():
+        pytest.skip("pad data not present")
+    _, ans = genuine(face_app)
+    light = [i for i, r in enumerate(ans.roles) if r == "light"]
+    for i in light if which == "all" else light[len(light) // 2 : len(light) // 2 + 1]:
+        ans.frames[i] = fit(load_rgb(other), 640, 480)
+    assert "identity_changed" in evaluate(face_app, ans.seal(jwk(face_app))).reasons
+
+
+def test_a_light_frame_without_a_face_is_not_tracked_into_one(face_app: TestClient) -> None:
+    """Tracking needs the mesh model's face score; on a frame with no face it falls back to
+    the detector, which finds none."""
+    _, ans = genuine(face_app)
+    i = ans.roles.index("light") + 2
+    ans.frames[i] = np.full_like(ans.frames[i], 128)
+    assert "no_face_in_frame" in evaluate(face_app, ans.seal(jwk(face_app))).reasons
+
+
+def test_light_frames_are_tracked_not_detected(face_app: TestClient) -> None:
+    """The detector runs on the far and near frames only (the main frame's face comes from
+    the route); every light frame's face follows the one before it."""
+    services = face_app.app.state.services  # type: ignore[attr-defined]
+    _, ans = genuine(face_app)
+    capture = open_capture(services, ans.seal(jwk(face_app)))
+    main, _ = services.face.analyse(capture.main.rgb, "selfie")
+    calls: list[int] = []
+    find = services.face.find_faces
+
+    def counted(rgb: np.ndarray, mode: str) -> Any:
+        calls.append(1)
+        return find(rgb, mode)
+
+    services.face.find_faces = counted
+    try:
+        outcome = services.liveness.verify_challenge(services.face, capture, main_record=main)
+    finally:
+        del services.face.find_faces
+    assert outcome.passed, outcome.reasons
+    assert len(calls) == 2
+
+
 def test_capture_time_is_checked_against_expiry(face_app: TestClient) -> None:
     services = face_app.app.state.services  # type: ignore[attr-defined]
     _, ans = genuine(face_app)
