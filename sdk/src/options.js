@@ -61,6 +61,16 @@ function oneOf(name, value, allowed) {
   return value;
 }
 
+/**
+ * A level name as the server reads it (docs/api-decisions.md, "Level names: one rule for every level field"): any case,
+ * surrounding spaces ignored; sent in the envelope as the documented upper-case name.
+ * Anything but a string is left as it is, for `oneOf` to refuse.
+ * @param {unknown} value
+ */
+function levelName(value) {
+  return typeof value === 'string' ? value.trim().toUpperCase() : value;
+}
+
 /** @param {unknown} value */
 function isPlainObject(value) {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -135,7 +145,7 @@ export function resolveOptions(options = {}) {
   out.asThreshold =
     o.asThreshold === undefined || o.asThreshold === null
       ? null
-      : oneOf('asThreshold', o.asThreshold, Object.values(AsThreshold));
+      : oneOf('asThreshold', levelName(o.asThreshold), Object.values(AsThreshold));
   out.base64EncodingFlag =
     o.base64EncodingFlag === undefined || o.base64EncodingFlag === null
       ? Base64.DEFAULT

@@ -54,6 +54,13 @@ test('captureTimeout: integer in 1..50000', () => {
 test('enums and booleans are validated', () => {
   assert.equal(resolveOptions({ asThreshold: AsThreshold.HIGHEST }).asThreshold, 'HIGHEST');
   assert.throws(() => resolveOptions({ asThreshold: 'ULTRA' }), TypeError);
+  // Level names in any case, spaces trimmed, as the server reads them; sent upper-case.
+  assert.equal(resolveOptions({ asThreshold: 'highest' }).asThreshold, 'HIGHEST');
+  assert.equal(resolveOptions({ asThreshold: ' Balanced_Very_High ' }).asThreshold, 'BALANCED_VERY_HIGH');
+  assert.equal(envelopeOptions(resolveOptions({ asThreshold: 'moderate' })).asThreshold, 'MODERATE');
+  assert.throws(() => resolveOptions({ asThreshold: 'ultra' }), TypeError);
+  assert.throws(() => resolveOptions({ asThreshold: 'none' }), TypeError);
+  assert.throws(() => resolveOptions({ asThreshold: 3 }), TypeError);
   assert.equal(resolveOptions({ base64EncodingFlag: Base64.NO_WRAP }).base64EncodingFlag, Base64.NO_WRAP);
   assert.throws(() => resolveOptions({ base64EncodingFlag: 3 }), TypeError);
   assert.deepEqual(resolveOptions({ requiredTemplates: [Template.JPEG, Template.ISO_19794_5, Template.JPEG] }).requiredTemplates, ['JPEG', 'ISO_19794_5']);
