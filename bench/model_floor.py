@@ -223,6 +223,7 @@ CHALLENGE_STAGES = (
     ("faceproof.api.capture", "probe_image", "probe frame headers"),
     ("faceproof.crypto.envelope", "EnvelopeOpener.open", "open envelope (JWE)"),
     ("faceproof.pipeline.engine", "FaceEngine.find_faces", "detection (+ animal check)"),
+    ("faceproof.models.blazeface", "BlazeFaceDetector.detect", "detection (one BlazeFace)"),
     ("faceproof.pipeline.landmarks", "LandmarkStage.track", "track from previous mesh"),
     ("faceproof.models.facemesh", "FaceMeshModel.run_roi", "face mesh"),
     ("faceproof.models.iris", "IrisModel.run", "iris"),

@@ -49,6 +49,7 @@ from faceproof.liveness.levels import (
     load_liveness_calibration,
 )
 from faceproof.liveness.minifasnet import MIN_CONTEXT, context
+from faceproof.models.blazeface import most_prominent
 from faceproof.models.store import load_manifest, require_models
 from faceproof.pipeline.align import similarity_align
 from faceproof.pipeline.engine import FaceEngine
@@ -129,6 +130,20 @@ def context_ok(rgb: U8, detection: Detection) -> bool:
     """
     h, w = rgb.shape[:2]
     return context((w, h), detection.box) >= MIN_CONTEXT
+
+
+def challenge_face(engine: FaceEngine, rgb: U8) -> Detection | None:
+    """The face of a challenge frame: the short-range detector's most prominent face, else
+    (a far face under ~15 % of the frame width) the whole selfie search's main face.
+
+    Selfie mode adds the full-range model's faces only where they overlap no short-range
+    face (for the ``multiple_faces`` flag, which challenge frames do not report), so this is
+    the face it picks unless the full-range model alone sees a second, more prominent face;
+    the full-range inference (~4 ms, the larger part of a detection) is saved on the frames
+    where the short-range model sees the face."""
+    size = (rgb.shape[1], rgb.shape[0])
+    main, _ = most_prominent(engine.detectors.short.detect(rgb), size)
+    return main if main is not None else engine.find_faces(rgb, "selfie").main
 
 
 def identity_embeddings(engine: FaceEngine, faces: list[tuple[U8, FaceRecord]]) -> list[F32]:
@@ -459,8 +474,9 @@ class LivenessService:
         """The face of every frame, or None when a frame shows none.
 
         What each frame is used for decides what is computed (docs/liveness.md, "Cost of a
-        challenge capture"): far and near frames are detected (their boxes are judged against
-        the ovals in the detector's convention) and meshed in two passes (3-D checks); a light
+        challenge capture"): far and near frames are detected (:func:`challenge_face`; their
+        boxes are judged against the ovals in the detector's convention) and meshed in two
+        passes (3-D checks); a light
         frame follows the frame before it, so its face is tracked from that frame's mesh in
         one mesh pass, as MediaPipe's face-mesh graph does between detections; it is
         detected like the others when the mesh model loses the face. No frame needs the iris
@@ -474,7 +490,7 @@ class LivenessService:
             if rec is None and roles[i] == chl.LIGHT_ROLE and i - 1 in records:
                 rec = stage.track(frame.rgb, records[i - 1])
             if rec is None:
-                found = engine.find_faces(frame.rgb, "selfie").main
+                found = challenge_face(engine, frame.rgb)
                 if found is None:
                     return None
                 rec = stage.run(frame.rgb, FaceRecord(detection=found), iris=False)
