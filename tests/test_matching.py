@@ -288,6 +288,11 @@ def test_metrics_on_separable_and_overlapping_scores() -> None:
     far, frr = det_curve(sims[same], sims[~same])
     assert np.all(np.diff(far) <= 0) and np.all(np.diff(frr) >= 0)
     assert (far[0], frr[0], far[-1], frr[-1]) == (1.0, 0.0, 0.0, 1.0)
+    # EER: separable scores cross at 0; one impostor above one genuine of four: 1/4.
+    assert ev.equal_error_rate(np.array([0.9, 0.8]), np.array([0.1, 0.2])) == 0.0
+    assert ev.equal_error_rate(sims[same], sims[~same]) == 0.25
+    folds = np.array([0, 1, 0, 1, 0, 1, 0, 1])
+    assert ev.kfold_eer(sims, same, folds) == [0.0, 0.5]
 
 
 # -- ID proxy ----------------------------------------------------------------------------
@@ -440,3 +445,18 @@ def test_eval_verify_cli_writes_report_and_det(models_path: Path, tmp_path: Path
     assert not any(t["supported"] for t in r["tar_at_far"])  # 6 impostor pairs support none
     assert set(r["levels"]) == set(LEVELS)
     assert det.read_bytes().startswith(b"\x89PNG")
+    assert r["model"]["embedding"] == r["model"]["reference_embedding"] == "flip"
+    assert 0 <= r["eer"]["all_pairs"] <= 1 / 6
+    # Plain probes against flip-averaged references (a template made before the switch).
+    result = CliRunner().invoke(
+        verify, [*args, "--embedding", "plain", "--reference-embedding", "flip"]
+    )
+    assert result.exit_code == 0, result.output
+    mixed = json.loads(report.read_text())
+    assert (mixed["model"]["embedding"], mixed["model"]["reference_embedding"]) == (
+        "plain",
+        "flip",
+    )
+    assert "embedding plain vs references by flip" in result.output
+    assert mixed["roc_auc"] >= 0.95
+    assert mixed["accuracy"]["thresholds"] != r["accuracy"]["thresholds"]  # other scores

@@ -24,9 +24,16 @@ from faceproof.error_rates import accept_rate, auc, det_curve, reject_rate
 from faceproof.matching import calibration as mc
 from faceproof.matching import evaluation as ev
 from faceproof.matching.calibration import load_match_calibration
-from faceproof.matching.dataset import cache_key, embed_folder, load_cached, save_cached
+from faceproof.matching.dataset import (
+    EmbeddedSet,
+    cache_key,
+    embed_folder,
+    load_cached,
+    save_cached,
+)
 from faceproof.matching.levels import LEVELS, far_label
 from faceproof.matching.pairs import read_pairs, stratified_folds
+from faceproof.models.mobilefacenet import EMBEDDING_METHODS, embedding_method
 from faceproof.models.store import sha256_file
 
 FARS = (1e-2, 1e-3, 1e-4)
@@ -76,6 +83,19 @@ FARS = (1e-2, 1e-3, 1e-4)
 @models_option()
 @cache_option()
 @embedding_option()
+@click.option(
+    "--reference-embedding",
+    type=click.Choice(EMBEDDING_METHODS),
+    default=None,
+    help="Embed each pair's second image this way instead (default: --embedding): "
+    "measures templates made by one method against probes made by the other.",
+)
+@click.option(
+    "--reference-cache",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Embedding cache for --reference-embedding (default: --cache).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="ID-proxy seed.")
 def verify(
     pairs_file: Path,
@@ -88,6 +108,8 @@ def verify(
     models: Path | None,
     cache: Path | None,
     embedding: str,
+    reference_embedding: str | None,
+    reference_cache: Path | None,
     seed: int,
 ) -> None:
     """Evaluate 1:1 verification on a pairs file with the server's pipeline and calibration.
@@ -103,7 +125,6 @@ def verify(
         cal = load_match_calibration(calibration)
     except (ValueError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
-    cache_file = cache_path(cache)
     engine, models_path = build_embedding_engine(models, embedding)
     relpaths = sorted({p.a for p in pairs} | {p.b for p in pairs})
     missing = [p for p in relpaths if not (root / p).is_file()]
@@ -113,26 +134,40 @@ def verify(
         )
     model_sha = sha256_file(models_path / "MobileFaceNet.tflite")
     proxy_seed = seed if kind == "id" else None
-    # A calibrate cache carries both embeddings; accept it for either kind.
+
+    def embedded(method: str, cache: Path | None) -> EmbeddedSet:
+        """The pairs' images embedded by ``method`` (from the cache when it has them)."""
+        cache_file = cache_path(cache)
+        # A calibrate cache carries both embeddings; accept it for either kind.
+        data = (
+            load_cached(cache_file, cache_key(model_sha, seed, method), root, relpaths)
+            if cache_file
+            else None
+        )
+        if data is None and cache_file and proxy_seed is None:
+            data = load_cached(cache_file, cache_key(model_sha, None, method), root, relpaths)
+        if data is None:
+            engine.embedding_method = embedding_method(method)  # new records only
+            data = embed_folder(engine, root, relpaths, id_proxy_seed=proxy_seed)
+            if cache_file:
+                save_cached(cache_file, cache_key(model_sha, proxy_seed, method), root, data)
+        return data
+
     method = engine.embedding_method
-    key = cache_key(model_sha, seed, method)
-    data = load_cached(cache_file, key, root, relpaths) if cache_file else None
-    if data is None and cache_file and proxy_seed is None:
-        data = load_cached(cache_file, cache_key(model_sha, None, method), root, relpaths)
-    if data is None:
-        data = embed_folder(engine, root, relpaths, id_proxy_seed=proxy_seed)
-        if cache_file:
-            save_cached(cache_file, cache_key(model_sha, proxy_seed, method), root, data)
+    ref_method = reference_embedding or method
+    data = embedded(method, cache)
+    # Probes (first images) by --embedding; references by --reference-embedding.
+    ref_data = data if ref_method == method else embedded(ref_method, reference_cache or cache)
     idx = data.index()
     a = np.array([idx[p.a] for p in pairs])
     b = np.array([idx[p.b] for p in pairs])
     same = np.array([p.same for p in pairs], dtype=bool)
     if kind == "id":
-        if data.id_ref is None or data.id_ok is None:
+        if ref_data.id_ref is None or ref_data.id_ok is None:
             raise click.ClickException("cache has no ID-proxy embeddings; drop --cache")
-        ref, ref_ok = data.id_ref, data.id_ok
+        ref, ref_ok = ref_data.id_ref, ref_data.id_ok
     else:
-        ref, ref_ok = data.selfie, data.selfie_ok
+        ref, ref_ok = ref_data.selfie, ref_data.selfie_ok
     usable = data.selfie_ok[a] & ref_ok[b]
     # A pair with no usable face is a rejection (what the API answers: no match is possible).
     sims = np.where(usable, np.einsum("ij,ij->i", data.selfie[a], ref[b]), -1.0).astype(np.float64)
@@ -140,6 +175,7 @@ def verify(
 
     fold_ids = stratified_folds(same, folds)
     kf = ev.kfold_accuracy(sims, same, fold_ids)
+    eer_folds = ev.kfold_eer(sims, same, fold_ids)
     tars = [ev.tar_at_far(genuine, impostor, f) for f in FARS]
     kc = cal.kinds[kind]  # type: ignore[index]
 
@@ -174,7 +210,12 @@ def verify(
         "genuine_pairs": int(same.sum()),
         "impostor_pairs": int((~same).sum()),
         "pairs_without_face": int((~usable).sum()),
-        "model": {"id": engine.embedder.model_id, "sha256": model_sha, "embedding": method},
+        "model": {
+            "id": engine.embedder.model_id,
+            "sha256": model_sha,
+            "embedding": method,
+            "reference_embedding": ref_method,
+        },
         "calibration": {
             "data_digest": cal.data.get("digest"),
             "created": cal.created,
@@ -191,6 +232,12 @@ def verify(
             "file order; threshold maximising accuracy on the other folds",
         },
         "roc_auc": auc(sims[same], sims[~same]),
+        "eer": {
+            "all_pairs": ev.equal_error_rate(genuine, impostor),
+            "per_fold": eer_folds,
+            "mean": float(np.mean(eer_folds)),
+            "std": float(np.std(eer_folds)),
+        },
         "tar_at_far": tars,
         "levels": levels,
         "levels_by_split": by_split,
@@ -200,12 +247,15 @@ def verify(
     _plot_det(det_png, genuine, impostor, kc, kind)
 
     click.echo(
-        f"{kind}: {len(pairs)} pairs ({out['genuine_pairs']} same, "
+        f"{kind}, embedding {method}"
+        + (f" vs references by {ref_method}" if ref_method != method else "")
+        + f": {len(pairs)} pairs ({out['genuine_pairs']} same, "
         f"{out['impostor_pairs']} different), {out['pairs_without_face']} without a face"
     )
     click.echo(
         f"{folds}-fold accuracy {kf.mean * 100:.2f}% ± {kf.std * 100:.2f}   "
-        f"ROC AUC {out['roc_auc']:.4f}"
+        f"ROC AUC {out['roc_auc']:.4f}   EER {out['eer']['all_pairs'] * 100:.2f}% "
+        f"(per fold {out['eer']['mean'] * 100:.2f}% ± {out['eer']['std'] * 100:.2f})"
     )
     for t in tars:
         note = "" if t["supported"] else f"  (UNSUPPORTED: {t['impostor_pairs']} impostor pairs)"

@@ -9,7 +9,11 @@ from typing import TypeVar
 import click
 
 from faceproof.config import ConfigError, load_settings
-from faceproof.models.mobilefacenet import DEFAULT_EMBEDDING, EMBEDDING_METHODS
+from faceproof.models.mobilefacenet import (
+    DEFAULT_EMBEDDING,
+    EMBEDDING_METHODS,
+    embedding_method,
+)
 from faceproof.models.store import require_models
 from faceproof.pipeline.engine import REQUIRED_MODELS, FaceEngine
 from faceproof.private_cache import PrivateCacheError, resolve_cache_path
@@ -57,10 +61,12 @@ def embedding_option() -> Callable[[F], F]:
 
 def build_embedding_engine(models: Path | None, embedding: str) -> tuple[FaceEngine, Path]:
     """:func:`build_engine` embedding faces by ``embedding`` (one of EMBEDDING_METHODS)."""
-    if embedding not in EMBEDDING_METHODS:
-        raise click.ClickException(f"unknown embedding method {embedding!r}")
+    try:
+        method = embedding_method(embedding)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     engine, path = build_engine(models)
-    engine.embedding_method = embedding
+    engine.embedding_method = method
     return engine, path
 
 

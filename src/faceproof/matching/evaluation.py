@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from faceproof.error_rates import accept_rate, threshold_at_accept_rate
+from faceproof.error_rates import accept_rate, det_curve, threshold_at_accept_rate
 
 F64 = NDArray[np.float64]
 Bools = NDArray[np.bool_]
@@ -51,6 +51,23 @@ def kfold_accuracy(sims: F64, same: Bools, folds: NDArray[np.int64]) -> KFold:
         ths.append(t)
         accs.append(accuracy(sims[test], same[test], t))
     return KFold(float(np.mean(accs)), float(np.std(accs)), accs, ths)
+
+
+def equal_error_rate(genuine: F64, impostor: F64) -> float:
+    """The error rate where the DET curve crosses FAR = FRR: at the first threshold whose
+    FRR reaches its FAR, the mean of the two (the step the crossing falls on)."""
+    far, frr = det_curve(genuine, impostor)
+    i = int(np.argmax(frr >= far))  # FAR falls and FRR rises along the curve
+    return float((far[i] + frr[i]) / 2)
+
+
+def kfold_eer(sims: F64, same: Bools, folds: NDArray[np.int64]) -> list[float]:
+    """The EER of each fold's own pairs (its spread is the uncertainty ``eval verify`` gives)."""
+    out = []
+    for f in np.unique(folds):
+        m = folds == f
+        out.append(equal_error_rate(sims[m & same], sims[m & ~same]))
+    return out
 
 
 def tar_at_far(genuine: F64, impostor: F64, far: float) -> dict[str, Any]:

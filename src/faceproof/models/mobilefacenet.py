@@ -33,6 +33,14 @@ EMBEDDING_METHODS: tuple[EmbeddingMethod, ...] = ("plain", "flip")
 DEFAULT_EMBEDDING: EmbeddingMethod = "flip"
 
 
+def embedding_method(name: str) -> EmbeddingMethod:
+    """``name`` as an embedding method; ValueError if it is none of EMBEDDING_METHODS."""
+    for method in EMBEDDING_METHODS:
+        if name == method:
+            return method
+    raise ValueError(f"unknown embedding method {name!r}")
+
+
 def _l2(v: F32) -> F32:
     n = np.linalg.norm(v, axis=-1, keepdims=True)
     return (v / np.maximum(n, 1e-12)).astype(np.float32)
