@@ -6,9 +6,14 @@
 
 The offered load is open-loop: requests start at a fixed rate whatever the answers take (as
 users arrive), each to the next endpoint of a seeded shuffled cycle over ``--endpoints``
-(default: all of bench/load.py's; /process as the SDK sends it, with its challenge, built
-ahead by a generator task, about 15 s worth), built and sent as bench/load.py does
-(faceproof.client, fresh envelopes, real images). The rate is
+(default: all of bench/load.py's; /process as the SDK sends it, with its challenge), built
+and sent as bench/load.py does (faceproof.client, fresh envelopes, real images). /process's
+challenge captures come from bench/load.py's pool (``load.CaptureSource``), filled with
+``AHEAD_S`` of them before the load starts and topped up by a task while it runs
+(challenges live 2 minutes: a 10-minute soak cannot build them all first); the pool lights
+each clip frame once per screen colour and reuses it (``prelit``), so a capture costs
+~60 ms of the generator's CPU instead of ~340 ms, and the generator does not take the
+server's CPU at the rates a soak offers (its CPU share over the load is printed). The rate is
 ``--share`` of the mix's peak: with peaks P_i (requests/s of endpoint i at its best
 concurrency) and equal numbers of each, the mix's peak is n / Σ 1/P_i. The peaks come from
 ``--peak-json`` (a bench/load.py result), else they are measured first on the same server
@@ -56,6 +61,8 @@ from serving import running_server
 
 #: Length of the windows compared (first after the warm-up, last of the run), seconds.
 WINDOW_S = 60.0
+#: Seconds of /process arrivals whose captures are built before the load and kept ready.
+AHEAD_S = 30.0
 
 
 def mixed_peak(peaks: dict[str, float]) -> float:
@@ -133,6 +140,7 @@ class Soak:
         self.dropped = 0
         self.inflight = 0
         self.keeper: asyncio.Task[None] | None = None
+        self.captures: Any = None
 
     async def _one(self, ep: load.Endpoint, fp: Any, rng: random.Random) -> None:
         """One request (``inflight`` was counted up when it was scheduled)."""
@@ -166,6 +174,8 @@ class Soak:
             workers0 = load.workers_of(self.pid)
             print("idle: " + _fmt(self._sample(0.0)["workers"]), flush=True)
             cpu0, answered0 = load.tree_cpu(self.pid), 0
+            gen0 = load.own_cpu()
+            spot0 = self.captures.on_the_spot if self.captures is not None else 0
             tasks: set[asyncio.Task[None]] = set()
             t0 = time.monotonic()
             end = t0 + args.minutes * 60
@@ -207,6 +217,7 @@ class Soak:
             if self.keeper is not None:  # stop building captures: the load is over
                 self.keeper.cancel()
             cpu_end, answered_end = load.tree_cpu(self.pid), sum(self.codes.values())
+            generator_s = load.own_cpu() - gen0
             await asyncio.gather(*tasks)
             workers1 = load.workers_of(self.pid)
         await asyncio.sleep(7)  # the server closes idle keep-alive connections after 5 s
@@ -221,6 +232,11 @@ class Soak:
             "workers_start": workers0,
             "workers_end": workers1,
             "cpu_s_per_answer_after_warmup": spent / max(1, answered_end - answered0),
+            # This process (senders and capture top-up) over the load, in cores.
+            "generator_cores": generator_s / max(load_end, 1e-9),
+            "captures_built_on_the_spot": (
+                self.captures.on_the_spot - spot0 if self.captures is not None else 0
+            ),
         }
 
 
@@ -269,7 +285,7 @@ async def soak(args: argparse.Namespace, url: str, pid: int) -> int:
     async with httpx.AsyncClient(timeout=120.0) as http:
         captures = None
         if "process" in args.endpoints:
-            captures = load.CaptureSource(AsyncFaceproofClient(url, http=http))
+            captures = load.CaptureSource(AsyncFaceproofClient(url, http=http), prelit=True)
         endpoints = load.endpoints_for(material, captures)
         if args.rate:
             rate, peaks = args.rate, {}
@@ -289,12 +305,20 @@ async def soak(args: argparse.Namespace, url: str, pid: int) -> int:
             flush=True,
         )
         runner = Soak(args, url, pid)
+        runner.captures = captures
         keeper = None
-        if captures is not None:  # /process's captures built ahead, not in its latency
-            ahead = math.ceil(rate / len(args.endpoints) * 15) + 2
+        if captures is not None:  # /process's captures built before the load, then topped up
+            ahead = math.ceil(rate / len(args.endpoints) * AHEAD_S) + 2
+            gen0, t_build = load.own_cpu(), time.monotonic()
             keeper = runner.keeper = asyncio.create_task(captures.keep(ahead))
             while len(captures.pool) < ahead:
                 await asyncio.sleep(0.5)
+            print(
+                f"built {ahead} challenge captures before the load in "
+                f"{time.monotonic() - t_build:.0f} s ({load.own_cpu() - gen0:.1f} s CPU here; "
+                f"{captures.build_s * 1000:.0f} ms CPU per capture now)",
+                flush=True,
+            )
         try:
             info = await runner.run(rate, endpoints)
         finally:
@@ -313,6 +337,11 @@ async def soak(args: argparse.Namespace, url: str, pid: int) -> int:
         f"\n{info['offered']} requests offered in {end_t:.0f} s ({info['offered'] / end_t:.2f}/s),"
         f" {answered} answered, server CPU {info['cpu_s_per_answer_after_warmup'] * 1000:.0f} ms"
         f" per answer after the warm-up; load average {os.getloadavg()[0]:.1f} at the end"
+    )
+    print(
+        f"load generator (this process: senders, capture top-up) used "
+        f"{info['generator_cores']:.2f} cores over the load; captures built on the spot "
+        f"(pool empty): {info['captures_built_on_the_spot']}"
     )
     for key, n in sorted(runner.codes.items()):
         print(f"  {key}: {n}")

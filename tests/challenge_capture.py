@@ -101,11 +101,18 @@ def answer(
     ovals: dict[str, dict[str, float]] | None = None,
     seed: int = 7,
     light_step: int = LIGHT_STEP,
+    lit: dict[tuple[int, str, float], np.ndarray] | None = None,
 ) -> Answer:
     """Frames that follow ``challenge`` (ovals, holds, colour windows). ``colours``: what the
     screen is made to show instead of the issued sequence; ``ovals``: where to put the face
     instead of the issued ovals; ``light_step`` 0: the near frame for every colour (a face
-    held perfectly still: only the light, exposure jitter and sensor noise change)."""
+    held perfectly still: only the light, exposure jitter and sensor noise change).
+
+    ``lit``: a cache for a load generator (bench/load.py). The light is simulated on the clip
+    frame before it is moved, once per (frame, colour, depth), and the lit frame is then moved into
+    the oval: the same light on the same face, only the sensor noise is moved with it and
+    repeats across captures. The simulation is most of a capture's cost (~6×); tests that
+    judge the light itself leave this out."""
     rng = np.random.default_rng(seed)
     video = clip()
     size = (video[0].shape[1], video[0].shape[0])
@@ -127,9 +134,16 @@ def answer(
             continue
         out.light_start_t = start = t + 60
         for k, (colour, entry) in enumerate(zip(shown, light["colors"], strict=True)):
-            lit = warp(video[NEAR + light_step * (k + 1)], m)
-            lit = sl.simulate_screen_light(lit, moved_box(box, m), colour, depth, rng)
-            out.frames.append(lit)
+            i = NEAR + light_step * (k + 1)
+            if lit is None:
+                moved = warp(video[i], m)
+                frame = sl.simulate_screen_light(moved, moved_box(box, m), colour, depth, rng)
+            else:
+                key = (i, colour, depth)
+                if key not in lit:
+                    lit[key] = sl.simulate_screen_light(video[i], box, colour, depth, rng)
+                frame = warp(lit[key], m)
+            out.frames.append(frame)
             out.roles.append("light")
             out.times.append(start + int((1 + light["settle"]) / 2 * entry["ms"]))
             start += entry["ms"]
