@@ -199,7 +199,7 @@ def motion_strength(mesh_a: F32, mesh_b: F32) -> float:
 def _ncc(a: NDArray[np.float32], b: NDArray[np.float32], mask: NDArray[np.bool_]) -> float:
     x, y = a[mask].astype(np.float64), b[mask].astype(np.float64)
     x, y = x - x.mean(), y - y.mean()
-    return float((x @ y) / (np.sqrt((x @ x) * (y @ y)) + 1e-9))
+    return float(np.dot(x, y) / (np.sqrt(np.dot(x, x) * np.dot(y, y)) + 1e-9))
 
 
 def _warp(
@@ -209,38 +209,140 @@ def _warp(
     return np.asarray(cv2.warpPerspective(img, warp, size, flags=flags), dtype=np.float32)
 
 
+# The photometric test's alignment (see photometric_residual): ECC on crops around the face,
+# coarse to fine. Each level runs at the scale where the near face's inter-ocular distance is
+# its number of pixels (full scale if that is ≥ 3/4 of it), so the cost does not depend on how
+# close the face is; the last level only polishes. Numbers: bench/bench_geometry3d.py.
+_EPS_COUNT = cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT
+ECC_LEVELS: tuple[tuple[float, tuple[int, int, float]], ...] = (
+    (40.0, (_EPS_COUNT, 30, 1e-5)),
+    (math.inf, (_EPS_COUNT, 3, 1e-6)),
+)
+_CROP_PAD = 8  # pixels around the near face hull: > the 5×5 blurs' and the gradient's reach
+_MIN_MASK = 400  # face pixels below which the pair carries no photometric evidence
+
+
+def _translate(x: float, y: float) -> NDArray[np.float64]:
+    return np.array([[1.0, 0.0, x], [0.0, 1.0, y], [0.0, 0.0, 1.0]])
+
+
+def _box(pts: NDArray[Any], pad: float, size: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """Integer box around ``pts`` grown by ``pad``, clipped to an image of ``size`` = (w, h)."""
+    x0 = max(math.floor(float(pts[:, 0].min()) - pad), 0)
+    y0 = max(math.floor(float(pts[:, 1].min()) - pad), 0)
+    x1 = min(math.ceil(float(pts[:, 0].max()) + pad) + 1, size[0])
+    y1 = min(math.ceil(float(pts[:, 1].max()) + pad) + 1, size[1])
+    return (x0, y0, x1, y1) if x1 - x0 >= 16 and y1 - y0 >= 16 else None
+
+
+def _grey(rgb: U8, box: tuple[int, int, int, int]) -> NDArray[np.float32]:
+    x0, y0, x1, y1 = box
+    grey = cv2.cvtColor(np.ascontiguousarray(rgb[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+    return np.asarray(cv2.GaussianBlur(grey, (5, 5), 1.5), dtype=np.float32)
+
+
+def _resize_map(src: tuple[int, int], dst: tuple[int, int]) -> NDArray[np.float64]:
+    """Pixel coordinates of an image of shape ``src`` in its resize to ``dst`` (OpenCV's
+    pixel-centre convention: x' = sx·(x + ½) − ½)."""
+    sx, sy = dst[1] / src[1], dst[0] / src[0]
+    return _translate(-0.5, -0.5) @ np.diag([sx, sy, 1.0]) @ _translate(0.5, 0.5)
+
+
+def _resized(img: NDArray[Any], shape: tuple[int, int], interpolation: int) -> NDArray[Any]:
+    return np.asarray(cv2.resize(img, (shape[1], shape[0]), interpolation=interpolation))
+
+
+def _ecc(
+    gb: NDArray[np.float32],
+    ga: NDArray[np.float32],
+    mask_a: NDArray[np.uint8],
+    warp: NDArray[np.float64],
+    criteria: tuple[int, int, float],
+) -> NDArray[np.float64]:
+    _, refined = cv2.findTransformECC(
+        gb, ga, warp.astype(np.float32), cv2.MOTION_HOMOGRAPHY, criteria, mask_a, 5
+    )
+    out = np.asarray(refined, dtype=np.float64)
+    return out / out[2, 2]
+
+
 def photometric_residual(rgb_a: U8, mesh_a: F32, rgb_b: U8, mesh_b: F32) -> float:
     """1 − correlation of the face in b with the face of a under the best homography.
 
     Near 0: the face region moved like a plane. The homography most favourable to the plane
-    hypothesis is used (the ECC-refined one, or the landmark one if ECC does not converge),
-    so an attacker gains nothing by making the refinement fail.
+    hypothesis is used (the ECC-refined one, or the landmark one if ECC does not converge or
+    does worse), so an attacker gains nothing by making the refinement fail. A pair that
+    carries no evidence (no homography, a near face too small to compare) gets 0: the test
+    says "3-D" only on evidence.
+
+    Only the near face and what the far frame shows around it take part: the near face's
+    hull (eroded 9×9) is the comparison mask, and ECC aligns that same region (the mask is
+    carried into the far frame by the landmark homography: OpenCV's ECC masks its *input*
+    image), on crops, coarse to fine (ECC_LEVELS).
     """
     idx = list(RIGID_INDICES)
     h, _ = cv2.findHomography(
         mesh_a[idx, :2].astype(np.float64), mesh_b[idx, :2].astype(np.float64), 0
     )
-    if h is None:
-        return 1.0
-    grey_a = cv2.GaussianBlur(cv2.cvtColor(rgb_a, cv2.COLOR_RGB2GRAY), (5, 5), 1.5)
-    grey_b = cv2.GaussianBlur(cv2.cvtColor(rgb_b, cv2.COLOR_RGB2GRAY), (5, 5), 1.5)
-    ga, gb = grey_a.astype(np.float32), grey_b.astype(np.float32)
-    mask_u8 = np.zeros(gb.shape, np.uint8)
+    if h is None or not np.all(np.isfinite(h)) or abs(np.linalg.det(h)) < 1e-12:
+        return 0.0
+    size_a = (rgb_a.shape[1], rgb_a.shape[0])
+    size_b = (rgb_b.shape[1], rgb_b.shape[0])
     hull = cv2.convexHull(np.round(mesh_b[:, :2]).astype(np.int32))
-    cv2.fillConvexPoly(mask_u8, hull, 255)
+    box_b = _box(hull[:, 0], _CROP_PAD, size_b)
+    if box_b is None:
+        return 0.0
+    gb = _grey(rgb_b, box_b)
+    mask_u8 = np.zeros(gb.shape, np.uint8)
+    cv2.fillConvexPoly(mask_u8, hull - np.array(box_b[:2], np.int32), 255)
     mask_u8 = np.asarray(cv2.erode(mask_u8, np.ones((9, 9), np.uint8)), dtype=np.uint8)
     mask = mask_u8 > 0
-    if mask.sum() < 400:
-        return 1.0
-    size = (gb.shape[1], gb.shape[0])
-    warp = np.linalg.inv(h).astype(np.float32)  # maps b's pixels to a's (ECC's convention)
-    best = _ncc(_warp(ga, warp, size), gb, mask)
-    try:
-        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 100, 1e-6)
-        _, refined = cv2.findTransformECC(
-            gb, ga, warp.copy(), cv2.MOTION_HOMOGRAPHY, criteria, mask_u8, 5
-        )
-        best = max(best, _ncc(_warp(ga, refined, size), gb, mask))
-    except cv2.error:
-        pass  # no convergence: keep the landmark homography's alignment
+    if int(mask.sum()) < _MIN_MASK:
+        return 0.0
+    # ECC's convention: the warp maps template (b crop) pixels to input (a crop) pixels.
+    b_to_a = np.linalg.inv(h) @ _translate(box_b[0], box_b[1])
+    corners = np.array(
+        [[0, 0], [gb.shape[1], 0], [0, gb.shape[0]], [gb.shape[1], gb.shape[0]]], np.float64
+    )
+    seen = cv2.perspectiveTransform(corners[None], b_to_a)[0]
+    if not np.all(np.isfinite(seen)):
+        return 0.0
+    extent = float(np.ptp(seen, axis=0).max())
+    box_a = _box(seen, _CROP_PAD + 0.25 * extent, size_a)
+    if box_a is None:
+        return 0.0
+    ga = _grey(rgb_a, box_a)
+    warp = _translate(-box_a[0], -box_a[1]) @ b_to_a
+    warp /= warp[2, 2]
+    crop_b = (gb.shape[1], gb.shape[0])
+    best = _ncc(_warp(ga, warp, crop_b), gb, mask)
+    # The comparison region in the far frame, where ECC may take its samples.
+    mask_a = np.asarray(
+        cv2.warpPerspective(mask_u8, warp, (ga.shape[1], ga.shape[0]), flags=cv2.INTER_NEAREST),
+        dtype=np.uint8,
+    )
+    iod = _iod(mesh_b)
+    refined = warp
+    for target, criteria in ECC_LEVELS:
+        scale = target / iod if iod > 0 else 1.0
+        try:
+            if scale >= 0.75:
+                refined = _ecc(gb, ga, mask_a, refined, criteria)
+                continue
+            small_b = (max(round(gb.shape[0] * scale), 8), max(round(gb.shape[1] * scale), 8))
+            small_a = (max(round(ga.shape[0] * scale), 8), max(round(ga.shape[1] * scale), 8))
+            to_b, to_a = _resize_map(gb.shape, small_b), _resize_map(ga.shape, small_a)
+            level = _ecc(
+                _resized(gb, small_b, cv2.INTER_AREA),
+                _resized(ga, small_a, cv2.INTER_AREA),
+                _resized(mask_a, small_a, cv2.INTER_NEAREST),
+                to_a @ refined @ np.linalg.inv(to_b),
+                criteria,
+            )
+        except cv2.error:
+            break  # no convergence at this level: keep what the levels before found
+        refined = np.linalg.inv(to_a) @ level @ to_b
+        refined /= refined[2, 2]
+    if refined is not warp:
+        best = max(best, _ncc(_warp(ga, refined, crop_b), gb, mask))
     return float(1.0 - best)
