@@ -153,3 +153,20 @@ def test_semantic_checks_behind_a_valid_checksum() -> None:
     assert _fails(_reseal(zero_dim)).split(". ")[0].endswith(": bad dimension")
     no_id = b"FPT1" + bytes([1, 0]) + DIGEST[:16] + struct.pack("<H", 1) + bytes(4)
     assert _fails(_reseal(no_id)).split(". ")[0].endswith(": invalid model id")
+
+
+def test_embedding_method_is_marked_and_unmarked_templates_read_as_flip() -> None:
+    """Bit 1 of the flags says the vector embeds the crop alone (plain); templates made
+    before the bit existed carry flags 0x01 and were flip-averaged. Old readers ignore it."""
+    from faceproof.models.mobilefacenet import DEFAULT_EMBEDDING
+    from faceproof.pipeline.embedding_template import FLAG_PLAIN_EMBEDDING
+
+    v = _vec()
+    plain = decode_embedding(encode_embedding(v, MODEL, DIGEST, 50, embedding="plain"))
+    flip = decode_embedding(encode_embedding(v, MODEL, DIGEST, 50, embedding="flip"))
+    assert plain.flags == FLAG_L2_NORMALISED | FLAG_PLAIN_EMBEDDING and plain.embedding == "plain"
+    assert flip.flags == FLAG_L2_NORMALISED and flip.embedding == "flip"
+    legacy = decode_embedding(encode_embedding(v, MODEL, DIGEST, 50, flags=FLAG_L2_NORMALISED))
+    assert legacy.embedding == "flip"
+    assert decode_embedding(encode_embedding(v, MODEL, DIGEST, 50)).embedding == DEFAULT_EMBEDDING
+    np.testing.assert_array_equal(plain.vector, flip.vector)  # the mark changes nothing else

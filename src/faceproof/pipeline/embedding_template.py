@@ -17,6 +17,7 @@ from numpy.typing import ArrayLike
 
 from faceproof.errors import ApiError, Problem, problem
 from faceproof.face.record import F32
+from faceproof.models.mobilefacenet import DEFAULT_EMBEDDING, EmbeddingMethod
 
 TEMPLATE_NAME = "FACEPROOF_T1"
 #: The reference's key for its embedding template; with FACEPROOF_TEMPLATE_KEY_COMPAT the
@@ -26,6 +27,9 @@ MAGIC = b"FPT1"
 VERSION = 1
 DIGEST_LEN = 16
 FLAG_L2_NORMALISED = 0x01
+#: The vector embeds the aligned crop alone; without it, the crop and its mirror averaged
+#: (every template made before this bit existed). Scores across the two: docs/matching.md.
+FLAG_PLAIN_EMBEDDING = 0x02
 _MAX_DIM = 0xFFFF
 
 
@@ -44,6 +48,11 @@ class EmbeddingTemplate:
     def dimension(self) -> int:
         return int(self.vector.shape[0])
 
+    @property
+    def embedding(self) -> EmbeddingMethod:
+        """How the vector was made (FLAG_PLAIN_EMBEDDING; unmarked templates are flip)."""
+        return "plain" if self.flags & FLAG_PLAIN_EMBEDDING else "flip"
+
 
 def _digest16(digest: bytes) -> bytes:
     """The first 16 bytes of a model's SHA-256 (a full 32-byte digest is accepted)."""
@@ -53,9 +62,15 @@ def _digest16(digest: bytes) -> bytes:
 
 
 def encode_embedding(
-    vec: ArrayLike, model_id: str, model_digest: bytes, quality: int, flags: int | None = None
+    vec: ArrayLike,
+    model_id: str,
+    model_digest: bytes,
+    quality: int,
+    flags: int | None = None,
+    embedding: EmbeddingMethod = DEFAULT_EMBEDDING,
 ) -> bytes:
-    """Serialise one embedding. ``flags`` defaults to L2_NORMALISED when the vector is unit."""
+    """Serialise one embedding. ``flags`` defaults to L2_NORMALISED when the vector is unit,
+    plus PLAIN_EMBEDDING when ``embedding`` (the server's method by default) is plain."""
     v = np.asarray(vec, dtype=np.float32).reshape(-1)
     if not 1 <= v.size <= _MAX_DIM:
         raise ValueError("embedding dimension must be 1..65535")
@@ -68,6 +83,7 @@ def encode_embedding(
         raise ValueError("quality must be an integer 0..100")
     if flags is None:
         flags = FLAG_L2_NORMALISED if abs(float(np.linalg.norm(v)) - 1.0) < 1e-3 else 0
+        flags |= FLAG_PLAIN_EMBEDDING if embedding == "plain" else 0
     if not 0 <= flags <= 0xFF:
         raise ValueError("flags must fit one byte")
     body = b"".join(
