@@ -312,7 +312,7 @@ class CaptureSource:
     the generator's).
 
     ``prelit``: light each clip frame once per colour and reuse it (``challenge_capture.answer``
-    ``lit``), ~60 instead of ~340 ms of CPU per capture once the cache is full: for the soak,
+    ``lit``), ~40 instead of ~340 ms of CPU per capture once the cache is full: for the soak,
     which builds captures while it loads the server (challenges live 2 minutes, so a
     10-minute run cannot build them all first)."""
 

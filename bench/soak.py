@@ -12,7 +12,7 @@ challenge captures come from bench/load.py's pool (``load.CaptureSource``), fill
 ``AHEAD_S`` of them before the load starts and topped up by a task while it runs
 (challenges live 2 minutes: a 10-minute soak cannot build them all first); the pool lights
 each clip frame once per screen colour and reuses it (``prelit``), so a capture costs
-~60 ms of the generator's CPU instead of ~340 ms, and the generator does not take the
+~40 ms of the generator's CPU instead of ~340 ms, and the generator does not take the
 server's CPU at the rates a soak offers (its CPU share over the load is printed). The rate is
 ``--share`` of the mix's peak: with peaks P_i (requests/s of endpoint i at its best
 concurrency) and equal numbers of each, the mix's peak is n / Σ 1/P_i. The peaks come from

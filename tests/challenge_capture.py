@@ -111,7 +111,7 @@ def answer(
     ``lit``: a cache for a load generator (bench/load.py). The light is simulated on the clip
     frame before it is moved, once per (frame, colour, depth), and the lit frame is then moved into
     the oval: the same light on the same face, only the sensor noise is moved with it and
-    repeats across captures. The simulation is most of a capture's cost (~6×); tests that
+    repeats across captures. The simulation is most of a capture's cost (~8×); tests that
     judge the light itself leave this out."""
     rng = np.random.default_rng(seed)
     video = clip()
