@@ -79,7 +79,8 @@ def _assert_store_refusal(r: Response, store_words: str, effect: str) -> dict[st
     named, what became of the request, and nothing of the driver's."""
     assert r.status_code == 503, r.text
     body = r.json()
-    assert body["code"] == 500 and body["message"] == "ERROR_STORE_UNAVAILABLE", body
+    name = body.get("message") or body.get("feedbackCode")  # capture / JSON endpoints
+    assert body["code"] == 500 and name == "ERROR_STORE_UNAVAILABLE", body
     assert r.headers["Retry-After"] == "1"
     assert body["refid"] and r.headers["X-Refid"] == body["refid"]
     assert store_words in body["description"] and effect in body["description"], body
@@ -219,3 +220,46 @@ def test_ledger_database_stopped_mid_run_withholds_the_answer_with_503(
         # Two answered captures and the replay; neither refusal has a row.
         assert "ERROR_STORE_UNAVAILABLE" not in outcomes and len(rows) == 3, rows
         assert refid in {r for r, _ in rows}
+
+
+def test_gallery_database_stopped_mid_run_refuses_enrolment_and_stores_nothing(
+    make_settings: Callable[..., Settings],
+    tmp_path: Path,
+    face: bytes,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    from pg_server import pg_bindir, postgres_control
+
+    if pg_bindir() is None:
+        pytest.skip("PostgreSQL server binaries are not installed")
+    logs = Logs(capfd)
+    with postgres_control() as pg:
+        with psycopg.connect(pg.url, autocommit=True) as conn:
+            conn.execute("CREATE DATABASE gallery")
+        db = pg.url.rsplit("/", 1)[0] + "/gallery"
+        # FACEPROOF_DATABASE_URL: the ledger and the galleries in PostgreSQL.
+        with _app(make_settings, data_dir=tmp_path / "data", database_url=db) as c:
+            made = c.post(
+                API + "/face/generateTemplateFromImage",
+                json={"image": base64.b64encode(face).decode(), "qualityMode": "DISABLED"},
+            )
+            assert made.status_code == 200, made.text
+            enrol = {
+                "subjectId": "s1",
+                "template": made.json()["data"]["templates"]["FACEPROOF_T1"],
+            }
+            pg.stop()
+            refused = c.post(API + "/galleries/g1/subjects", json=enrol)
+            _assert_store_refusal(refused, "gallery database (PostgreSQL)", "any other request")
+            health = c.get(API + "/face_health").json()
+            assert health["stores"]["gallery"]["status"] == "ERROR"
+            assert [line["store"] for line in logs.events("store_unavailable")][:1] == ["gallery"]
+
+            pg.start()
+            time.sleep(1.1)
+            # One transaction per write: the refused enrolment stored nothing, so the same
+            # request goes through once, and the gallery holds one subject with one template.
+            again = c.post(API + "/galleries/g1/subjects", json=enrol)
+            assert again.status_code == 200, again.text
+            listed = c.get(API + "/galleries/g1/subjects").json()
+            assert listed["total"] == 1 and listed["subjects"][0]["templates"] == 1, listed
