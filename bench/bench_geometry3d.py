@@ -200,7 +200,9 @@ def main() -> int:
         f"{'impl':<16} {'class':<22} {'n':>3} {'min':>7} {'median':>7} {'max':>7} "
         f"{'>=':>7} {'CPU ms':>7}"
     )
+    margins = []
     for name, fn in impls.items():
+        lows, highs = [], []
         for cls, pairs in sets.items():
             if not pairs:
                 continue
@@ -211,6 +213,16 @@ def main() -> int:
                 f"{name:<16} {cls:<22} {len(r):>3} {r.min():>7.4f} {np.median(r):>7.4f} "
                 f"{r.max():>7.4f} {int((r >= threshold).sum()):>3}/{len(r):<3} {ms:>7.1f}"
             )
+            if cls.startswith("real"):
+                lows.append(float(r.min()))
+            elif cls != "replay":
+                highs.append(float(r.max()))
+        if lows and highs:
+            margins.append(
+                f"{name}: lowest real {min(lows):.4f} / highest plane {max(highs):.4f} = "
+                f"{min(lows) / max(max(highs), 1e-9):.1f}x"
+            )
+    print("separation (real classes vs plane classes):", "; ".join(margins))
     return 0
 
 
