@@ -4,9 +4,10 @@ Real Redis and PostgreSQL servers (Debian's packages) are stopped in the middle 
 started again on the same port. What is checked is what docs/api-decisions.md ("A store that
 does not answer") promises a caller: HTTP 503 with ``Retry-After`` in the documented body, a
 message naming the store without driver text or address, one JSON log line per outage, no
-ledger row for the refusal, ``/face_health`` naming the failing store, and whether the
-capture was used: a request refused before any work can be sent again as it is; a capture
-whose answer was withheld because the ledger could not record it was used (601 if re-sent).
+ledger row for the refusal, ``/face_health`` naming the failing store, and that no capture
+is used without an answer: a request refused before any work can be sent again as it is,
+and one in flight when the ledger database fails is answered, its row kept in the
+replica's spool until the database is back.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from httpx import Response
 from faceproof.api.app import create_app
 from faceproof.config import Settings
 from faceproof.crypto.envelope import CaptureOptions, CapturePayload, Frame, new_nonce, seal
+from faceproof.ledger import Transaction
+from faceproof.ledger.pg import PgLedger
 from faceproof.storage import outage, redis_client
 from imaging import DATA, encode, video_frames
 
@@ -162,7 +165,7 @@ def test_redis_stopped_mid_run_refuses_with_503_and_the_capture_stays_usable(
         c.__exit__(None, None, None)
 
 
-def test_ledger_database_stopped_mid_run_withholds_the_answer_with_503(
+def test_ledger_database_stopped_mid_run_spools_the_request_in_flight_and_refuses_new_ones(
     make_settings: Callable[..., Settings],
     tmp_path: Path,
     face: bytes,
@@ -173,21 +176,22 @@ def test_ledger_database_stopped_mid_run_withholds_the_answer_with_503(
     if pg_bindir() is None:
         pytest.skip("PostgreSQL server binaries are not installed")
     logs = Logs(capfd)
+    data_dir = tmp_path / "data"
     with postgres_control() as pg:
         with psycopg.connect(pg.url, autocommit=True) as conn:
             conn.execute("CREATE DATABASE outage")
         db = pg.url.rsplit("/", 1)[0] + "/outage"
         # The ledger in PostgreSQL, the nonces in the data dir's SQLite file.
-        with _app(make_settings, data_dir=tmp_path / "data", ledger_url=db) as c:
+        with _app(make_settings, data_dir=data_dir, ledger_url=db) as c:
             assert _send(c, _seal(c, face)).status_code == 200
             pg.stop()  # every connection cut, as a crashed or lost database host
 
-            # In flight: the nonce is claimed and the answer computed, then the row cannot
-            # be written. The answer is withheld (an unrecorded request is never
-            # acknowledged), and the capture was used.
-            used = _seal(c, face)
-            withheld = _send(c, used)
-            _assert_store_refusal(withheld, "transaction ledger (PostgreSQL)", "was used")
+            # In flight: the nonce is claimed and the answer computed when the row cannot be
+            # written. The row waits in the replica's spool and the answer is sent.
+            used = _send(c, _seal(c, face))
+            assert used.status_code == 200, used.text
+            spooled = logs.events("ledger_row_spooled")
+            assert [line["refid"] for line in spooled] == [used.json()["refid"]]
             # Known down now: refused before the body is read, nothing used.
             fresh = _seal(c, face)
             refused = _send(c, fresh)
@@ -201,25 +205,26 @@ def test_ledger_database_stopped_mid_run_withholds_the_answer_with_503(
             down = logs.events("store_unavailable")
             assert [line["store"] for line in down] == ["ledger"], down
             assert down[0]["backend"] == "postgresql" and down[0]["error_type"]
+            assert c.app.state.services.ledger.spooled() == 1  # type: ignore[attr-defined]
 
             pg.start()
             time.sleep(1.1)  # the Retry-After given
-            # The capture refused before any work goes through as it is; its row is written.
+            # The capture refused before any work goes through as it is; its write succeeds
+            # and moves the spooled row to PostgreSQL too.
             ok = _send(c, fresh)
             assert ok.status_code == 200, ok.text
-            # The one whose answer was withheld was used: re-sent, it is a replay.
-            replay = _send(c, used)
-            assert replay.status_code == 400 and replay.json()["code"] == 601
+            assert c.app.state.services.ledger.spooled() == 0  # type: ignore[attr-defined]
+            assert [line["rows"] for line in logs.events("ledger_spool_moved")] == [1]
             assert c.get(API + "/face_health").status_code == 200
-            refid = ok.json()["refid"]
         up = logs.events("store_recovered")
         assert [line["store"] for line in up] == ["ledger"]
         with psycopg.connect(db) as conn:
             rows = conn.execute("SELECT refid, outcome FROM faceproof_ledger").fetchall()
-        outcomes = [o for _, o in rows]
-        # Two answered captures and the replay; neither refusal has a row.
-        assert "ERROR_STORE_UNAVAILABLE" not in outcomes and len(rows) == 3, rows
-        assert refid in {r for r, _ in rows}
+        refids = [r for r, _ in rows]
+        # The three answered captures, each once; the refusal has no row.
+        assert len(rows) == 3 and len(set(refids)) == 3, rows
+        assert used.json()["refid"] in refids and ok.json()["refid"] in refids
+        assert "ERROR_STORE_UNAVAILABLE" not in [o for _, o in rows]
 
 
 def test_gallery_database_stopped_mid_run_refuses_enrolment_and_stores_nothing(
@@ -263,3 +268,75 @@ def test_gallery_database_stopped_mid_run_refuses_enrolment_and_stores_nothing(
             assert again.status_code == 200, again.text
             listed = c.get(API + "/galleries/g1/subjects").json()
             assert listed["total"] == 1 and listed["subjects"][0]["templates"] == 1, listed
+
+
+def _tx(refid: str) -> Transaction:
+    return Transaction(
+        refid=refid,
+        action="LIVENESS",
+        ts_ms=int(time.time() * 1000),
+        outcome="FEEDBACK_LIVE",
+        code=200,
+        http_status=200,
+        endpoint="/api/v1/face/as",
+        latency_ms=12.5,
+        quality={"brightness": 0.5},
+    )
+
+
+def test_spooled_rows_survive_a_restart_and_move_once(tmp_path: Path) -> None:
+    """The spool is a file: rows kept while the database was down move at the next start;
+    without a spool, or with one that cannot be written, the write is refused (503)."""
+    from pg_server import pg_bindir, postgres_control
+
+    if pg_bindir() is None:
+        pytest.skip("PostgreSQL server binaries are not installed")
+    spool = tmp_path / "ledger-spool.sqlite3"
+    with postgres_control() as pg:
+        led = PgLedger(pg.url, spool=spool)
+        led.record(_tx("a"))
+        reader = PgLedger(pg.url, must_exist=True)  # no spool: what the report CLI opens
+        blocked = tmp_path / "not-a-file"
+        blocked.mkdir()
+        broken = PgLedger(pg.url, spool=blocked)
+        pg.stop()
+        led.record(_tx("b"))
+        led.record(_tx("c"))
+        assert led.spooled() == 2
+        with pytest.raises(outage.StoreUnavailable):
+            reader.record(_tx("x"))
+        with pytest.raises(outage.StoreUnavailable):
+            broken.record(_tx("y"))
+        for ledger in (led, reader, broken):
+            ledger.close()
+        pg.start()
+        again = PgLedger(pg.url, spool=spool)  # start-up moves what the last run kept
+        assert again.spooled() == 0
+        got = list(again.query(None, None))
+        assert [t.refid for t in got] == ["a", "b", "c"]
+        assert got[1].quality == {"brightness": 0.5}
+        again.close()
+
+
+def test_an_answer_no_store_can_keep_is_withheld_with_503(
+    make_settings: Callable[..., Settings], tmp_path: Path, face: bytes
+) -> None:
+    """The database down and the spool unwritable: an unrecorded request is never
+    acknowledged. The refusal says the capture was used; re-sent, it is a replay (601)."""
+    from pg_server import pg_bindir, postgres_control
+
+    if pg_bindir() is None:
+        pytest.skip("PostgreSQL server binaries are not installed")
+    data_dir = tmp_path / "data"
+    (data_dir / "ledger-spool.sqlite3").mkdir(parents=True)  # no file can be made there
+    with postgres_control() as pg, _app(make_settings, data_dir=data_dir, ledger_url=pg.url) as c:
+        assert _send(c, _seal(c, face)).status_code == 200
+        pg.stop()
+        used = _seal(c, face)
+        withheld = _send(c, used)
+        _assert_store_refusal(withheld, "transaction ledger (PostgreSQL)", "was used")
+        assert "withheld" in withheld.json()["description"]
+        pg.start()
+        time.sleep(1.1)
+        replay = _send(c, used)
+        assert replay.status_code == 400 and replay.json()["code"] == 601

@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 from faceproof.config import ConfigError
 from faceproof.ledger.base import Ledger, Transaction
 from faceproof.ledger.pg import PgLedger
+from faceproof.ledger.spool import FILENAME as SPOOL_FILENAME
 from faceproof.ledger.sqlite import SqliteLedger
 from faceproof.storage import postgres
 
@@ -70,5 +71,8 @@ def open_ledger(
     elif url is not None and url.strip():
         pg = None  # an explicit SQLite ledger wins over the shared database
     if pg is not None:
-        return PgLedger(pg, must_exist=must_exist)
+        # The server's ledger keeps the rows of an outage on its disk (ledger/spool.py);
+        # readers (must_exist) never write.
+        spool = None if must_exist else data_dir / SPOOL_FILENAME
+        return PgLedger(pg, must_exist=must_exist, spool=spool)
     return SqliteLedger(ledger_path(url, data_dir), must_exist=must_exist)
