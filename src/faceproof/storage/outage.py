@@ -28,14 +28,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from faceproof.errors import ApiError, Err, Problem, problem
+from faceproof.storage.health import CRITICAL  # the stores a billed request needs
 
 log = logging.getLogger("faceproof.storage")
 
 #: ``Retry-After`` of a store refusal: a restart or fail-over takes seconds, and a caller
 #: retrying sooner would only meet the same refusal.
 RETRY_AFTER_S = 5
-#: The stores a billed request needs: while one is down, billed requests are refused up front.
-CRITICAL = frozenset({"ledger", "nonces", "challenges"})
 #: Each store in the words of a message.
 STORE_NAMES = {
     "nonces": "envelope nonce store",
