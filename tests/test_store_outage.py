@@ -26,6 +26,8 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from faceproof.api.app import create_app
+from faceproof.client import FaceproofClient
+from faceproof.client import errors as client_errors
 from faceproof.config import Settings
 from faceproof.crypto.envelope import CaptureOptions, CapturePayload, Frame, new_nonce, seal
 from faceproof.ledger import Transaction
@@ -138,6 +140,12 @@ def test_redis_stopped_mid_run_refuses_with_503_and_the_capture_stays_usable(
         # Known down now: refused before the body is read, again nothing used.
         again = _send(c, token)
         _assert_store_refusal(again, "envelope nonce store (Redis)", "nothing in it was used")
+        # The Python client: its StoreUnavailable (a ServerBusy) with the wait.
+        fp = FaceproofClient("http://testserver", http=c)  # not closed: the app's client
+        with pytest.raises(client_errors.StoreUnavailable) as refused:
+            fp.secure_liveness(token)
+        assert isinstance(refused.value, client_errors.ServerBusy)
+        assert refused.value.retry_after == 1 and refused.value.http_status == 503
         health = c.get(API + "/face_health")
         assert health.status_code == 503
         stores = health.json()["stores"]
