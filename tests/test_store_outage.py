@@ -154,8 +154,14 @@ def test_redis_stopped_mid_run_refuses_with_503_and_the_capture_stays_usable(
         # /challenge writes to the same Redis: the same answer (the SDK retries it once).
         challenge = c.post(API + "/challenge")
         _assert_store_refusal(challenge, "liveness challenge store (Redis)", "")
-        # Refusals are not billed: the ledger has the one answer given before the outage.
-        assert len(_sqlite_outcomes(data_dir)) == 1
+        # A request that carries no capture does not need Redis: served as usual.
+        made = c.post(
+            API + "/face/generateTemplateFromImage",
+            json={"image": base64.b64encode(face).decode(), "qualityMode": "DISABLED"},
+        )
+        assert made.status_code == 200, made.text
+        # Refusals are not billed: the ledger has the two answers given, not the refusals.
+        assert len(_sqlite_outcomes(data_dir)) == 2
         down = logs.events("store_unavailable")
         assert [line["store"] for line in down if line["store"] == "nonces"] == ["nonces"]
         assert all(line["backend"] == "redis" and line["error_type"] for line in down)

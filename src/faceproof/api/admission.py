@@ -10,9 +10,10 @@ requests (health, public key, time, challenge, SDK assets, /metrics) are never q
 ``Retry-After`` is the time the queue ahead needs to drain, from a moving average of how
 long compute requests take: ``ceil(admitted × mean_seconds / threads)``, between 1 and 30.
 
-A compute request is also refused before its body is read while a store it needs (ledger,
-envelope nonces, challenges) is known to be down: 503 ``ERROR_STORE_UNAVAILABLE``, nothing
-in the request used (:func:`check_stores`, :mod:`faceproof.storage.outage`).
+A compute request is also refused before its body is read while a store it needs (the
+ledger; for a capture, the envelope nonces and challenges too) is known to be down: 503
+``ERROR_STORE_UNAVAILABLE``, nothing in the request used (:func:`check_stores`,
+:mod:`faceproof.storage.outage`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 import anyio
 
 from faceproof.api.metrics import metrics
+from faceproof.storage.health import CRITICAL
 from faceproof.storage.outage import NOT_USED, OUTAGES, StoreUnavailable
 
 #: Weight of the newest observation in the moving average of service time.
@@ -72,15 +74,24 @@ class Admission:
         m.queue_depth.set(self.depth)
 
 
-async def check_stores() -> None:
-    """Raises 503 ``ERROR_STORE_UNAVAILABLE`` while a store a billed request needs is down.
+#: What every billed request writes to; a capture (a multipart body: the envelope) also
+#: claims its nonce and redeems its challenge. JSON requests carry no capture.
+_ALWAYS = frozenset({"ledger"})
+_CAPTURE = CRITICAL
+
+
+async def check_stores(content_type: str) -> None:
+    """Raises 503 ``ERROR_STORE_UNAVAILABLE`` while a store this billed request needs is down
+    (a Redis outage does not stop /matchWithSelfie, which never touches Redis).
 
     Called before the body is read, so the refused request used nothing (its capture can be
     sent again as it is). Once the store's ``Retry-After`` has passed, one request probes it
     (one round trip, in a thread) and goes on if it answers; the others are refused until
     then. With every store up this is one dictionary check.
     """
-    while (blocked := OUTAGES.blocking()) is not None:
+    multipart = content_type.split(";", 1)[0].strip().lower() == "multipart/form-data"
+    needed = _CAPTURE if multipart else _ALWAYS
+    while (blocked := OUTAGES.blocking(needed)) is not None:
         store, backend, cause, probe = blocked
         if probe is None or not await anyio.to_thread.run_sync(OUTAGES.probe, store, probe):
             raise StoreUnavailable(store, backend, cause, NOT_USED)

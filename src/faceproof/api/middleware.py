@@ -229,7 +229,8 @@ class RequestContext:
             if too_large is not None:
                 raise too_large  # declared Content-Length over the limit: nothing is read
             if compute:
-                await check_stores()  # a store it needs is down: 503, nothing used
+                # A store it needs is down: 503 before the body is read, nothing used.
+                await check_stores(request.headers.get("content-type", ""))
                 if not admission.try_enter():
                     raise LimitExceeded(Err.SERVER_BUSY, admission.retry_after())
                 admitted = True

@@ -11,10 +11,11 @@ goes further; the message names the store and says whether the request may be se
 Each process remembers which stores are down (:data:`OUTAGES`). The first failure of a store
 logs one JSON line (``store_unavailable``); its first success afterwards logs one line
 (``store_recovered``); the requests in between are visible in the access log by their
-outcome. While a store the billed endpoints need (ledger, nonces, challenges) is down, a
-billed request is refused before its body is read, so nothing in it is used (its capture's
-nonce and challenge stay unused and the same request can be sent again once the store is
-back); after ``RETRY_AFTER_S`` one request probes the store and the others go on waiting.
+outcome. While a store a billed request needs is down (the ledger; for a capture, the nonce
+and challenge stores too), it is refused before its body is read, so nothing in it is used
+(its capture's nonce and challenge stay unused and the same request can be sent again once
+the store is back); after ``RETRY_AFTER_S`` one request probes the store and the others go
+on waiting.
 docs/api-decisions.md ("A store that does not answer") describes what a caller gets.
 """
 
@@ -24,7 +25,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from faceproof.errors import ApiError, Err, Problem, problem
@@ -158,8 +159,10 @@ class Outages:
     def is_down(self, store: str) -> bool:
         return store in self._down
 
-    def blocking(self) -> tuple[str, str, str, Callable[[], None] | None] | None:
-        """A critical store that is down: (store, backend, cause, probe to run now or None).
+    def blocking(
+        self, needed: Iterable[str] = CRITICAL
+    ) -> tuple[str, str, str, Callable[[], None] | None] | None:
+        """A ``needed`` store that is down: (store, backend, cause, probe to run now or None).
 
         The probe is handed to one caller once the store's retry time has passed (it runs
         it off the event loop, :meth:`probe`); until then, and while it runs, every caller
@@ -168,9 +171,10 @@ class Outages:
         if not self._down:
             return None
         now = time.monotonic()
+        needed = frozenset(needed)
         with self._lock:
             for store, down in self._down.items():
-                if store not in CRITICAL:
+                if store not in needed:
                     continue
                 if down.probe is not None and not down.probing and now >= down.next_probe:
                     down.probing = True
