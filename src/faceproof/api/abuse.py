@@ -26,7 +26,8 @@ free to forge outside a browser, and a per-origin lock would let anyone lock a w
 
 Counters are shared by all workers of a host (SQLite in the data dir) or by all replicas
 (``FACEPROOF_REDIS_URL``), :mod:`faceproof.storage.counters`. If the counter store fails,
-the request is served (a log line says so): the limits are a brake, not an authentication.
+the request is served (a log line says so: for Redis not answering, the one
+``store_unavailable`` line of the outage): the limits are a brake, not an authentication.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from faceproof.api.routes import API
 from faceproof.errors import ApiError, Err
 from faceproof.storage.counters import Counters, Verdict, open_counters, subject_hash
+from faceproof.storage.outage import StoreUnavailable
 
 if TYPE_CHECKING:
     from faceproof.config import Settings
@@ -201,6 +203,8 @@ class AbuseLimits:
         try:
             result: Verdict = getattr(self.counters, op)(subject, limit, window)
             return result
+        except StoreUnavailable:  # fail open; the outage has its one log line (storage/outage)
+            return Verdict(0, 0.0)
         except Exception as exc:  # fail open: see the module docstring
             log.error(
                 json.dumps({"event": "abuse_counter_failed", "error_type": type(exc).__name__})
