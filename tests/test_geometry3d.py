@@ -144,6 +144,16 @@ def test_a_small_face_runs_at_full_scale() -> None:
     assert plane < PLANE and dome >= 2 * PHOTOMETRIC_MIN
 
 
+def test_a_face_filling_the_frame_is_polished_below_full_scale() -> None:
+    """Inter-ocular distance above the last level's: every level on a reduced crop."""
+    centre = (320.0, 240.0)
+    iod = 1.8 * g.ECC_LEVELS[-1][0]
+    plane = pair(homography_map(1.3, 2e-4, centre), centre, iod, noise=3.0)
+    dome = pair(dome_map(1.3, centre, 1.5 * iod, 0.12), centre, iod)
+    assert g.photometric_residual(*plane) < PLANE
+    assert g.photometric_residual(*dome) >= 2 * PHOTOMETRIC_MIN
+
+
 def test_no_evidence_is_not_3d() -> None:
     """A face too small to compare, degenerate landmarks, a featureless far frame: never a
     residual that passes for a 3-D face on its own account."""

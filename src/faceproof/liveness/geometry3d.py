@@ -211,12 +211,13 @@ def _warp(
 
 # The photometric test's alignment (see photometric_residual): ECC on crops around the face,
 # coarse to fine. Each level runs at the scale where the near face's inter-ocular distance is
-# its number of pixels (full scale if that is ≥ 3/4 of it), so the cost does not depend on how
-# close the face is; the last level only polishes. Numbers: bench/bench_geometry3d.py.
+# its number of pixels (full scale if that is ≥ 3/4 of it), so the cost hardly grows with the
+# face: the coarse level finds the alignment, the last one polishes it at full scale (faces
+# up to 160 px between the eyes; larger ones at 120 px). Numbers: bench/bench_geometry3d.py.
 _EPS_COUNT = cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT
 ECC_LEVELS: tuple[tuple[float, tuple[int, int, float]], ...] = (
     (40.0, (_EPS_COUNT, 30, 1e-5)),
-    (math.inf, (_EPS_COUNT, 3, 1e-6)),
+    (120.0, (_EPS_COUNT, 3, 1e-6)),
 )
 _CROP_PAD = 8  # pixels around the near face hull: > the 5×5 blurs' and the gradient's reach
 _MIN_MASK = 400  # face pixels below which the pair carries no photometric evidence
