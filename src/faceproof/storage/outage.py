@@ -48,9 +48,7 @@ STORE_NAMES = {
 BACKEND_NAMES = {"redis": "Redis", "postgresql": "PostgreSQL", "sqlite": "SQLite"}
 
 #: What happened to the request, for the message.
-NOT_USED = (
-    "the request was not processed and nothing in it was used; send the same request again."
-)
+NOT_USED = "the request was not processed and nothing in it was used; send the same request again."
 MAYBE_USED = (
     "the request was not completed; a capture in it may have been used, so capture and seal "
     "it again; any other request can be sent again as it is."
@@ -67,7 +65,8 @@ class StoreUnavailable(ApiError):
     Raised by the storage layer in place of the driver's exception, already the documented
     refusal: 503 ``ERROR_STORE_UNAVAILABLE`` naming the store, with ``Retry-After``.
     ``cause`` keeps only the driver exception's type name (for the log line and
-    ``/face_health``); ``effect`` says what became of the request (default: by store).
+    ``/face_health``); ``effect`` says what became of the request: by default that a capture
+    in it may have been used (the store failed somewhere after the request began).
     """
 
     def __init__(self, store: str, backend: str, cause: str, effect: str | None = None) -> None:
@@ -78,7 +77,7 @@ class StoreUnavailable(ApiError):
             Problem.STORE_UNAVAILABLE,
             store=STORE_NAMES.get(store, store),
             backend=BACKEND_NAMES.get(backend, backend),
-            effect=effect or default_effect(store, cause),
+            effect=effect or MAYBE_USED,
             retry=RETRY_AFTER_S,
         )
         assert answer.kind == Err.STORE_UNAVAILABLE.value
@@ -88,18 +87,6 @@ class StoreUnavailable(ApiError):
     def saying(self, effect: str) -> StoreUnavailable:
         """The same refusal with another ``effect`` (the caller knows better)."""
         return StoreUnavailable(self.store, self.backend, self.cause, effect)
-
-
-def default_effect(store: str, cause: str) -> str:
-    """What a failure of ``store`` did to the request.
-
-    A nonce is claimed before anything else single-use, and a refused connection means the
-    claim was not made: nothing was used. A timeout may have lost the store's answer, not the
-    claim; the challenge store and the gallery are reached after the nonce claim.
-    """
-    if store == "nonces" and "Timeout" not in cause:
-        return NOT_USED
-    return MAYBE_USED
 
 
 def error_name(exc: BaseException) -> str:

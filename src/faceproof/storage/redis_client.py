@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from faceproof.config import ConfigError
-from faceproof.storage.outage import OUTAGES, StoreUnavailable, error_name
+from faceproof.storage.outage import NOT_USED, OUTAGES, StoreUnavailable, error_name
 
 if TYPE_CHECKING:
     import redis
@@ -148,7 +148,13 @@ def _client_class() -> type[redis.Redis]:
             except failures as exc:
                 cause = type(exc).__name__
                 OUTAGES.failed(store, "redis", cause, self._probe)
-                raise StoreUnavailable(store, "redis", cause) from None
+                # redis-py reconnects and resends before giving up; a last failure to
+                # connect means the claim was not made: the nonce (the first single-use
+                # step of a capture) is unused and the capture may be sent again.
+                unused = store == "nonces" and "connecting" in str(exc)
+                raise StoreUnavailable(
+                    store, "redis", cause, NOT_USED if unused else None
+                ) from None
             if OUTAGES.is_down(store):
                 OUTAGES.answered(store)
             return result
