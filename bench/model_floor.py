@@ -238,6 +238,8 @@ CHALLENGE_STAGES = (
     ("faceproof.liveness.service", "photometric_residual", "ECC photometric residual"),
     ("faceproof.liveness.screen_light", "measure_frame", "screen light: measure frame"),
     ("faceproof.liveness.screen_light", "judge", "screen light: judge"),
+    # Cached per colour multiset (21 are issued): CPU here is a worker's first meeting.
+    ("faceproof.liveness.screen_light", "_orders", "screen light: colour orders"),
     ("faceproof.pipeline.outputs", "measure", "segmentation + quality session"),
     ("faceproof.pipeline.outputs", "encode_templates", "templates"),
     ("faceproof.pipeline.outputs", "aligned", "aligned image"),
