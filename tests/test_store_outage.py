@@ -34,6 +34,7 @@ from faceproof.ledger import Transaction
 from faceproof.ledger.pg import PgLedger
 from faceproof.storage import outage, redis_client
 from imaging import DATA, encode, video_frames
+from pg_server import PgServer
 
 API = "/api/v1"
 DRIVER_TEXTS = ("Connection refused", "Error 111", "psycopg", "redis.", "Traceback", "127.0.0.1")
@@ -58,6 +59,19 @@ def face() -> bytes:
     if not DATA.is_dir():
         pytest.skip("../shared/data is not present on this machine")
     return encode(video_frames()[0])
+
+
+@pytest.fixture
+def pg() -> Iterator[tuple[PgServer, str]]:
+    """A PostgreSQL server the test may stop and start, and the URL of a fresh database."""
+    from pg_server import pg_bindir, postgres_control
+
+    if pg_bindir() is None:
+        pytest.skip("PostgreSQL server binaries are not installed")
+    with postgres_control() as server:
+        with psycopg.connect(server.url, autocommit=True) as conn:
+            conn.execute("CREATE DATABASE outage")
+        yield server, server.url.rsplit("/", 1)[0] + "/outage"
 
 
 def _seal(c: TestClient, frame: bytes) -> bytes:
@@ -184,61 +198,54 @@ def test_ledger_database_stopped_mid_run_spools_the_request_in_flight_and_refuse
     tmp_path: Path,
     face: bytes,
     capfd: pytest.CaptureFixture[str],
+    pg: tuple[PgServer, str],
 ) -> None:
-    from pg_server import pg_bindir, postgres_control
-
-    if pg_bindir() is None:
-        pytest.skip("PostgreSQL server binaries are not installed")
     logs = Logs(capfd)
-    data_dir = tmp_path / "data"
-    with postgres_control() as pg:
-        with psycopg.connect(pg.url, autocommit=True) as conn:
-            conn.execute("CREATE DATABASE outage")
-        db = pg.url.rsplit("/", 1)[0] + "/outage"
-        # The ledger in PostgreSQL, the nonces in the data dir's SQLite file.
-        with _app(make_settings, data_dir=data_dir, ledger_url=db) as c:
-            assert _send(c, _seal(c, face)).status_code == 200
-            pg.stop()  # every connection cut, as a crashed or lost database host
+    server, db = pg
+    # The ledger in PostgreSQL, the nonces in the data dir's SQLite file.
+    with _app(make_settings, data_dir=tmp_path / "data", ledger_url=db) as c:
+        ledger = c.app.state.services.ledger  # type: ignore[attr-defined]
+        assert _send(c, _seal(c, face)).status_code == 200
+        server.stop()  # every connection cut, as a crashed or lost database host
 
-            # In flight: the nonce is claimed and the answer computed when the row cannot be
-            # written. The row waits in the replica's spool and the answer is sent.
-            used = _send(c, _seal(c, face))
-            assert used.status_code == 200, used.text
-            spooled = logs.events("ledger_row_spooled")
-            assert [line["refid"] for line in spooled] == [used.json()["refid"]]
-            # Known down now: refused before the body is read, nothing used.
-            fresh = _seal(c, face)
-            refused = _send(c, fresh)
-            _assert_store_refusal(refused, "transaction ledger (PostgreSQL)", "nothing in it")
-            health = c.get(API + "/face_health")
-            assert health.status_code == 503
-            body = health.json()
-            assert body["ledger"] == "ERROR" and body["stores"]["ledger"]["status"] == "ERROR"
-            assert "ledger database unavailable" in body["stores"]["ledger"]["reason"]
-            assert "127.0.0.1" not in health.text
-            down = logs.events("store_unavailable")
-            assert [line["store"] for line in down] == ["ledger"], down
-            assert down[0]["backend"] == "postgresql" and down[0]["error_type"]
-            assert c.app.state.services.ledger.spooled() == 1  # type: ignore[attr-defined]
+        # In flight: the nonce is claimed and the answer computed when the row cannot be
+        # written. The row waits in the replica's spool and the answer is sent.
+        used = _send(c, _seal(c, face))
+        assert used.status_code == 200, used.text
+        spooled = logs.events("ledger_row_spooled")
+        assert [line["refid"] for line in spooled] == [used.json()["refid"]]
+        assert ledger.spooled() == 1
+        # Known down now: refused before the body is read, nothing used.
+        fresh = _seal(c, face)
+        refused = _send(c, fresh)
+        _assert_store_refusal(refused, "transaction ledger (PostgreSQL)", "nothing in it")
+        health = c.get(API + "/face_health")
+        assert health.status_code == 503
+        body = health.json()
+        assert body["ledger"] == "ERROR" and body["stores"]["ledger"]["status"] == "ERROR"
+        assert "ledger database unavailable" in body["stores"]["ledger"]["reason"]
+        assert "127.0.0.1" not in health.text
+        down = logs.events("store_unavailable")
+        assert [line["store"] for line in down] == ["ledger"], down
+        assert down[0]["backend"] == "postgresql" and down[0]["error_type"]
 
-            pg.start()
-            time.sleep(1.1)  # the Retry-After given
-            # The capture refused before any work goes through as it is; its write succeeds
-            # and moves the spooled row to PostgreSQL too.
-            ok = _send(c, fresh)
-            assert ok.status_code == 200, ok.text
-            assert c.app.state.services.ledger.spooled() == 0  # type: ignore[attr-defined]
-            assert [line["rows"] for line in logs.events("ledger_spool_moved")] == [1]
-            assert c.get(API + "/face_health").status_code == 200
-        up = logs.events("store_recovered")
-        assert [line["store"] for line in up] == ["ledger"]
-        with psycopg.connect(db) as conn:
-            rows = conn.execute("SELECT refid, outcome FROM faceproof_ledger").fetchall()
-        refids = [r for r, _ in rows]
-        # The three answered captures, each once; the refusal has no row.
-        assert len(rows) == 3 and len(set(refids)) == 3, rows
-        assert used.json()["refid"] in refids and ok.json()["refid"] in refids
-        assert "ERROR_STORE_UNAVAILABLE" not in [o for _, o in rows]
+        server.start()
+        time.sleep(1.1)  # the Retry-After given
+        # The capture refused before any work goes through as it is; its write succeeds and
+        # moves the spooled row to PostgreSQL too.
+        ok = _send(c, fresh)
+        assert ok.status_code == 200, ok.text
+        assert ledger.spooled() == 0
+        assert [line["rows"] for line in logs.events("ledger_spool_moved")] == [1]
+        assert c.get(API + "/face_health").status_code == 200
+    assert [line["store"] for line in logs.events("store_recovered")] == ["ledger"]
+    with psycopg.connect(db) as conn:
+        rows = conn.execute("SELECT refid, outcome FROM faceproof_ledger").fetchall()
+    refids = [r for r, _ in rows]
+    # The three answered captures, each once; the refusal has no row.
+    assert len(rows) == 3 and len(set(refids)) == 3, rows
+    assert used.json()["refid"] in refids and ok.json()["refid"] in refids
+    assert "ERROR_STORE_UNAVAILABLE" not in [o for _, o in rows]
 
 
 def test_gallery_database_stopped_mid_run_refuses_enrolment_and_stores_nothing(
@@ -246,42 +253,33 @@ def test_gallery_database_stopped_mid_run_refuses_enrolment_and_stores_nothing(
     tmp_path: Path,
     face: bytes,
     capfd: pytest.CaptureFixture[str],
+    pg: tuple[PgServer, str],
 ) -> None:
-    from pg_server import pg_bindir, postgres_control
-
-    if pg_bindir() is None:
-        pytest.skip("PostgreSQL server binaries are not installed")
     logs = Logs(capfd)
-    with postgres_control() as pg:
-        with psycopg.connect(pg.url, autocommit=True) as conn:
-            conn.execute("CREATE DATABASE gallery")
-        db = pg.url.rsplit("/", 1)[0] + "/gallery"
-        # FACEPROOF_DATABASE_URL: the ledger and the galleries in PostgreSQL.
-        with _app(make_settings, data_dir=tmp_path / "data", database_url=db) as c:
-            made = c.post(
-                API + "/face/generateTemplateFromImage",
-                json={"image": base64.b64encode(face).decode(), "qualityMode": "DISABLED"},
-            )
-            assert made.status_code == 200, made.text
-            enrol = {
-                "subjectId": "s1",
-                "template": made.json()["data"]["templates"]["FACEPROOF_T1"],
-            }
-            pg.stop()
-            refused = c.post(API + "/galleries/g1/subjects", json=enrol)
-            _assert_store_refusal(refused, "gallery database (PostgreSQL)", "any other request")
-            health = c.get(API + "/face_health").json()
-            assert health["stores"]["gallery"]["status"] == "ERROR"
-            assert [line["store"] for line in logs.events("store_unavailable")][:1] == ["gallery"]
+    server, db = pg
+    # FACEPROOF_DATABASE_URL: the ledger and the galleries in PostgreSQL.
+    with _app(make_settings, data_dir=tmp_path / "data", database_url=db) as c:
+        made = c.post(
+            API + "/face/generateTemplateFromImage",
+            json={"image": base64.b64encode(face).decode(), "qualityMode": "DISABLED"},
+        )
+        assert made.status_code == 200, made.text
+        enrol = {"subjectId": "s1", "template": made.json()["data"]["templates"]["FACEPROOF_T1"]}
+        server.stop()
+        refused = c.post(API + "/galleries/g1/subjects", json=enrol)
+        _assert_store_refusal(refused, "gallery database (PostgreSQL)", "any other request")
+        health = c.get(API + "/face_health").json()
+        assert health["stores"]["gallery"]["status"] == "ERROR"
+        assert [line["store"] for line in logs.events("store_unavailable")][:1] == ["gallery"]
 
-            pg.start()
-            time.sleep(1.1)
-            # One transaction per write: the refused enrolment stored nothing, so the same
-            # request goes through once, and the gallery holds one subject with one template.
-            again = c.post(API + "/galleries/g1/subjects", json=enrol)
-            assert again.status_code == 200, again.text
-            listed = c.get(API + "/galleries/g1/subjects").json()
-            assert listed["total"] == 1 and listed["subjects"][0]["templates"] == 1, listed
+        server.start()
+        time.sleep(1.1)
+        # One transaction per write: the refused enrolment stored nothing, so the same request
+        # goes through once, and the gallery holds one subject with one template.
+        again = c.post(API + "/galleries/g1/subjects", json=enrol)
+        assert again.status_code == 200, again.text
+        listed = c.get(API + "/galleries/g1/subjects").json()
+        assert listed["total"] == 1 and listed["subjects"][0]["templates"] == 1, listed
 
 
 def _tx(refid: str) -> Transaction:
@@ -298,59 +296,57 @@ def _tx(refid: str) -> Transaction:
     )
 
 
-def test_spooled_rows_survive_a_restart_and_move_once(tmp_path: Path) -> None:
+def test_spooled_rows_survive_a_restart_and_move_once(
+    tmp_path: Path, pg: tuple[PgServer, str]
+) -> None:
     """The spool is a file: rows kept while the database was down move at the next start;
     without a spool, or with one that cannot be written, the write is refused (503)."""
-    from pg_server import pg_bindir, postgres_control
-
-    if pg_bindir() is None:
-        pytest.skip("PostgreSQL server binaries are not installed")
+    server, db = pg
     spool = tmp_path / "ledger-spool.sqlite3"
-    with postgres_control() as pg:
-        led = PgLedger(pg.url, spool=spool)
-        led.record(_tx("a"))
-        reader = PgLedger(pg.url, must_exist=True)  # no spool: what the report CLI opens
-        blocked = tmp_path / "not-a-file"
-        blocked.mkdir()
-        broken = PgLedger(pg.url, spool=blocked)
-        pg.stop()
-        led.record(_tx("b"))
-        led.record(_tx("c"))
-        assert led.spooled() == 2
-        with pytest.raises(outage.StoreUnavailable):
-            reader.record(_tx("x"))
-        with pytest.raises(outage.StoreUnavailable):
-            broken.record(_tx("y"))
-        for ledger in (led, reader, broken):
-            ledger.close()
-        pg.start()
-        again = PgLedger(pg.url, spool=spool)  # start-up moves what the last run kept
-        assert again.spooled() == 0
-        got = list(again.query(None, None))
-        assert [t.refid for t in got] == ["a", "b", "c"]
-        assert got[1].quality == {"brightness": 0.5}
-        again.close()
+    led = PgLedger(db, spool=spool)
+    led.record(_tx("a"))
+    reader = PgLedger(db, must_exist=True)  # no spool: what the report CLI opens
+    blocked = tmp_path / "not-a-file"
+    blocked.mkdir()
+    broken = PgLedger(db, spool=blocked)
+    server.stop()
+    led.record(_tx("b"))
+    led.record(_tx("c"))
+    assert led.spooled() == 2
+    with pytest.raises(outage.StoreUnavailable):
+        reader.record(_tx("x"))
+    with pytest.raises(outage.StoreUnavailable):
+        broken.record(_tx("y"))
+    for ledger in (led, reader, broken):
+        ledger.close()
+    server.start()
+    again = PgLedger(db, spool=spool)  # start-up moves what the last run kept
+    assert again.spooled() == 0
+    got = list(again.query(None, None))
+    assert [t.refid for t in got] == ["a", "b", "c"]
+    assert got[1].quality == {"brightness": 0.5}
+    again.close()
 
 
 def test_an_answer_no_store_can_keep_is_withheld_with_503(
-    make_settings: Callable[..., Settings], tmp_path: Path, face: bytes
+    make_settings: Callable[..., Settings],
+    tmp_path: Path,
+    face: bytes,
+    pg: tuple[PgServer, str],
 ) -> None:
     """The database down and the spool unwritable: an unrecorded request is never
     acknowledged. The refusal says the capture was used; re-sent, it is a replay (601)."""
-    from pg_server import pg_bindir, postgres_control
-
-    if pg_bindir() is None:
-        pytest.skip("PostgreSQL server binaries are not installed")
+    server, db = pg
     data_dir = tmp_path / "data"
     (data_dir / "ledger-spool.sqlite3").mkdir(parents=True)  # no file can be made there
-    with postgres_control() as pg, _app(make_settings, data_dir=data_dir, ledger_url=pg.url) as c:
+    with _app(make_settings, data_dir=data_dir, ledger_url=db) as c:
         assert _send(c, _seal(c, face)).status_code == 200
-        pg.stop()
+        server.stop()
         used = _seal(c, face)
         withheld = _send(c, used)
         _assert_store_refusal(withheld, "transaction ledger (PostgreSQL)", "was used")
         assert "withheld" in withheld.json()["description"]
-        pg.start()
+        server.start()
         time.sleep(1.1)
         replay = _send(c, used)
         assert replay.status_code == 400 and replay.json()["code"] == 601
