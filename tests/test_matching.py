@@ -109,6 +109,38 @@ def test_shipped_calibration_is_for_the_pinned_embedder(shipped: cal.MatchCalibr
     assert shipped.data["digest"].startswith("sha256:")
 
 
+def test_calibration_must_be_fitted_on_the_servers_embedding(tmp_path: Path) -> None:
+    """The shipped file names the method the server embeds with; a file fitted on the
+    other method (or, lacking the field, on flip-averaged embeddings before it existed)
+    is refused at start-up instead of deciding with thresholds of other scores."""
+    import json
+    from importlib import resources
+
+    from faceproof.config import ConfigError, Settings
+    from faceproof.models.mobilefacenet import DEFAULT_EMBEDDING, EMBEDDING_METHODS
+
+    shipped_file = resources.files("faceproof").joinpath("data/match_calibration.json")
+    doc = json.loads(shipped_file.read_text())
+    assert doc["model"]["embedding"] == DEFAULT_EMBEDDING
+    other = next(m for m in EMBEDDING_METHODS if m != DEFAULT_EMBEDDING)
+    variants = {
+        "other": {**doc["model"], "embedding": other},
+        "mixed": {**doc["model"], "reference_embedding": other},  # calibrate --reference-…
+    }
+    if DEFAULT_EMBEDDING != "flip":
+        variants["unmarked"] = {k: v for k, v in doc["model"].items() if k != "embedding"}
+    for name, model in variants.items():
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({**doc, "model": model}))
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None, require_models=False, match_calibration_path=path
+        )
+        with pytest.raises(ConfigError, match="run `faceproof calibrate`"):
+            Matcher.from_settings(settings)
+    ok = Settings(_env_file=None, require_models=False)  # type: ignore[call-arg]
+    assert Matcher.from_settings(ok).calibration.model["embedding"] == DEFAULT_EMBEDDING
+
+
 @pytest.mark.models
 def test_installed_embedder_is_the_calibrated_one(
     shipped: cal.MatchCalibration, models_path: Path
@@ -445,12 +477,10 @@ def test_eval_verify_cli_writes_report_and_det(models_path: Path, tmp_path: Path
     assert not any(t["supported"] for t in r["tar_at_far"])  # 6 impostor pairs support none
     assert set(r["levels"]) == set(LEVELS)
     assert det.read_bytes().startswith(b"\x89PNG")
-    assert r["model"]["embedding"] == r["model"]["reference_embedding"] == "flip"
+    assert r["model"]["embedding"] == r["model"]["reference_embedding"] == "plain"
     assert 0 <= r["eer"]["all_pairs"] <= 1 / 6
     # Plain probes against flip-averaged references (a template made before the switch).
-    result = CliRunner().invoke(
-        verify, [*args, "--embedding", "plain", "--reference-embedding", "flip"]
-    )
+    result = CliRunner().invoke(verify, [*args, "--reference-embedding", "flip"])
     assert result.exit_code == 0, result.output
     mixed = json.loads(report.read_text())
     assert (mixed["model"]["embedding"], mixed["model"]["reference_embedding"]) == (

@@ -23,6 +23,7 @@ from faceproof.datasets import DIGEST_METHOD, folder_digest
 from faceproof.error_rates import SUPPORT_FACTOR
 from faceproof.matching import calibration as cal
 from faceproof.matching.dataset import (
+    EmbeddedSet,
     cache_key,
     embed_folder,
     load_cached,
@@ -32,6 +33,7 @@ from faceproof.matching.dataset import (
 from faceproof.matching.id_proxy import describe
 from faceproof.matching.levels import KINDS, LEVELS, Kind, far_label
 from faceproof.matching.pairs import read_pairs
+from faceproof.models.mobilefacenet import EMBEDDING_METHODS, embedding_method
 from faceproof.models.store import sha256_file
 
 AUDIT_PAIRS = 1000  # most similar impostor pairs checked for being the same photograph
@@ -67,6 +69,20 @@ def _subset_pairs(pairs: set[tuple[int, int]], mask: np.ndarray) -> frozenset[tu
 @models_option()
 @cache_option()
 @embedding_option()
+@click.option(
+    "--reference-embedding",
+    type=click.Choice(EMBEDDING_METHODS),
+    default=None,
+    help="Embed the reference side of every pair this way (probes by --embedding): the "
+    "thresholds that pairs of an old template and a new probe would need. A measurement, "
+    "not a file to ship (the server refuses it).",
+)
+@click.option(
+    "--reference-cache",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Embedding cache for --reference-embedding (default: --cache).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="ID-proxy seed.")
 @click.option(
     "--hold-out-pairs",
@@ -94,6 +110,8 @@ def calibrate(
     models: Path | None,
     cache: Path | None,
     embedding: str,
+    reference_embedding: str | None,
+    reference_cache: Path | None,
     seed: int,
     hold_out_pairs: Path | None,
     hold_out_folds: str,
@@ -155,26 +173,40 @@ def calibrate(
     )
     digest = folder_digest(root, relpaths)
     model_sha = sha256_file(models_path / "MobileFaceNet.tflite")
-    key = cache_key(model_sha, seed, engine.embedding_method)
-    data = load_cached(cache_file, key, root, relpaths) if cache_file else None
-    if data is None:
-        started = time.perf_counter()
-        data = embed_folder(engine, root, relpaths, id_proxy_seed=seed)
-        click.echo(f"embedded in {time.perf_counter() - started:.0f} s", err=True)
-        if cache_file:
-            save_cached(cache_file, key, root, data)
-    else:
-        click.echo(f"embeddings from cache {cache_file}", err=True)
-    if data.id_ref is None or data.id_ok is None:
-        raise click.ClickException("embedding cache has no ID-proxy vectors")
 
-    id_ref = data.id_ref
+    def embedded(method: str, cache_file: Path | None) -> EmbeddedSet:
+        key = cache_key(model_sha, seed, method)
+        data = load_cached(cache_file, key, root, relpaths) if cache_file else None
+        if data is None:
+            engine.embedding_method = embedding_method(method)  # new records only
+            started = time.perf_counter()
+            data = embed_folder(engine, root, relpaths, id_proxy_seed=seed)
+            click.echo(f"embedded in {time.perf_counter() - started:.0f} s", err=True)
+            if cache_file:
+                save_cached(cache_file, key, root, data)
+        else:
+            click.echo(f"{method} embeddings from cache {cache_file}", err=True)
+        if data.id_ref is None or data.id_ok is None:
+            raise click.ClickException("embedding cache has no ID-proxy vectors")
+        return data
+
+    data = embedded(embedding, cache_file)
+    # The reference side of every pair (the same images), by --reference-embedding.
+    ref = data
+    if reference_embedding and reference_embedding != embedding:
+        ref_cache = cache_path(reference_cache) if reference_cache else cache_file
+        ref = embedded(reference_embedding, ref_cache)
+        # Mixed pairs are ordered: probe i by one method, reference j by the other.
+        data.selfie_ok &= ref.selfie_ok
+
+    id_ref, id_ok = ref.id_ref, ref.id_ok
+    assert id_ref is not None and id_ok is not None  # embedded() checked
     ids = {n: i for i, n in enumerate(dict.fromkeys(names))}
     labels = np.array([ids[n] for n in names], dtype=np.int64)
     raw_ids = {n: i for i, n in enumerate(dict.fromkeys(folder))}
     raw_labels = np.array([raw_ids[n] for n in folder], dtype=np.int64)
     ok = data.selfie_ok
-    both = ok & data.id_ok
+    both = ok & id_ok
     glob = np.flatnonzero(ok)
     top = cal.top_impostor_pairs(data.selfie[ok], labels[ok], AUDIT_PAIRS)
     candidates = [(int(glob[i]), int(glob[j])) for _, i, j in top]
@@ -189,9 +221,9 @@ def calibrate(
         if kind == "selfie":
             return cal.pair_scores(
                 data.selfie[ok],
-                data.selfie[ok],
+                ref.selfie[ok],
                 lab[ok],
-                symmetric=True,
+                symmetric=ref is data,
                 exclude=_subset_pairs(drop, ok),
             )
         return cal.pair_scores(
@@ -223,7 +255,7 @@ def calibrate(
         "selfie": {"images_used": int(ok.sum()), "images_without_face": int((~ok).sum())},
         "id": {
             "images_used": int(both.sum()),
-            "reference_without_face": int((ok & ~data.id_ok).sum()),
+            "reference_without_face": int((ok & ~id_ok).sum()),
             "reference_proxy": describe() | {"seed": seed},
         },
     }
@@ -245,7 +277,8 @@ def calibrate(
             "file": "MobileFaceNet.tflite",
             "sha256": model_sha,
             "dimension": int(engine.embedder.dimension),
-            "embedding": engine.embedding_method,
+            "embedding": embedding,
+            **({"reference_embedding": reference_embedding} if ref is not data else {}),
         },
         data={
             "root": root.name,
@@ -261,7 +294,8 @@ def calibrate(
             "decode_image -> analyse (BlazeFace short range, full range fallback; "
             "document mode full range first) -> face mesh + iris five points -> "
             "similarity alignment to the ArcFace 112x112 template -> MobileFaceNet, "
-            + ("flip-averaged, " if engine.embedding_method == "flip" else "")
+            + ("flip-averaged, " if embedding == "flip" else "")
+            + (f"reference side {reference_embedding}, " if ref is not data else "")
             + "L2-normalised -> cosine similarity"
         ),
         notes=(

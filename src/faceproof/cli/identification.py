@@ -62,6 +62,9 @@ def load_labelled(
     key = cache_key(model_sha, None, engine.embedding_method)
     cache_file = cache_path(cache) if cache else None
     data = load_cached(cache_file, key, root, relpaths) if cache_file else None
+    if data is None and cache_file:  # a `faceproof calibrate` cache: same selfie vectors
+        proxied = cache_key(model_sha, 0, engine.embedding_method)
+        data = load_cached(cache_file, proxied, root, relpaths)
     if data is None:
         started = time.perf_counter()
         data = embed_folder(engine, root, relpaths)

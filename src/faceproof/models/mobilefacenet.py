@@ -29,8 +29,10 @@ BATCH = 1
 EmbeddingMethod = Literal["plain", "flip"]
 #: ``plain``: the crop's own embedding; ``flip``: normalise(crop + mirrored crop).
 EMBEDDING_METHODS: tuple[EmbeddingMethod, ...] = ("plain", "flip")
-#: What the server embeds with (the shipped calibrations are fitted on it).
-DEFAULT_EMBEDDING: EmbeddingMethod = "flip"
+#: What the server embeds with (the shipped calibrations are fitted on it). Plain since
+#: 2026-12-01: half the CPU of flip averaging, whose gain on LFW is within the evaluation's
+#: uncertainty (docs/matching.md, "Plain or flip-averaged embeddings").
+DEFAULT_EMBEDDING: EmbeddingMethod = "plain"
 
 
 def embedding_method(name: str) -> EmbeddingMethod:
