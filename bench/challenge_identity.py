@@ -16,7 +16,9 @@ Printed:
   one person, turning ±35° and moving; every ``--step``-th frame): min, 0.1 %, 1 % and median
   similarity;
 * **challenge captures**: ``--captures`` answers built like ``tests/challenge_capture.py``
-  (frames moved into the ovals, screen light simulated, JPEG): per capture the minimum pair
+  (challenge ``i`` drawn from ``random.Random(i)``; frames moved into the ovals, screen
+  light simulated, JPEG): how far the light frames'
+  tracked meshes are from the meshes detection and two passes give; per capture the minimum pair
   similarity, with the frames' faces found as the service finds them now (far/near
   detected, light frames tracked, no iris) and, for the iris rules, as before (every frame
   detected, iris);
@@ -31,6 +33,7 @@ import argparse
 import base64
 import itertools
 import os
+import random
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -89,6 +92,7 @@ class _Capture:
     def __init__(self, payload: Any, rgbs: list[np.ndarray]) -> None:
         self.payload = payload
         self.frames = [_Frame(x) for x in rgbs]
+        self.main = self.frames[0]
 
 
 class _Frame:
@@ -102,8 +106,9 @@ def captures(engine: Any, n: int) -> None:
     from faceproof.liveness.service import LivenessService
 
     mins: dict[str, list[float]] = {f"{r} ({how})": [] for r in RULES for how in ("now", "before")}
+    mesh_gap: list[float] = []  # light frames: tracked mesh vs detected two-pass mesh
     for seed in range(n):
-        ch = chl.draw_challenge(0, chl.TTL_MS).public()
+        ch = chl.draw_challenge(0, chl.TTL_MS, random.Random(seed)).public()  # type: ignore[arg-type]
         ans = answer(engine, ch, seed=seed)
         payload = ans.payload()
         rgbs = [decode(base64.b64decode(f.jpeg)) for f in payload.frames]
@@ -111,13 +116,25 @@ def captures(engine: Any, n: int) -> None:
         now = LivenessService._frame_records(engine, _Capture(payload, rgbs), main)
         before = [engine.analyse(x, "selfie")[0] for x in rgbs]
         assert now is not None and all(r is not None for r in before)
+        for i, role in enumerate(f.role for f in payload.frames):
+            if role == chl.LIGHT_ROLE:
+                lm_now, lm_before = now[i].landmarks, before[i].landmarks
+                assert lm_now is not None and lm_before is not None
+                tracked, detected = lm_now.mesh[:, :2], lm_before.mesh[:, :2]
+                spread = float(np.sqrt(((detected - detected.mean(axis=0)) ** 2).sum(1).mean()))
+                mesh_gap.append(float(np.sqrt(((tracked - detected) ** 2).sum(1).mean())) / spread)
         for rule in RULES:
             for how, recs in (("now", list(now.values())), ("before", before)):
                 faces = list(zip(rgbs, recs, strict=True))
                 if how == "now" and "iris" in rule:
                     continue  # the frames have no iris now
                 mins[f"{rule} ({how})"].append(float(pair_sims(embed(engine, faces, rule)).min()))
-    print(f"\nchallenge captures: {n} answers (~{len(rgbs)} frames each), min pair similarity")
+    print(
+        f"\nchallenge captures: {n} answers; light frames ({len(mesh_gap)}): tracked mesh vs the "
+        "detected two-pass mesh, RMS distance over the face's RMS spread: median "
+        f"{np.median(mesh_gap):.4f}, max {max(mesh_gap):.4f}"
+    )
+    print(f"challenge captures: {n} answers (~{len(rgbs)} frames each), min pair similarity")
     print(f"  {'rule (frames found)':24s} {'min':>7s} {'median':>7s} {'max':>7s}")
     for name, v in mins.items():
         if v:
