@@ -35,6 +35,7 @@ from faceproof.ledger.pg import PgLedger
 from faceproof.storage import outage, redis_client
 from imaging import DATA, encode, video_frames
 from pg_server import PgServer
+from test_abuse_limits import _rejected  # faceproof_rejected_total{reason} of this process
 
 API = "/api/v1"
 DRIVER_TEXTS = ("Connection refused", "Error 111", "psycopg", "redis.", "Traceback", "127.0.0.1")
@@ -146,6 +147,7 @@ def test_redis_stopped_mid_run_refuses_with_503_and_the_capture_stays_usable(
         c.__enter__()
         assert _send(c, _seal(c, face)).status_code == 200
     try:
+        rejected_before = _rejected("store")
         # Redis is gone. The nonce is the first single-use thing the request touches, and a
         # refused connection claimed nothing: the same capture may be sent again later.
         token = _seal(c, face)
@@ -168,6 +170,7 @@ def test_redis_stopped_mid_run_refuses_with_503_and_the_capture_stays_usable(
         # /challenge writes to the same Redis: the same answer (the SDK retries it once).
         challenge = c.post(API + "/challenge")
         _assert_store_refusal(challenge, "liveness challenge store (Redis)", "")
+        assert _rejected("store") - rejected_before == 4  # /metrics: faceproof_rejected_total
         # A request that carries no capture does not need Redis: served as usual.
         made = c.post(
             API + "/face/generateTemplateFromImage",

@@ -94,7 +94,8 @@ class Metrics:
         )
         self.rejected = Counter(
             "faceproof_rejected",
-            "Requests refused before any work: busy (queue full), attempts, challenges.",
+            "Requests refused: busy (queue full), attempts, challenges (before any work), "
+            "store (Redis or PostgreSQL not answering).",
             ["reason"],
         )
 

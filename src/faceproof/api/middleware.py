@@ -387,11 +387,13 @@ async def _counters_call(fn: Any, *args: Any) -> Any:
     return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
 
 
-#: Refusals before any work (documented name -> ``faceproof_rejected_total`` reason).
+#: Refusals (documented name -> ``faceproof_rejected_total`` reason): before any work, and
+#: a store not answering (mostly before any work; docs/api-decisions.md).
 _REFUSALS = {
     BUSY: "busy",
     Err.TOO_MANY_ATTEMPTS.value.name: "attempts",
     Err.TOO_MANY_REQUESTS.value.name: "challenges",
+    Err.STORE_UNAVAILABLE.value.name: "store",
 }
 
 
