@@ -364,6 +364,22 @@ def test_light_frames_are_tracked_not_detected(face_app: TestClient) -> None:
     assert seen and set(seen) <= steps
 
 
+def test_a_tracked_box_moves_and_scales_with_the_mesh() -> None:
+    from faceproof.face.record import Detection
+    from faceproof.pipeline.landmarks import follow
+
+    rng = np.random.default_rng(3)
+    before = rng.uniform(100, 300, (468, 3)).astype(np.float32)
+    after = before.copy()
+    after[:, :2] = 1.25 * (before[:, :2] - 200) + 200 + np.array([30.0, -12.0])
+    det = Detection((150.0, 160.0, 250.0, 280.0), 0.9, before[:6, :2].copy())
+    moved = follow(det, before, after)
+    want = 1.25 * (np.array(det.box).reshape(2, 2) - 200) + 200 + np.array([30.0, -12.0])
+    assert np.allclose(moved.box, want.reshape(-1), atol=1e-3)
+    assert np.allclose(moved.keypoints, after[:6, :2], atol=1e-3)
+    assert moved.score == det.score
+
+
 def test_capture_time_is_checked_against_expiry(face_app: TestClient) -> None:
     services = face_app.app.state.services  # type: ignore[attr-defined]
     _, ans = genuine(face_app)
