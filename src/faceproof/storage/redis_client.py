@@ -148,9 +148,9 @@ def _client_class() -> type[redis.Redis]:
             except failures as exc:
                 cause = type(exc).__name__
                 OUTAGES.failed(store, "redis", cause, self._probe)
-                # redis-py reconnects and resends before giving up; a last failure to
-                # connect means the claim was not made: the nonce (the first single-use
-                # step of a capture) is unused and the capture may be sent again.
+                # redis-py replaces a pooled connection it finds closed before sending and
+                # never re-sends a command: a failure to connect means the claim was not
+                # sent, so the nonce (a capture's first single-use step) is unused.
                 unused = store == "nonces" and "connecting" in str(exc)
                 raise StoreUnavailable(
                     store, "redis", cause, NOT_USED if unused else None
