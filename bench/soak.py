@@ -9,7 +9,7 @@ users arrive), each to the next endpoint of a seeded shuffled cycle over ``--end
 (default: all of bench/load.py's; /process as the SDK sends it, with its challenge), built
 and sent as bench/load.py does (faceproof.client, fresh envelopes, real images). /process's
 challenge captures come from bench/load.py's pool (``load.CaptureSource``), filled with
-``AHEAD_S`` of them before the load starts and topped up by a task while it runs
+30 s of them (``AHEAD_S``) before the load starts and topped up by a task while it runs
 (challenges live 2 minutes: a 10-minute soak cannot build them all first); the pool lights
 each clip frame once per screen colour and reuses it (``prelit``), so a capture costs
 ~40 ms of the generator's CPU instead of ~340 ms, and the generator does not take the
