@@ -1,6 +1,6 @@
 """The challenge checks' measurements on seeded challenge captures, for comparing two trees.
 
-    python bench/challenge_verdicts.py [-n 30] [--src DIR]
+    python bench/challenge_verdicts.py [-n 30] [--src DIR] [--seeds S ...]
 
 Challenge ``i`` is drawn from ``random.Random(i)`` (ovals, holds, colours) and answered like
 ``tests/challenge_capture.py`` with seed ``i``, so two runs (this tree, and ``--src`` another
@@ -28,6 +28,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("-n", type=int, default=30, help="captures")
     ap.add_argument("--src", type=Path, default=None, help="judge with another source tree")
+    ap.add_argument("--seeds", type=int, nargs="*", default=None, help="these seeds, not 0..n-1")
     args = ap.parse_args()
     tree = (args.src or REPO).resolve()
     sys.path[:0] = [str(tree / "src"), str(tree / "tests")]
@@ -49,7 +50,7 @@ def main() -> int:
         print(f"tree {tree}")
         print("seed decision identity scale planarity photometric S p contrast reasons")
         draw = chl.draw_challenge
-        for seed in range(args.n):
+        for seed in range(args.n) if args.seeds is None else args.seeds:
             chl.draw_challenge = lambda now, ttl, s=seed: draw(now, ttl, random.Random(s))  # type: ignore[misc]
             try:
                 ch = services.liveness.issue_challenge().public()
