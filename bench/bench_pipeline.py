@@ -145,7 +145,7 @@ def run_stages(args: argparse.Namespace, jpegs: list[bytes], model_dir: Path) ->
                 w, c, rec = timed(lambda s=search, im=rgb: engine.landmarks(im, s.main))
                 table.add("landmarks (mesh x2 + iris) + pose", w, c)
                 w, c, _ = timed(lambda r=rec, im=rgb: engine.embedding(im, r))
-                table.add("align 112 + embed (flip)", w, c)
+                table.add("align 112 + embed", w, c)
                 w, c, out = timed(
                     lambda r=rec, s=search, im=rgb: outputs.measure(
                         engine, im, r, s, need_mask=True

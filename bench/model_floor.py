@@ -180,7 +180,7 @@ def stages(args: argparse.Namespace, services: Any) -> None:
         timed("quality block", outputs.quality_block, out)
         icao = timed("ICAO metrics", outputs.icao_report, out)
         timed("ENROL gate", enrol_check, out.session, icao, "ENROL", quality=out.quality)
-        timed("align 112 + MobileFaceNet (flip)", engine.embedding, rgb, rec)
+        timed("align 112 + MobileFaceNet", engine.embedding, rgb, rec)
     _stage_table("generateTemplateFromImage stage", rows, "sum (a face found)")
 
 
@@ -212,7 +212,7 @@ def match_stages(args: argparse.Namespace, services: Any) -> None:
             if search.main is None:
                 continue
             rec = timed("landmarks: mesh x2, iris, pose", engine.landmarks, rgb, search.main)
-            timed("align 112 + MobileFaceNet (flip)", engine.embedding, rgb, rec)
+            timed("align 112 + MobileFaceNet", engine.embedding, rgb, rec)
     _stage_table("match, per face", rows, "sum (a face found)")
 
 
@@ -228,7 +228,7 @@ CHALLENGE_STAGES = (
     ("faceproof.models.facemesh", "FaceMeshModel.run_roi", "face mesh"),
     ("faceproof.models.iris", "IrisModel.run", "iris"),
     ("faceproof.pipeline.engine", "estimate_pose", "pose"),
-    ("faceproof.pipeline.engine", "FaceEngine.embedding", "embedding (flip)"),
+    ("faceproof.pipeline.engine", "FaceEngine.embedding", "embedding"),
     ("faceproof.liveness.service", "identity_embeddings", "identity embeddings (plain)"),
     ("faceproof.liveness.service", "LivenessService.passive_score", "passive score"),
     ("faceproof.liveness.service", "quality_ok", "quality_ok"),
