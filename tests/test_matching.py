@@ -431,6 +431,18 @@ def test_calibrate_cli_on_a_small_set_flags_what_it_cannot_support(
     assert not s.levels["MEDIUM"].supported and s.levels["HIGHEST"].method == "tail_fit"
     assert "EXTRAPOLATED" in result.output
     assert c.data["digest"] == folder_digest(root, [p for f in people.values() for p in f])
+    # Old templates against new probes: ordered pairs, plain probe i vs flip-averaged j.
+    mixed_out = tmp_path / "mixed.json"
+    mixed_args = [*args[:2], "--out", str(mixed_out), *args[4:], "--reference-embedding", "flip"]
+    result = CliRunner().invoke(calibrate, mixed_args)
+    assert result.exit_code == 0, result.output
+    m = cal.MatchCalibration.from_json(json.loads(mixed_out.read_text()))
+    assert (m.model["embedding"], m.model["reference_embedding"]) == ("plain", "flip")
+    ms = m.kinds["selfie"]
+    used = int(ms.extra["images_used"])
+    dropped = int(ms.extra["excluded_same_photograph_pairs"])
+    assert ms.genuine_pairs + ms.impostor_pairs + dropped == used * (used - 1)
+    assert ms.levels["LOW"].similarity != s.levels["LOW"].similarity  # other scores
 
 
 @pytest.mark.models

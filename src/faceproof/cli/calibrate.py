@@ -264,7 +264,8 @@ def calibrate(
         raw = cal.fit_kind(kind, *scores(kind, raw_labels, set()))
         gen, imp = scores(kind, labels, duplicates)
         extras[kind] |= {
-            "excluded_same_photograph_pairs": len(duplicates) * (1 if kind == "selfie" else 2),
+            "excluded_same_photograph_pairs": len(duplicates)
+            * (1 if kind == "selfie" and ref is data else 2),  # ordered pairs: both orders
             "uncorrected_thresholds": {lv: p.similarity for lv, p in raw.levels.items()},
             "uncorrected_tar": {lv: p.tar for lv, p in raw.levels.items()},
         }
