@@ -371,3 +371,30 @@ def test_shipped_calibration_is_for_the_pinned_embedder_and_consistent() -> None
     # The split keeps evaluation identities out, and the file says how it validated.
     assert "sha256(name)" in cal.data["split"] and cal.data["impostor_pairs"] > 1_000_000
     assert cal.validation["non_mated_searches"] > 1000
+
+
+def test_calibration_fitted_on_another_embedding_method_is_refused(tmp_path: Path) -> None:
+    """Thresholds of plain and flip-averaged embeddings differ: a file fitted on the other
+    method (an unmarked one is flip-averaged, made before the field) stops the start-up."""
+    import json
+    from importlib import resources
+
+    from faceproof.config import ConfigError, Settings
+    from faceproof.identification.service import IdentificationService
+    from faceproof.models.mobilefacenet import DEFAULT_EMBEDDING, EMBEDDING_METHODS
+
+    text = resources.files("faceproof").joinpath("data/identification_calibration.json")
+    doc = json.loads(text.read_text())
+    assert doc["model"]["embedding"] == DEFAULT_EMBEDDING
+    other = next(m for m in EMBEDDING_METHODS if m != DEFAULT_EMBEDDING)
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps({**doc, "model": {**doc["model"], "embedding": other}}))
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        require_models=False,
+        identification_calibration_path=path,
+        data_dir=tmp_path / "data",
+    )
+    with pytest.raises(ConfigError, match="calibrate --identification"):
+        IdentificationService.from_settings(settings, "m", bytes(32), 192, None)
+    assert not (tmp_path / "data").exists()  # refused before any store or key was made
