@@ -67,6 +67,20 @@ def embed(engine: Any, faces: list[tuple[np.ndarray, Any]], rule: str) -> np.nda
     return np.asarray(engine.embedder.embed_faces(crops, method))
 
 
+def grey_crop(rgb: np.ndarray, rec: Any) -> np.ndarray:
+    """The face aligned by the mesh (as the identity check aligns it), grey, the inner
+    80×88 pixels, zero-mean and unit-norm: the dot product of two is their NCC."""
+    import cv2
+
+    from faceproof.pipeline.align import similarity_align
+    from faceproof.pipeline.landmarks import five_points_from
+
+    crop = similarity_align(rgb, five_points_from(rec.landmarks.mesh), 112)
+    g = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float64)[16:104, 16:96]
+    g -= g.mean()
+    return np.asarray(g / (np.linalg.norm(g) + 1e-9))
+
+
 def pair_sims(e: np.ndarray) -> np.ndarray:
     return np.array([float(a @ b) for a, b in itertools.combinations(e, 2)])
 
@@ -107,6 +121,7 @@ def captures(engine: Any, n: int) -> None:
 
     mins: dict[str, list[float]] = {f"{r} ({how})": [] for r in RULES for how in ("now", "before")}
     mesh_gap: list[float] = []  # light frames: tracked mesh vs detected two-pass mesh
+    ncc: list[float] = []  # successive light frames: grey NCC of the aligned faces
     for seed in range(n):
         ch = chl.draw_challenge(0, chl.TTL_MS, random.Random(seed)).public()  # type: ignore[arg-type]
         ans = answer(engine, ch, seed=seed)
@@ -123,6 +138,9 @@ def captures(engine: Any, n: int) -> None:
                 tracked, detected = lm_now.mesh[:, :2], lm_before.mesh[:, :2]
                 spread = float(np.sqrt(((detected - detected.mean(axis=0)) ** 2).sum(1).mean()))
                 mesh_gap.append(float(np.sqrt(((tracked - detected) ** 2).sum(1).mean())) / spread)
+                if payload.frames[i - 1].role == chl.LIGHT_ROLE:
+                    a, b = grey_crop(rgbs[i - 1], now[i - 1]), grey_crop(rgbs[i], now[i])
+                    ncc.append(float((a * b).sum()))
         for rule in RULES:
             for how, recs in (("now", list(now.values())), ("before", before)):
                 faces = list(zip(rgbs, recs, strict=True))
@@ -133,6 +151,10 @@ def captures(engine: Any, n: int) -> None:
         f"\nchallenge captures: {n} answers; light frames ({len(mesh_gap)}): tracked mesh vs the "
         "detected two-pass mesh, RMS distance over the face's RMS spread: median "
         f"{np.median(mesh_gap):.4f}, max {max(mesh_gap):.4f}"
+    )
+    print(
+        f"successive light frames ({len(ncc)}): grey NCC of the mesh-aligned faces: min "
+        f"{min(ncc):.3f}, median {np.median(ncc):.3f} (a continuity test in place of embeddings)"
     )
     print(f"challenge captures: {n} answers (~{len(rgbs)} frames each), min pair similarity")
     print(f"  {'rule (frames found)':24s} {'min':>7s} {'median':>7s} {'max':>7s}")
@@ -157,6 +179,8 @@ def impostors(engine: Any, count: int, threshold: float) -> None:
 
     usable = [(face(p.a), face(p.b)) for p in pairs]
     usable = [(a, b) for a, b in usable if a is not None and b is not None]
+    if not usable:
+        return
     print(f"\ndifferent people: {len(usable)} LFW dev pairs with both faces found")
     print(f"  {'rule':12s} {'>= ' + str(threshold):>8s} {'max':>7s} {'99 %':>7s}")
     for rule in RULES:
@@ -166,6 +190,15 @@ def impostors(engine: Any, count: int, threshold: float) -> None:
             f"  {rule:12s} {100 * np.mean(s >= threshold):7.2f}% {s.max():7.3f} "
             f"{np.quantile(s, 0.99):7.3f}"
         )
+    impostor_ncc(usable)
+
+
+def impostor_ncc(usable: list[tuple[Any, Any]]) -> None:
+    s = np.array([float((grey_crop(*a) * grey_crop(*b)).sum()) for a, b in usable])
+    print(
+        f"  grey NCC of the mesh-aligned faces (the continuity test): max {s.max():.3f}, "
+        f"99 % {np.quantile(s, 0.99):.3f}, median {np.median(s):.3f}"
+    )
 
 
 def main() -> int:
