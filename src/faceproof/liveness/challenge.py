@@ -59,8 +59,8 @@ MAX_STEP_MS = 20_000  # ... nor further apart than a guided capture takes
 MIN_SCALE_RATIO = 1.2  # near/far inter-ocular distance: enough perspective change to judge
 # 3-D evidence (docs/liveness.md): the rigid-face model must explain the landmarks' motion at
 # least as well as a plane (log(e_plane / e_rigid) >= 0) AND the face region must not align
-# under a homography (photometric residual; planes in the dev renders <= 0.002, real
-# far/near pairs >= 0.067).
+# under a homography (photometric residual; `python bench/bench_geometry3d.py`: plane renders
+# <= 0.0047, real far/near pairs of the live clip >= 0.039).
 PLANARITY_MIN = 0.0
 PHOTOMETRIC_MIN = 0.02
 IDENTITY_MIN = 0.35  # cosine similarity of the embeddings of any two frames of the capture
