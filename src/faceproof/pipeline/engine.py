@@ -134,8 +134,8 @@ class FaceEngine:
         return self.embeddings([(rgb, record)])[0]
 
     def embeddings(self, faces: Sequence[tuple[U8, FaceRecord]]) -> list[F32]:
-        """Several faces' embeddings; the uncached ones share the embedder's inferences
-        (a match's two plain faces are one batch-2 call). Each is cached on its record."""
+        """Several faces' embeddings, the uncached ones in one embedder call (one inference
+        per crop, two for flip averaging). Each is cached on its record."""
         todo = [(rgb, rec) for rgb, rec in faces if rec.embedding is None]
         if todo:
             crops = [self.aligned112(rgb, rec) for rgb, rec in todo]
