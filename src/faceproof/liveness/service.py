@@ -149,7 +149,7 @@ def challenge_face(engine: FaceEngine, rgb: U8) -> Detection | None:
 def identity_embeddings(engine: FaceEngine, faces: list[tuple[U8, FaceRecord]]) -> list[F32]:
     """Embeddings for the identity check between a capture's frames: each face aligned by
     its mesh's eye outlines (the same rule for every frame, whether or not the iris model ran
-    on it), plain (no mirror average), two faces per inference (docs/liveness.md, "one
+    on it), plain (no mirror average), one crop per batch-1 inference (docs/liveness.md, "one
     identity")."""
     crops = []
     for rgb, rec in faces:
