@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -396,6 +397,21 @@ def test_real_pairs_same_match_at_medium_and_different_do_not(
     # most 2 more misses than that.
     assert all(diff_ok), f"{diff_ok.count(False)} different-person pairs matched"
     assert sum(same_ok) >= 112, f"only {sum(same_ok)}/120 same-person pairs matched"
+
+
+@pytest.mark.models
+def test_match_embedding_skips_pose_and_equals_the_full_analysis(engine: Any) -> None:
+    """Matching reads only the five points: no head pose is solved for it, and its vector is
+    bit-identical to the one of a full analysis (pose included) of the same image."""
+    rgb = _lfw("Colin_Powell", 1)
+    full, _ = engine.analyse(rgb, "selfie")
+    assert full is not None and full.pose is not None
+    lean, _ = engine.analyse(rgb, "selfie", pose=False)
+    assert lean is not None and lean.pose is None
+    assert np.array_equal(lean.five_points, full.five_points)
+    embedded = Matcher.embed(engine, rgb, "selfie")
+    assert embedded is not None
+    assert np.array_equal(embedded.vector, engine.embedding(rgb, full))
 
 
 # -- command line ------------------------------------------------------------------------

@@ -133,8 +133,9 @@ class Matcher:
     # -- images -------------------------------------------------------------------------
     @staticmethod
     def embed(engine: FaceEngine, rgb: U8, mode: Mode) -> Embedded | None:
-        """The most prominent face's embedding, or None when there is no usable face."""
-        record, search = engine.analyse(rgb, mode=mode)
+        """The most prominent face's embedding, or None when there is no usable face.
+        The answer reads no head pose, so none is estimated."""
+        record, search = engine.analyse(rgb, mode=mode, pose=False)
         if record is None or record.five_points is None:
             return None
         return Embedded(engine.embedding(rgb, record), search.multiple)

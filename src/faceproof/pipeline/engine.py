@@ -112,17 +112,21 @@ class FaceEngine:
         main, multiple = most_prominent(faces, size)
         return FaceSearch(faces, main, multiple)
 
-    def landmarks(self, rgb: U8, detection: Detection) -> FaceRecord:
+    def landmarks(self, rgb: U8, detection: Detection, *, pose: bool = True) -> FaceRecord:
+        """Mesh, iris and five points of a detected face; with ``pose``, its head pose too
+        (matching reads only the five points and skips the PnP solve)."""
         record = self.landmark_stage.run(rgb, FaceRecord(detection=detection))
-        if record.landmarks is not None:
+        if pose and record.landmarks is not None:
             record.pose = estimate_pose(record.landmarks.mesh, (rgb.shape[1], rgb.shape[0]))
         return record
 
-    def analyse(self, rgb: U8, mode: Mode) -> tuple[FaceRecord | None, FaceSearch]:
+    def analyse(
+        self, rgb: U8, mode: Mode, *, pose: bool = True
+    ) -> tuple[FaceRecord | None, FaceSearch]:
         search = self.find_faces(rgb, mode)
         if search.main is None:
             return None, search
-        return self.landmarks(rgb, search.main), search
+        return self.landmarks(rgb, search.main, pose=pose), search
 
     def aligned112(self, rgb: U8, record: FaceRecord) -> U8:
         if record.five_points is None:
