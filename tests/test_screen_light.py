@@ -200,3 +200,77 @@ def test_valid_orders_are_the_filtered_permutations() -> None:
         key = tuple(sorted(multiset))
         want = tuple(sorted({p for p in itertools.permutations(key) if sl._valid(p)}))
         assert sl._valid_orders(key) == want
+
+
+# -- measure_frame on its skin region: the same measures as on the whole frame --------------
+def _whole_frame_measure(
+    rgb: np.ndarray, mesh: np.ndarray, box: tuple[float, float, float, float]
+) -> tuple[np.ndarray, sl.FrameLight | None]:
+    """The skin mask and measures drawn on the whole frame (how measure_frame computed them
+    before it worked on the skin's region): the reference the region must reproduce."""
+    import cv2
+
+    shape = rgb.shape[:2]
+
+    def hull_mask(pts: np.ndarray) -> np.ndarray:
+        mask = np.zeros(shape, np.uint8)
+        cv2.fillConvexPoly(mask, cv2.convexHull(np.round(pts).astype(np.int32)), 255)
+        return mask
+
+    oval = mesh[list(sl._FACE_OVAL), :2].astype(np.float64)
+    centre = oval.mean(axis=0)
+    outline = hull_mask(centre + 0.9 * (oval - centre))
+    k = max(3, int(float(np.linalg.norm(mesh[33, :2] - mesh[263, :2])) * 0.12) | 1)
+    holes = np.zeros(shape, np.uint8)
+    for part in (sl._EYE_R + sl._BROW_R, sl._EYE_L + sl._BROW_L, sl._LIPS):
+        holes |= hull_mask(mesh[list(part), :2])
+    skin = (outline > 0) & (cv2.dilate(holes, np.ones((k, k), np.uint8)) == 0)
+    ok = (rgb.max(axis=2) > 20) & (rgb.max(axis=2) < 250)
+    sel = skin & ok
+    n = int(np.count_nonzero(sel))
+    if n < sl.MIN_SKIN_PIXELS:
+        return skin, None
+    lin = np.asarray(cv2.LUT(rgb, sl._LUT32), dtype=np.float32)
+    face = np.array(cv2.mean(lin, mask=sel.view(np.uint8))[:3], dtype=np.float64)
+    small = np.asarray(cv2.resize(lin, sl.SMALL, interpolation=cv2.INTER_AREA), np.float32)
+    bg = (sl.background_mask(shape, box) & ok).astype(np.float32)
+    cells = np.asarray(cv2.resize(bg, sl.SMALL, interpolation=cv2.INTER_AREA)) > 0.999
+    return skin, sl.FrameLight(face, small, cells, n)
+
+
+def test_measure_frame_on_the_skin_region_equals_the_whole_frame(models_path: Any) -> None:
+    """Bit for bit, on webcam frames of both orientations, with the face whole, partly out of
+    the frame and (shifted by half-pixels) rounded the other way."""
+    from pathlib import Path
+
+    from faceproof.pipeline.engine import FaceEngine
+    from imaging import LIVE_VIDEO, video_frames
+
+    if not Path(LIVE_VIDEO).is_file():
+        pytest.skip("../shared/data is not present on this machine")
+    engine = FaceEngine(models_path)
+    checked = skipped = 0
+    for rgb in video_frames(LIVE_VIDEO, 20, 6):
+        for frame in (rgb, np.ascontiguousarray(rgb.transpose(1, 0, 2))):
+            rec, _ = engine.analyse(frame, "selfie")
+            assert rec is not None and rec.landmarks is not None
+            for dx, dy in ((0.0, 0.0), (0.5, -0.5), (-180.0, 40.0), (150.0, -200.0)):
+                mesh = rec.landmarks.mesh.copy()
+                mesh[:, 0] += dx
+                mesh[:, 1] += dy
+                box = rec.detection.box
+                moved = (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy)
+                skin, want = _whole_frame_measure(frame, mesh, moved)
+                assert np.array_equal(sl.skin_mask(frame.shape[:2], mesh), skin)
+                got = sl.measure_frame(frame, mesh, moved)
+                if want is None:
+                    assert got is None
+                    skipped += 1
+                    continue
+                assert got is not None
+                assert np.array_equal(got.face, want.face)
+                assert np.array_equal(got.small, want.small)
+                assert np.array_equal(got.background, want.background)
+                assert got.skin_pixels == want.skin_pixels
+                checked += 1
+    assert checked >= 24  # most placements keep enough skin in the frame

@@ -219,26 +219,58 @@ def draw_sequence(rng: Any = None) -> LightSequence:
 
 
 # -- measuring one frame ---------------------------------------------------------------------
-def _hull_mask(shape: tuple[int, int], pts: NDArray[Any]) -> NDArray[np.uint8]:
-    mask = np.zeros(shape, np.uint8)
-    hull = cv2.convexHull(np.round(pts).astype(np.int32))
-    cv2.fillConvexPoly(mask, hull, 255)
-    return mask
-
-
 def skin_mask(shape: tuple[int, int], mesh: F32) -> NDArray[np.bool_]:
     """Skin of the face from its mesh: the face oval shrunk 10 % towards its centre, without
     the eyes, brows and lips (dilated), which have their own colour and move."""
+    (x0, y0), part = _skin_region(shape, mesh)
+    mask = np.zeros(shape, bool)
+    mask[y0 : y0 + part.shape[0], x0 : x0 + part.shape[1]] = part
+    return mask
+
+
+def _hull_in(canvas: NDArray[np.uint8], pts: NDArray[Any], origin: NDArray[np.int32]) -> None:
+    """Fills the convex hull of the integer frame pixels ``pts`` into ``canvas``, whose
+    top-left pixel is ``origin`` of the frame. The same pixels as on the whole frame when
+    the hull lies inside the canvas or the canvas edge it crosses is the frame's (OpenCV's
+    clipping of a polygon at a canvas edge moves pixels next to that edge)."""
+    cv2.fillConvexPoly(canvas, cv2.convexHull(pts.astype(np.int32)) - origin, 255)
+
+
+def _skin_region(shape: tuple[int, int], mesh: F32) -> tuple[tuple[int, int], NDArray[np.bool_]]:
+    """:func:`skin_mask` on the part of the frame that can hold skin: ``((x0, y0), mask)``.
+
+    Skin lies inside the shrunk oval's hull, so only its bounding box (a pixel of margin)
+    is kept; the hulls are drawn on a canvas holding that box grown by the dilation's reach
+    and every hull whole (clipped only by the frame), so the same pixels come out as from
+    drawing everything on the whole frame (tests/test_screen_light.py checks it), at a
+    fraction of the frame's area per light frame.
+    """
+    h, w = shape
     oval = mesh[list(_FACE_OVAL), :2].astype(np.float64)
     centre = oval.mean(axis=0)
-    mask = _hull_mask(shape, centre + 0.9 * (oval - centre))
+    shrunk = np.round(centre + 0.9 * (oval - centre))
     iod = float(np.linalg.norm(mesh[33, :2] - mesh[263, :2]))
     k = max(3, int(iod * 0.12) | 1)
-    holes = np.zeros(shape, np.uint8)
-    for part in (_EYE_R + _BROW_R, _EYE_L + _BROW_L, _LIPS):
-        holes |= _hull_mask(shape, mesh[list(part), :2])
+    x0, y0 = max(int(shrunk[:, 0].min()) - 1, 0), max(int(shrunk[:, 1].min()) - 1, 0)
+    x1, y1 = min(int(shrunk[:, 0].max()) + 2, w), min(int(shrunk[:, 1].max()) + 2, h)
+    if x1 <= x0 or y1 <= y0:
+        return (0, 0), np.zeros((0, 0), bool)
+    parts = [np.round(mesh[list(part), :2]) for part in (_EYE_R + _BROW_R, _EYE_L + _BROW_L, _LIPS)]
+    lo = np.min([pts.min(axis=0) for pts in (shrunk, *parts)], axis=0)
+    hi = np.max([pts.max(axis=0) for pts in (shrunk, *parts)], axis=0)
+    reach = k // 2
+    ex0, ey0 = max(min(x0 - reach, int(lo[0]) - 1), 0), max(min(y0 - reach, int(lo[1]) - 1), 0)
+    ex1 = min(max(x1 + reach, int(hi[0]) + 2), w)
+    ey1 = min(max(y1 + reach, int(hi[1]) + 2), h)
+    origin = np.array([ex0, ey0], np.int32)
+    mask = np.zeros((ey1 - ey0, ex1 - ex0), np.uint8)
+    _hull_in(mask, shrunk, origin)
+    holes = np.zeros_like(mask)
+    for pts in parts:
+        _hull_in(holes, pts, origin)
     grown = np.asarray(cv2.dilate(holes, np.ones((k, k), np.uint8)))
-    return (mask > 0) & (grown == 0)
+    inner = (slice(y0 - ey0, y1 - ey0), slice(x0 - ex0, x1 - ex0))
+    return (x0, y0), (mask[inner] > 0) & (grown[inner] == 0)
 
 
 def background_mask(
@@ -246,14 +278,21 @@ def background_mask(
 ) -> NDArray[np.bool_]:
     """The frame outside the person: the face box widened by 0.6× its width on each side and
     extended from 0.6× its height above it down to the frame's bottom (neck, body)."""
+    mask = np.ones(shape, bool)
+    ya, xa, xb = _person_region(shape, box)
+    mask[ya:, xa:xb] = False
+    return mask
+
+
+def _person_region(
+    shape: tuple[int, int], box: tuple[float, float, float, float]
+) -> tuple[int, int, int]:
+    """(top, left, right) of what :func:`background_mask` leaves out (down to the bottom)."""
     w = shape[1]
     x0, y0, x1, y1 = box
     bw, bh = x1 - x0, y1 - y0
-    mask = np.ones(shape, bool)
     xa, xb = max(0, int(x0 - 0.6 * bw)), min(w, math.ceil(x1 + 0.6 * bw))
-    ya = max(0, int(y0 - 0.6 * bh))
-    mask[ya:, xa:xb] = False
-    return mask
+    return max(0, int(y0 - 0.6 * bh)), xa, xb
 
 
 SMALL = (80, 60)  # the background is compared at this size (area average): noise, jitter
@@ -271,27 +310,40 @@ class FrameLight:
 
 def usable_pixels(rgb: U8) -> NDArray[np.bool_]:
     """Pixels whose brightest channel is in (20, 250): clipped pixels do not respond to the
-    screen's light, very dark ones are noise. Written as "every channel ≤ 249 and not every
-    channel ≤ 20" (two ``cv2.inRange``): the same set as ``20 < max(r, g, b) < 250``, at a
+    screen's light, very dark ones are noise."""
+    return _usable(np.ascontiguousarray(rgb[:, :, :3])) > 0
+
+
+def _usable(img: U8) -> NDArray[np.uint8]:
+    """:func:`usable_pixels` as 255/0: "every channel ≤ 249" minus "every channel ≤ 20"
+    (two ``cv2.inRange``; the second set lies inside the first, so the saturating
+    subtraction is the set difference), the same set as ``20 < max(r, g, b) < 250`` at a
     tenth of the cost of NumPy's reduction over the 3-channel axis."""
-    img = np.ascontiguousarray(rgb[:, :, :3])
     below = cv2.inRange(img, (0, 0, 0), (249, 249, 249))
     dark = cv2.inRange(img, (0, 0, 0), (20, 20, 20))
-    return np.asarray((below > 0) & (dark == 0))
+    return np.asarray(cv2.subtract(below, dark))
 
 
 def measure_frame(rgb: U8, mesh: F32, box: tuple[float, float, float, float]) -> FrameLight | None:
-    """The light measures of one frame; None when too little unclipped skin is visible."""
+    """The light measures of one frame; None when too little unclipped skin is visible.
+
+    The skin is judged on its own region of the frame (:func:`_skin_region`); the mean of
+    its linear RGB visits the same pixels in the same order as over the whole frame."""
     shape = (rgb.shape[0], rgb.shape[1])
-    ok = usable_pixels(rgb)
-    sel = skin_mask(shape, mesh) & ok
+    img = np.ascontiguousarray(rgb[:, :, :3])
+    ok = _usable(img)
+    (x0, y0), skin = _skin_region(shape, mesh)
+    region = (slice(y0, y0 + skin.shape[0]), slice(x0, x0 + skin.shape[1]))
+    sel = skin & (ok[region] > 0)
     n = int(np.count_nonzero(sel))
     if n < MIN_SKIN_PIXELS:
         return None
-    lin = np.asarray(cv2.LUT(np.ascontiguousarray(rgb[:, :, :3]), _LUT32), dtype=np.float32)
-    face = np.array(cv2.mean(lin, mask=sel.view(np.uint8))[:3], dtype=np.float64)
+    lin = np.asarray(cv2.LUT(img, _LUT32), dtype=np.float32)
+    face = np.array(cv2.mean(lin[region], mask=sel.view(np.uint8))[:3], dtype=np.float64)
     small = np.asarray(cv2.resize(lin, SMALL, interpolation=cv2.INTER_AREA), dtype=np.float32)
-    bg = (background_mask(shape, box) & ok).astype(np.float32)
+    ya, xa, xb = _person_region(shape, box)
+    ok[ya:, xa:xb] = 0
+    bg = np.minimum(ok, 1).astype(np.float32)  # 1.0 where background and usable
     cells = np.asarray(cv2.resize(bg, SMALL, interpolation=cv2.INTER_AREA)) > 0.999
     return FrameLight(face, small, cells, n)
 
