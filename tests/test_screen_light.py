@@ -200,6 +200,12 @@ def test_valid_orders_are_the_filtered_permutations() -> None:
         key = tuple(sorted(multiset))
         want = tuple(sorted({p for p in itertools.permutations(key) if sl._valid(p)}))
         assert sl._valid_orders(key) == want
+        # The cache judge reads: the same orders as indices, and their screens' steps.
+        codes, steps = sl._orders(key)
+        colours = sorted(set(key))
+        assert [tuple(colours[i] for i in row) for row in codes] == list(want)
+        screens = np.array([[sl.hex_to_linear(c) for c in order] for order in want])
+        assert np.array_equal(steps, sl.screen_steps(screens))
 
 
 # -- measure_frame on its skin region: the same measures as on the whole frame --------------
