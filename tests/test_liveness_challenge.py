@@ -9,7 +9,9 @@ answers fail, each with its check named.
 from __future__ import annotations
 
 import itertools
+import random
 import time
+import zlib
 from typing import Any
 
 import cv2
@@ -32,6 +34,34 @@ pytestmark = pytest.mark.models
 def _video() -> None:
     if not LIVE_VIDEO.is_file():
         pytest.skip("live video not present")
+
+
+DRAW = chl.draw_challenge  # the server's own draw (CSPRNG)
+
+
+@pytest.fixture
+def server_draw() -> None:
+    """Asked for by a test that judges the server's own (CSPRNG) draws: no seeding."""
+
+
+@pytest.fixture(autouse=True)
+def _seeded_draws(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Challenges drawn from ``random.Random(seed)``, the seed a CRC of the test's name (fixed,
+    arbitrary, not chosen to pass), so each test judges the same captures on every run, like
+    ``bench/challenge_verdicts.py`` (whose ``--seeds`` reproduce a draw: a test's k-th challenge
+    is that Random's k-th draw). Why: with the server's draw, a genuine answer here is refused
+    ``planar_motion`` for about 1 % of challenges (``challenge_verdicts.py -n 200``: seeds 52
+    and 60), a tests-only artefact of placing the clip's frames into the ovals by digital
+    zoom (docs/liveness.md, Limits), which made these tests fail now and then. The server's
+    draw itself is untouched; ``test_issued_challenges_follow_the_contract`` still judges it."""
+    if "server_draw" in request.fixturenames:
+        return
+    rng = random.Random(zlib.crc32(request.node.name.encode()))
+    monkeypatch.setattr(
+        chl,
+        "draw_challenge",
+        lambda now_ms, ttl_ms, _rng=None: DRAW(now_ms, ttl_ms, rng),  # type: ignore[arg-type]
+    )
 
 
 def render_on_plane(rgb: np.ndarray, scale: float, tilt: float) -> np.ndarray:
@@ -87,7 +117,7 @@ def genuine(client: TestClient, **kw: Any) -> tuple[dict[str, Any], Answer]:
 
 
 # -- issuance ------------------------------------------------------------------------------
-def test_issued_challenges_follow_the_contract(face_app: TestClient) -> None:
+def test_issued_challenges_follow_the_contract(face_app: TestClient, server_draw: None) -> None:
     for _ in range(20):
         ch = issue(face_app)
         assert ch["type"] == "move_closer+screen_light"
