@@ -329,23 +329,31 @@ def _usable(img: U8) -> NDArray[np.uint8]:
 def measure_frame(rgb: U8, mesh: F32, box: tuple[float, float, float, float]) -> FrameLight | None:
     """The light measures of one frame; None when too little unclipped skin is visible.
 
-    The skin is judged on its own region of the frame (:func:`_skin_region`); the mean of
-    its linear RGB visits the same pixels in the same order as over the whole frame."""
-    shape = (rgb.shape[0], rgb.shape[1])
+    Pixels are judged usable only where a measure reads them: the skin's own region
+    (:func:`_skin_region`) and the background outside the person (:func:`_person_region`),
+    which for a face in the near oval leaves out most of the frame. The same values as
+    judging the whole frame (tests/test_screen_light.py); the skin's mean of linear RGB
+    visits the same pixels in the same order."""
+    h, w = rgb.shape[0], rgb.shape[1]
     img = np.ascontiguousarray(rgb[:, :, :3])
-    ok = _usable(img)
-    (x0, y0), skin = _skin_region(shape, mesh)
+    (x0, y0), skin = _skin_region((h, w), mesh)
     region = (slice(y0, y0 + skin.shape[0]), slice(x0, x0 + skin.shape[1]))
-    sel = skin & (ok[region] > 0)
+    sel = skin & (_usable(img[region]) > 0) if skin.size else skin
     n = int(np.count_nonzero(sel))
     if n < MIN_SKIN_PIXELS:
         return None
     lin = np.asarray(cv2.LUT(img, _LUT32), dtype=np.float32)
     face = np.array(cv2.mean(lin[region], mask=sel.view(np.uint8))[:3], dtype=np.float64)
     small = np.asarray(cv2.resize(lin, SMALL, interpolation=cv2.INTER_AREA), dtype=np.float32)
-    ya, xa, xb = _person_region(shape, box)
-    ok[ya:, xa:xb] = 0
-    bg = np.minimum(ok, 1).astype(np.float32)  # 1.0 where background and usable
+    ya, xa, xb = _person_region((h, w), box)
+    bg = np.zeros((h, w), np.float32)  # 1.0 where background and usable
+    for part in (
+        (slice(0, ya), slice(0, w)),
+        (slice(ya, h), slice(0, xa)),
+        (slice(ya, h), slice(xb, w)),
+    ):
+        if bg[part].size:
+            bg[part] = np.minimum(_usable(img[part]), 1)
     cells = np.asarray(cv2.resize(bg, SMALL, interpolation=cv2.INTER_AREA)) > 0.999
     return FrameLight(face, small, cells, n)
 
