@@ -50,7 +50,7 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from imaging import DATA, decode, encode  # noqa: E402
+from imaging import DATA, decode, encode, video_frames  # noqa: E402
 
 LIVE = DATA / "video" / "apfol__real2__live.webm"
 REPLAY = DATA / "video" / "apfol__fake2__replay_attack_phone.webm"
@@ -63,15 +63,8 @@ Residual = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], float]
 
 
 def frames(path: Path) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    out = []
-    while True:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        out.append(decode(encode(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))))
-    cap.release()
-    return out
+    """Every frame of the clip, through one JPEG round trip as an SDK frame goes."""
+    return [decode(encode(f)) for f in video_frames(path, step=1, limit=1_000_000)]
 
 
 def old_module(rev: str) -> types.ModuleType:
@@ -167,7 +160,8 @@ def main() -> int:
     # Far frames for the renders: among the smallest faces of the live clip.
     sizes = sorted((iod(m), i) for i, m in enumerate(live_meshes) if m is not None)
     far_frames = [i for _, i in sizes[: 8 * args.planes : 8]]
-    plane, scene = [], []
+    plane: list[Pair] = []
+    scene: list[Pair] = []
     for i, scale, tilt in itertools.product(far_frames, SCALES, TILTS):
         for out, b in (
             (plane, render_on_plane(live[i], scale, tilt)),
