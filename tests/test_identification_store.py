@@ -387,14 +387,19 @@ def test_calibration_fitted_on_another_embedding_method_is_refused(tmp_path: Pat
     doc = json.loads(text.read_text())
     assert doc["model"]["embedding"] == DEFAULT_EMBEDDING
     other = next(m for m in EMBEDDING_METHODS if m != DEFAULT_EMBEDDING)
-    path = tmp_path / "other.json"
-    path.write_text(json.dumps({**doc, "model": {**doc["model"], "embedding": other}}))
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        require_models=False,
-        identification_calibration_path=path,
-        data_dir=tmp_path / "data",
-    )
-    with pytest.raises(ConfigError, match="calibrate --identification"):
-        IdentificationService.from_settings(settings, "m", bytes(32), 192, None)
+    variants = {
+        "other": {**doc["model"], "embedding": other},
+        "mixed": {**doc["model"], "reference_embedding": other},  # a measurement, not a fit
+    }
+    for name, model in variants.items():
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({**doc, "model": model}))
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            require_models=False,
+            identification_calibration_path=path,
+            data_dir=tmp_path / "data",
+        )
+        with pytest.raises(ConfigError, match="calibrate --identification"):
+            IdentificationService.from_settings(settings, "m", bytes(32), 192, None)
     assert not (tmp_path / "data").exists()  # refused before any store or key was made

@@ -33,7 +33,7 @@ from faceproof.identification.sealing import GalleryKeyring, SealError
 from faceproof.identification.sqlite_store import SqliteGalleryStore
 from faceproof.identification.store import GalleryStore, GalleryWriter, Hit, StoredTemplate
 from faceproof.matching.levels import NONE, rank
-from faceproof.models.mobilefacenet import DEFAULT_EMBEDDING
+from faceproof.models.mobilefacenet import require_server_embedding
 from faceproof.pipeline.embedding_template import decode_embedding, encode_embedding
 from faceproof.storage.postgres import postgres_url
 
@@ -109,12 +109,9 @@ class IdentificationService:
                 "identification calibration was made for another embedder: "
                 "run `faceproof calibrate --identification`"
             )
-        method = calibration.model.get("embedding", "flip")  # unmarked files: flip-averaged
-        if method != DEFAULT_EMBEDDING:
-            raise ConfigError(
-                f"identification calibration was fitted on {method} embeddings, the server "
-                f"embeds {DEFAULT_EMBEDDING}: run `faceproof calibrate --identification`"
-            )
+        require_server_embedding(
+            calibration.model, "identification", "run `faceproof calibrate --identification`"
+        )
         # Beside the envelope keys: replicas share both (one mounted secret, read-only).
         keyring = GalleryKeyring.open(settings.keys_path, read_only=settings.keys_read_only)
         store = open_store(settings.database_url, settings.data_dir, dim)

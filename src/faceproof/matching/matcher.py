@@ -21,7 +21,7 @@ from faceproof.errors import Problem, problem
 from faceproof.face.record import F32, U8
 from faceproof.matching.calibration import MatchCalibration, load_match_calibration
 from faceproof.matching.levels import LEVELS, NONE, Kind, rank
-from faceproof.models.mobilefacenet import DEFAULT_EMBEDDING
+from faceproof.models.mobilefacenet import require_server_embedding
 from faceproof.models.store import sha256_file
 
 if TYPE_CHECKING:
@@ -98,14 +98,9 @@ class Matcher:
                     f"match calibration was made for embedder sha256 {expected[:12]}…, "
                     f"installed {EMBEDDER_FILE} is {actual[:12]}…: run `faceproof calibrate`"
                 )
-        # Files from before the field existed were all fitted on flip-averaged embeddings.
-        method = calibration.model.get("embedding", "flip")
-        mixed = calibration.model.get("reference_embedding", method) != method  # a measurement
-        if method != DEFAULT_EMBEDDING or mixed:
-            raise ConfigError(
-                f"match calibration was fitted on {method} embeddings, the server embeds "
-                f"{DEFAULT_EMBEDDING}: run `faceproof calibrate` (docs/matching.md)"
-            )
+        require_server_embedding(
+            calibration.model, "match", "run `faceproof calibrate` (docs/matching.md)"
+        )
         return cls(calibration)
 
     # -- decisions ----------------------------------------------------------------------

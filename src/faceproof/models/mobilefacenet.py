@@ -10,12 +10,13 @@ run fused (:func:`~faceproof.models.graph_rewrite.fuse_decomposed_prelu`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
+from faceproof.config import ConfigError
 from faceproof.face.record import F32, U8
 from faceproof.models.graph_rewrite import fuse_decomposed_prelu, set_batch
 from faceproof.models.runtime import TFLiteModel
@@ -41,6 +42,21 @@ def embedding_method(name: str) -> EmbeddingMethod:
         if name == method:
             return method
     raise ValueError(f"unknown embedding method {name!r}")
+
+
+def require_server_embedding(model: Mapping[str, Any], what: str, remedy: str) -> None:
+    """Refuse at start-up a calibration (its ``model`` block) whose scores are not the
+    server's: thresholds fitted on another embedding method would not mean their FAR.
+    Files from before the ``embedding`` field existed were all fitted on flip-averaged
+    embeddings; a ``reference_embedding`` other than ``embedding`` marks a measurement of
+    mixed old/new pairs (``calibrate --reference-embedding``), never a calibration."""
+    method = model.get("embedding", "flip")
+    mixed = model.get("reference_embedding", method) != method
+    if method != DEFAULT_EMBEDDING or mixed:
+        raise ConfigError(
+            f"{what} calibration was fitted on {method} embeddings, the server embeds "
+            f"{DEFAULT_EMBEDDING}: {remedy}"
+        )
 
 
 def _l2(v: F32) -> F32:
